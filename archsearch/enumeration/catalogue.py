@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from archsearch.enumeration.diagrams import all_diagrams, connected_diagrams, diagrams
 from archsearch.enumeration.references import reference_for
-from archsearch.grammar.model import Grammar
 from archsearch.terms import Conic, Entrywise, Gated, Softmax, Term
+
+if TYPE_CHECKING:  # grammar.model imports enumeration.axioms: keep the import one-way at run time
+    from archsearch.grammar.model import Grammar
 
 
 def enumerate_terms(grammar: Grammar) -> list[Term]:
