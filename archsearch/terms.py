@@ -129,8 +129,8 @@ class Diagram:
         return all(e.letter == "" for e in self.edges)
 
     def weight_name(self, i: int, style: str = "unicode") -> str:
-        """Display name of edge i's weight: W₁, W₂, … for free weights, else the letter."""
-        letter = self.edges[i].letter
+        """Display name of rep edge i's weight: W₁, W₂, … for free weights, else the letter."""
+        letter = self.rep[i].letter
         if letter:
             return letter
         if style == "latex":
@@ -140,8 +140,8 @@ class Diagram:
         return f"W{subscript(i + 1)}"
 
     def edge_name(self, i: int, style: str = "unicode") -> str:
-        """Display name of edge i's matrix: G₁ (free) or G_A (letter A)."""
-        letter = self.edges[i].letter
+        """Display name of rep edge i's matrix: G₁ (free) or G_A (letter A)."""
+        letter = self.rep[i].letter
         if style == "latex":
             return f"G_{{{letter or i + 1}}}"
         if style == "text":

@@ -55,7 +55,9 @@ class Axioms:
                 raise ValueError("weights = 'alphabet' needs at least one letter")
             for letter in self.alphabet:
                 if not is_letter(letter):
-                    raise ValueError(f"alphabet letter {letter!r} must be an uppercase letter followed by lowercase letters")
+                    raise ValueError(
+                        f"alphabet letter {letter!r} must be an uppercase letter followed by lowercase letters"
+                    )
             if len(set(self.alphabet)) != len(self.alphabet):
                 raise ValueError("alphabet letters must be distinct")
             unknown = set(self.symmetric) - set(self.alphabet)

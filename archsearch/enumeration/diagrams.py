@@ -90,7 +90,7 @@ def _labelled_connected(axioms: Axioms, d: int) -> set[Diagram]:
     found: set[Diagram] = set()
     for g in connected_diagrams(directed, d):
         for perm in permutations(labels):
-            found.add(Diagram.make([Edge(lt, e.src, e.dst, True) for lt, e in zip(perm, g.edges)]))
+            found.add(Diagram.make([Edge(lt, e.src, e.dst, True) for lt, e in zip(perm, g.edges, strict=True)]))
     return found
 
 

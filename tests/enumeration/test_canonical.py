@@ -62,3 +62,11 @@ def test_printing_examples():
     assert Diagram.from_key("0-0").short() == "Tr(G₁)"
     assert "\\operatorname{Tr}" in Diagram.from_key("0-0").latex()
     assert Diagram.from_key("0-0.1-2").short() == "Tr(G₁) · 1ᵀ G₂ 1"
+
+
+def test_printed_letters_follow_the_rep_walk():
+    """Names are read off rep (the walk may reorder edges): the print is the evaluated diagram."""
+    d = Diagram.from_key("A0-1.B2~1")
+    letters = [e.letter for e in d.rep]
+    assert d.unicode() == f"1ᵀ X {letters[0]} X* X {letters[1]} X* 1" or "X̄" in d.unicode()
+    assert [d.weight_name(i) for i in range(d.degree)] == letters

@@ -1,0 +1,34 @@
+# The two commands of README.md:  `make demo` (set up + main job)  and  `make test` (set up + tests).
+# Set-up installs the local CPU build of PyTorch 2.13.0 first, so nothing pulls the CUDA build.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/archsearch enumerate --grammar grammars/paper.toml
+	$(BIN)/archsearch enumerate --grammar grammars/permutation.toml --max-order 4
+	$(BIN)/archsearch show 0-1.0-1
+
+lint: setup
+	$(BIN)/ruff check archsearch tests benchmarks
+
+test: setup lint
+	$(BIN)/pytest -n 2 -q
+
+bench: setup
+	$(BIN)/python benchmarks/enumeration_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

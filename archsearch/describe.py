@@ -1,0 +1,108 @@
+"""Descriptions of terms and grammars as plain data (dicts) for the CLI's table, JSON and LaTeX output.
+
+Everything the CLI prints comes from here, so scripts can get the same data from Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from typing import Any
+
+from archsearch.calculus import derive
+from archsearch.enumeration import count_summary, enumerate_terms, recognise
+from archsearch.enumeration.axioms import Axioms
+from archsearch.grammar.model import Grammar
+from archsearch.terms import Diagram, Term, term_from_key
+
+
+class TermLookupError(ValueError):
+    """An unknown or malformed term id."""
+
+
+def default_field_kind(term: Term) -> str:
+    """The field a term key implies: free oriented edges only exist in the complex field."""
+    if isinstance(term, Diagram) and term.free_weights and all(e.oriented for e in term.edges):
+        return "complex"
+    return "real"
+
+
+def lookup_term(term_id: str) -> Term:
+    """Parse a term id (the canonical key printed by ``archsearch enumerate``)."""
+    try:
+        return term_from_key(term_id)
+    except ValueError as err:
+        raise TermLookupError(f"unknown term id {term_id!r}: {err}") from None
+
+
+def describe_term(term: Term, field: str | None = None, untied: bool = False) -> dict[str, Any]:
+    """Potential, field (tied and untied), recognised name and notes of one term."""
+    field = field or default_field_kind(term)
+    tied = derive(term, field=field, tied=True)
+    loose = derive(term, field=field, tied=False)
+    chosen = loose if untied else tied
+    out: dict[str, Any] = {
+        "id": term.key,
+        "family": term.family,
+        "order": term.order if term.order else None,
+        "field_kind": field,
+        "potential": term.unicode(),
+        "potential_text": term.text(),
+        "potential_latex": term.latex(),
+        "has_potential": term.has_potential,
+        "field": chosen.unicode(),
+        "field_text": chosen.text(),
+        "field_latex": chosen.latex(),
+        "tied": not untied,
+        "branches": len(chosen.branches),
+        "parameters": list(chosen.parameters()),
+        "tied_parameters": len(tied.parameters()),
+        "untied_parameters": len(loose.parameters()),
+        "name": recognise(term),
+        "note": chosen.note or "",
+    }
+    if isinstance(term, Diagram):
+        out["index_form"] = term.index_form()
+        out["connected"] = term.is_connected
+        out["trace"] = term.is_trace
+        out["vertices"] = term.n_vertices
+    return out
+
+
+def describe_grammar(grammar: Grammar) -> dict[str, Any]:
+    """All admissible terms of a grammar with their fields and names, and the count summary."""
+    terms = [describe_term(t, field=grammar.axioms.field) for t in enumerate_terms(grammar)]
+    counts = [asdict(row) for row in count_summary(grammar)]
+    ax = grammar.axioms
+    return {
+        "grammar": grammar.name,
+        "path": str(grammar.path) if grammar.path else None,
+        "description": grammar.description,
+        "axioms": {
+            "left": ax.left,
+            "right": ax.right,
+            "field": ax.field,
+            "min_order": ax.min_order,
+            "max_order": ax.max_order,
+            "connected": ax.connected,
+            "weights": ax.weights,
+            "alphabet": list(ax.alphabet),
+            "symmetric": sorted(ax.symmetric),
+        },
+        "tokens": grammar.sizes.tokens,
+        "terms": terms,
+        "counts": counts,
+    }
+
+
+def grammar_with_overrides(grammar: Grammar, **overrides: Any) -> Grammar:
+    """A grammar with some axioms replaced (CLI options win over the file); ValueError if invalid."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if not changes:
+        return grammar
+    return replace(grammar, axioms=replace(grammar.axioms, **changes))
+
+
+def grammar_from_options(**options: Any) -> Grammar:
+    """A grammar built from axiom options alone (``archsearch enumerate --left perm …``)."""
+    changes = {k: v for k, v in options.items() if v is not None}
+    return Grammar(name="command line", axioms=Axioms(**changes))
