@@ -1,0 +1,242 @@
+"""Causal linear attention: chunked torch scan and Triton kernels against the quadratic reference.
+
+Every test draws fresh inputs from its own seed (derived from the test id; set
+ARCHSEARCH_TEST_SEED to shift all seeds). Triton runs under the CPU interpreter (see conftest.py).
+"""
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before any import of the kernels (conftest does it too)
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import zlib  # noqa: E402
+from types import SimpleNamespace  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from archsearch.compiler import kernels  # noqa: E402
+from archsearch.compiler.kernels import (  # noqa: E402
+    causal_linear_attention_chunked,
+    causal_linear_attention_quadratic,
+    linear_attention,
+)
+
+# (B, H, T, D, Dv, chunk): T multiple / not a multiple of / below the chunk, D ≠ Dv, B·H > 1
+TORCH_SHAPES = [
+    (1, 1, 64, 16, 16, 16),
+    (2, 3, 100, 16, 32, 32),
+    (1, 2, 7, 8, 5, 64),
+    (2, 2, 130, 32, 8, 64),
+    (3, 1, 33, 4, 6, 1),
+]
+
+
+@pytest.fixture
+def gen(request) -> torch.Generator:
+    seed = (zlib.crc32(request.node.nodeid.encode()) + int(os.environ.get("ARCHSEARCH_TEST_SEED", "0"))) % 2**31
+    request.node.user_properties.append(("seed", seed))
+    return torch.Generator().manual_seed(seed)
+
+
+def _inputs(gen, b, h, t, d, dv, dtype=torch.float32, device="cpu"):
+    q = torch.randn(b, h, t, d, generator=gen, dtype=torch.float64)
+    k = torch.randn(b, h, t, d, generator=gen, dtype=torch.float64)
+    v = torch.randn(b, h, t, dv, generator=gen, dtype=torch.float64)
+    return [x.to(dtype=dtype, device=device) for x in (q, k, v)]
+
+
+def _assert_rel(actual: torch.Tensor, expected: torch.Tensor, tol: float, what: str = "") -> None:
+    """Everywhere-close relative to the largest reference entry; NaN anywhere fails."""
+    assert actual.shape == expected.shape, what
+    actual = actual.detach().to("cpu", torch.float64)
+    expected = expected.detach().to("cpu", torch.float64)
+    assert not torch.isnan(actual).any(), f"{what}: NaN in output (unwritten or poisoned element)"
+    scale = expected.abs().max().item() or 1.0
+    torch.testing.assert_close(actual, expected, rtol=tol, atol=tol * scale, msg=lambda m: f"{what}: {m}")
+
+
+# --------------------------------------------------------------------------------------------
+# pure torch
+
+
+def test_quadratic_reference_matches_explicit_sum(gen):
+    q, k, v = _inputs(gen, 2, 2, 9, 3, 4, torch.float64)
+    out = causal_linear_attention_quadratic(q, k, v)
+    expected = torch.zeros_like(out)
+    for t in range(q.shape[2]):
+        for s in range(t + 1):
+            expected[:, :, t] += (q[:, :, t] * k[:, :, s]).sum(-1, keepdim=True) * v[:, :, s]
+    _assert_rel(out, expected, 1e-12)
+
+
+@pytest.mark.parametrize("shape", TORCH_SHAPES, ids=str)
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.float64, 1e-10)], ids=["fp32", "fp64"])
+def test_chunked_matches_quadratic(gen, shape, dtype, tol):
+    b, h, t, d, dv, chunk = shape
+    q, k, v = _inputs(gen, b, h, t, d, dv, dtype)
+    out = causal_linear_attention_chunked(q, k, v, chunk=chunk)
+    assert out.dtype == dtype and out.shape == (b, h, t, dv)
+    _assert_rel(out, causal_linear_attention_quadratic(q, k, v), tol, f"chunked {shape}")
+
+
+def test_chunked_is_causal(gen):
+    q, k, v = _inputs(gen, 1, 2, 40, 8, 8, torch.float64)
+    out = causal_linear_attention_chunked(q, k, v, chunk=16)
+    k2, v2 = k.clone(), v.clone()
+    k2[:, :, 25:] += 1.0
+    v2[:, :, 25:] -= 2.0
+    out2 = causal_linear_attention_chunked(q, k2, v2, chunk=16)
+    torch.testing.assert_close(out[:, :, :25], out2[:, :, :25], rtol=0, atol=1e-12)
+    assert not torch.allclose(out[:, :, 25:], out2[:, :, 25:])
+
+
+def test_chunked_empty_sequence():
+    q = torch.zeros(2, 1, 0, 4)
+    assert causal_linear_attention_chunked(q, q, torch.zeros(2, 1, 0, 3)).shape == (2, 1, 0, 3)
+
+
+def test_linear_attention_noncausal(gen):
+    q, k, v = _inputs(gen, 2, 3, 21, 5, 7, torch.float64)
+    _assert_rel(linear_attention(q, k, v), (q @ k.transpose(-1, -2)) @ v, 1e-12)
+
+
+def test_shape_errors():
+    with pytest.raises(ValueError):
+        causal_linear_attention_chunked(torch.zeros(1, 1, 4, 3), torch.zeros(1, 1, 4, 2), torch.zeros(1, 1, 4, 3))
+    with pytest.raises(ValueError):
+        causal_linear_attention_quadratic(torch.zeros(1, 4, 3), torch.zeros(1, 4, 3), torch.zeros(1, 4, 3))
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 10, 3, 4, 4), (2, 1, 7, 2, 3, 3)], ids=str)
+def test_chunked_gradcheck_fp64(gen, shape):
+    b, h, t, d, dv, chunk = shape
+    q, k, v = (x.requires_grad_() for x in _inputs(gen, b, h, t, d, dv, torch.float64))
+    assert torch.autograd.gradcheck(lambda q, k, v: causal_linear_attention_chunked(q, k, v, chunk), (q, k, v))
+
+
+# --------------------------------------------------------------------------------------------
+# registry
+
+
+def test_registry_and_torch_backend(gen):
+    assert set(kernels.KERNELS["causal_linear_attention"]) == {"triton", "torch"}
+    q, k, v = _inputs(gen, 2, 2, 50, 8, 4)
+    out = kernels.causal_linear_attention(q, k, v, chunk=16, backend="torch")
+    _assert_rel(out, causal_linear_attention_quadratic(q, k, v), 1e-5)
+    with pytest.raises(ValueError, match="backend"):
+        kernels.causal_linear_attention(q, k, v, backend="cuda-magic")
+
+
+def test_auto_backend_uses_torch_on_cpu(gen, monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("auto picked Triton for a CPU tensor")
+
+    monkeypatch.setitem(kernels.KERNELS["causal_linear_attention"], "triton", boom)
+    q, k, v = _inputs(gen, 1, 2, 20, 4, 4)
+    _assert_rel(kernels.causal_linear_attention(q, k, v), causal_linear_attention_quadratic(q, k, v), 1e-5)
+
+
+def test_disable_env(monkeypatch):
+    monkeypatch.setenv("ARCHSEARCH_DISABLE_TRITON", "1")
+    assert kernels.triton_disabled() and not kernels.triton_available()
+    monkeypatch.setenv("ARCHSEARCH_DISABLE_TRITON", "0")
+    assert not kernels.triton_disabled()
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_import_is_lazy_and_works_without_triton():
+    code = (
+        "import sys\n"
+        "import archsearch.compiler.kernels as K\n"
+        "assert 'triton' not in sys.modules, 'triton imported eagerly'\n"
+        "sys.modules['triton'] = None  # as if not installed\n"
+        "import torch\n"
+        "assert not K.triton_available()\n"
+        "q = torch.randn(1, 2, 10, 4)\n"
+        "out = K.causal_linear_attention(q, q, q, chunk=4)\n"
+        "ref = K.causal_linear_attention_quadratic(q, q, q)\n"
+        "assert torch.allclose(out, ref, atol=1e-5), 'fallback mismatch'\n"
+        "print('ok')\n"
+    )
+    proc = _python(code)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Triton (CPU interpreter; on CUDA when run with TRITON_INTERPRET=0)
+
+# (B, H, T, D, Dv, chunk, block_k, block_v)
+TRITON_SHAPES = [
+    (2, 2, 100, 16, 32, 32, None, None),  # T not a multiple of the chunk, D ≠ Dv
+    (1, 3, 64, 32, 16, 16, None, None),  # several chunks, exact multiple
+    (1, 2, 37, 10, 24, 16, None, None),  # D, Dv padded to 16, 32
+    (1, 2, 48, 32, 32, 16, 16, 16),  # state split into 2 × 2 tiles: partial sums
+    (2, 1, 5, 16, 16, 64, None, None),  # T below one chunk
+    (1, 1, 1, 16, 16, 16, None, None),  # a single token, B·H = 1
+]
+
+
+@pytest.fixture
+def tc(monkeypatch):
+    pytest.importorskip("triton", exc_type=ImportError)
+    from archsearch.compiler.kernels import triton_causal
+
+    if triton_causal.INTERPRET:
+        device = "cpu"
+    elif torch.cuda.is_available():
+        device = "cuda"
+    else:
+        pytest.skip("Triton kernels were built without the interpreter and there is no CUDA device")
+    monkeypatch.setattr(triton_causal, "_POISON", True)  # every output buffer starts as NaN
+    return SimpleNamespace(causal_linear_attention=triton_causal.causal_linear_attention, device=device)
+
+
+def _fwd_bwd_check(tc, gen, shape, dtype, tol):
+    b, h, t, d, dv, chunk, bk, bv = shape
+    device = tc.device
+    q, k, v = _inputs(gen, b, h, t, d, dv, dtype, device)
+    leaves = [x.clone().requires_grad_() for x in (q, k, v)]
+    out = tc.causal_linear_attention(*leaves, chunk, block_k=bk, block_v=bv)
+    assert out.dtype == dtype and out.shape == (b, h, t, dv)
+    do = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(dtype=dtype, device=device)
+    out.backward(do)
+    # reference in fp64 from the same (rounded) inputs
+    ref_leaves = [x.detach().to("cpu", torch.float64).requires_grad_() for x in (q, k, v)]
+    ref = causal_linear_attention_quadratic(*ref_leaves)
+    ref.backward(do.to("cpu", torch.float64))
+    _assert_rel(out, ref, tol, f"out {shape} {dtype}")
+    for name, leaf, ref_leaf in zip("qkv", leaves, ref_leaves, strict=True):
+        assert leaf.grad.dtype == dtype
+        _assert_rel(leaf.grad, ref_leaf.grad, tol, f"d{name} {shape} {dtype}")
+
+
+@pytest.mark.parametrize("shape", TRITON_SHAPES, ids=str)
+def test_triton_fp32_forward_backward(tc, gen, shape):
+    _fwd_bwd_check(tc, gen, shape, torch.float32, 1e-4)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float16, 1e-2), (torch.bfloat16, 2e-2)], ids=["fp16", "bf16"])
+def test_triton_half_inputs(tc, gen, dtype, tol):
+    _fwd_bwd_check(tc, gen, (1, 2, 64, 16, 16, 32, None, None), dtype, tol)
+
+
+def test_triton_through_registry(tc, gen):
+    q, k, v = _inputs(gen, 2, 2, 40, 16, 16, device=tc.device)
+    out = kernels.causal_linear_attention(q, k, v, chunk=16, backend="triton")
+    _assert_rel(out, causal_linear_attention_quadratic(q, k, v), 1e-4, "registry triton")
+
+
+def test_triton_rejects_bad_arguments(tc):
+    x = torch.zeros(1, 1, 8, 16, device=tc.device)
+    with pytest.raises(ValueError, match="chunk"):
+        tc.causal_linear_attention(x, x, x, chunk=24)
+    with pytest.raises(TypeError):
+        tc.causal_linear_attention(x.double(), x.double(), x.double())
+    with pytest.raises(ValueError, match="block_k"):
+        tc.causal_linear_attention(x, x, x, block_k=32)
