@@ -58,6 +58,8 @@ def cli() -> None:
               help="free: a free weight per edge; labelled: distinguishable edges; alphabet: named letters.")
 @click.option("--alphabet", help="Comma-separated weight letters, e.g. A,B (implies --weights alphabet).")
 @click.option("--symmetric", help="Comma-separated letters whose weights are symmetric, e.g. A.")
+@click.option("--tokens", type=click.IntRange(1), help="Number of tokens N: below the stable range "
+              "(N < vertices of a diagram) identities appear between terms, and the table says so.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "latex"]), default="table",
               show_default=True, help="Output format.")
 def enumerate(  # noqa: A001 - the command's name
@@ -71,6 +73,7 @@ def enumerate(  # noqa: A001 - the command's name
     weights: str | None,
     alphabet: str | None,
     symmetric: str | None,
+    tokens: int | None,
     fmt: str,
 ) -> None:
     """List every admissible term: id, order, potential, field, recognised name, and counts.
@@ -91,6 +94,8 @@ def enumerate(  # noqa: A001 - the command's name
             grammar = describe.grammar_with_overrides(load_grammar(grammar_path), **overrides)
         else:
             grammar = describe.grammar_from_options(**overrides)
+        if tokens is not None:
+            grammar = describe.grammar_with_tokens(grammar, tokens)
         _check_families(grammar)
         desc = describe.describe_grammar(grammar)
     except GrammarError as err:
@@ -143,6 +148,16 @@ def show(term_id: str, field_kind: str | None, untied: bool, fmt: str) -> None:
         click.echo(f"V(X) = {desc['potential_latex']}\nF(X) = {desc['field_latex']}")
     else:
         render.term_panel(desc, _console())
+
+
+def _register() -> None:
+    from archsearch import cli_results, cli_search
+
+    for command in (*cli_search.COMMANDS, *cli_results.COMMANDS):
+        cli.add_command(command)
+
+
+_register()
 
 
 def main(argv: list[str] | None = None) -> None:

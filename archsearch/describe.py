@@ -102,6 +102,11 @@ def grammar_with_overrides(grammar: Grammar, **overrides: Any) -> Grammar:
     return replace(grammar, axioms=replace(grammar.axioms, **changes))
 
 
+def grammar_with_tokens(grammar: Grammar, tokens: int) -> Grammar:
+    """The grammar with a declared number of tokens N (for the stable-range check)."""
+    return replace(grammar, sizes=replace(grammar.sizes, tokens=tokens))
+
+
 def grammar_from_options(**options: Any) -> Grammar:
     """A grammar built from axiom options alone (``archsearch enumerate --left perm …``)."""
     changes = {k: v for k, v in options.items() if v is not None}

@@ -52,7 +52,7 @@ def count_summary(grammar: Grammar) -> list[CountRow]:
         d = order // 2
         conn = connected_diagrams(ax, d)
         total = all_diagrams(ax, d) if ax.weights != "labelled" or d <= 4 else ()
-        max_vertices = max(g.n_vertices for g in (total or conn))
+        max_vertices = max(g.n_vertices for g in (conn if ax.connected or not total else total))
         rows.append(
             CountRow(
                 order=order,

@@ -147,3 +147,12 @@ def test_bad_grammar_files_through_the_cli(run, path):
 def test_help(run, command):
     res = run(*command, "--help")
     assert res.code == 0 and "Usage" in res.out
+
+
+def test_small_token_count_is_flagged(run):
+    res = run("enumerate", "--left", "perm", "--max-order", "6", "--tokens", "2", "--format", "json")
+    assert res.code == 0, res.err
+    stable = {row["order"]: row["stable"] for row in res.json()["counts"]}
+    assert stable == {2: True, 4: False, 6: False}
+    table = run("enumerate", "--left", "perm", "--max-order", "6", "--tokens", "2")
+    assert "identities" in table.out
