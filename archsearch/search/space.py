@@ -1,0 +1,299 @@
+"""The search space of a grammar: which of its terms a candidate uses, and the hyper-parameters.
+
+A candidate is a set of term keys (at least one) plus width C, depth T (Euler steps), heads, rank C_A
+(as a fraction of the width), step size h, learning rate and, optionally, tied blocks. Every choice is
+a finite list, so equal candidates are recognised exactly: :meth:`Candidate.key` is the canonical JSON of
+the sorted term keys and all hyper-parameters, and a study trains each key once.
+
+How the terms are chosen:
+
+- ``subsets`` (grammars with at most 4 terms): one categorical parameter ``terms`` over every non-empty
+  subset, e.g. ``"0-0+0-1.0-1"`` (the samplers then model the subsets jointly);
+- ``flags`` (larger grammars): one boolean ``use:<key>`` per term; an empty choice falls back to the first
+  term of the grammar (deterministically, so it is an ordinary duplicate);
+- ``single`` (the grid sampler): one categorical ``term`` over the terms, each alone.
+
+No torch and no optuna at import time: the module works with any object that has ``suggest_categorical``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+SUBSET_LIMIT = 4  # up to this many terms: a categorical over subsets (2^4 - 1 = 15 choices)
+# Terms a baseline candidate uses when the grammar has them: the linear MLP and linear attention (real and
+# complex keys), else softmax attention; otherwise the grammar's first term.
+BASELINE_TERMS = (("0-0", "0-1.0-1"), ("0~0", "0~1.1~0"), ("0-0", "lse"))
+HYPER = ("width", "depth", "heads", "rank_frac", "step", "lr", "tied")
+SCHEMES = ("parallel", "split")  # as archsearch.train.model (not imported: no torch here)
+NORMS = ("layer", "rms", "none")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One point of the space: sorted term keys and every hyper-parameter."""
+
+    terms: tuple[str, ...]
+    width: int
+    depth: int
+    heads: int
+    rank: int | None
+    step: float
+    lr: float
+    tied: bool = False
+    field: str = "real"
+    scheme: str = "parallel"
+    norm: str = "layer"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", tuple(sorted(set(self.terms))))
+        if not self.terms:
+            raise ValueError("a candidate needs at least one term")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["terms"] = list(self.terms)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Candidate:
+        return cls(**{**d, "terms": tuple(d["terms"])})
+
+    def key(self) -> str:
+        """Canonical JSON: equal candidates have equal keys, whatever order their terms were chosen in."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def model_config(self, seed: int = 0) -> Any:
+        """The :class:`archsearch.train.ModelConfig` of this candidate (imports torch)."""
+        from archsearch.train import ModelConfig
+
+        return ModelConfig(
+            terms=self.terms, field=self.field, tied=self.tied, width=self.width, depth=self.depth,
+            step=self.step, scheme=self.scheme, norm=self.norm, rank=self.rank, heads=self.heads,
+            lowrank=True, seed=seed,
+        )
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Finite choices for every parameter; ``terms`` in grammar order. JSON round trip: to_dict/from_dict."""
+
+    terms: tuple[str, ...]
+    mode: str = "auto"  # subsets | flags | single (auto: subsets up to SUBSET_LIMIT terms, else flags)
+    width: tuple[int, ...] = (16, 32, 64)
+    depth: tuple[int, ...] = (1, 2, 3)
+    heads: tuple[int, ...] = (1, 2, 4)
+    rank_frac: tuple[float, ...] = (0.25, 0.5, 1.0)
+    step: tuple[float, ...] = (0.25, 0.5, 1.0)
+    lr: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
+    tied: tuple[bool, ...] = (False,)
+    field: str = "real"
+    scheme: str = "parallel"
+    norm: str = "layer"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", tuple(self.terms))
+        if not self.terms:
+            raise ValueError("the grammar admits no terms to search over")
+        if len(set(self.terms)) != len(self.terms):
+            raise ValueError("duplicate term keys in the search space")
+        if self.mode == "auto":
+            object.__setattr__(self, "mode", "subsets" if len(self.terms) <= SUBSET_LIMIT else "flags")
+        if self.mode not in ("subsets", "flags", "single"):
+            raise ValueError(f"unknown term mode {self.mode!r} (known: subsets, flags, single)")
+        for name in HYPER:
+            values = tuple(getattr(self, name))
+            if not values:
+                raise ValueError(f"no choices for {name}")
+            if len(set(values)) != len(values):
+                raise ValueError(f"repeated choices for {name}: {values}")
+            object.__setattr__(self, name, values)
+        if any(w < 1 for w in self.width) or any(d < 1 for d in self.depth) or any(h < 1 for h in self.heads):
+            raise ValueError("width, depth and heads choices must be positive integers")
+        if any(not 0 < r <= 1 for r in self.rank_frac):
+            raise ValueError("rank fractions must lie in (0, 1]")
+        if any(not s > 0 for s in self.step) or any(not lr > 0 for lr in self.lr):
+            raise ValueError("step sizes and learning rates must be positive")
+        for name, known in (("scheme", SCHEMES), ("norm", NORMS), ("field", ("real", "complex"))):
+            if getattr(self, name) not in known:
+                raise ValueError(f"{name} must be one of {', '.join(known)}, not {getattr(self, name)!r}")
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown search-space field(s) {', '.join(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    # ------------------------------------------------------------------ choices
+    def subsets(self) -> list[tuple[str, ...]]:
+        """Every non-empty subset of the terms, smallest first, in grammar order."""
+        out: list[tuple[str, ...]] = []
+        for r in range(1, len(self.terms) + 1):
+            out.extend(itertools.combinations(self.terms, r))
+        return out
+
+    def size(self) -> int:
+        """The number of distinct candidates."""
+        n_terms = len(self.terms) if self.mode == "single" else 2 ** len(self.terms) - 1
+        n = n_terms
+        for name in HYPER:
+            n *= len(getattr(self, name))
+        return n
+
+    def _rank(self, width: int, frac: float) -> int:
+        return max(1, round(width * frac))
+
+    # ------------------------------------------------------------------ sampling and decoding
+    def suggest(self, trial: Any) -> Candidate:
+        """Ask ``trial`` (an Optuna trial, or anything with ``suggest_categorical``) for a candidate."""
+        params: dict[str, Any] = {}
+        if self.mode == "subsets":
+            params["terms"] = trial.suggest_categorical("terms", ["+".join(s) for s in self.subsets()])
+        elif self.mode == "flags":
+            for key in self.terms:
+                params[f"use:{key}"] = trial.suggest_categorical(f"use:{key}", [False, True])
+        else:
+            params["term"] = trial.suggest_categorical("term", list(self.terms))
+        for name in HYPER:
+            params[name] = trial.suggest_categorical(name, list(getattr(self, name)))
+        return self.decode(params)
+
+    def decode(self, params: dict[str, Any]) -> Candidate:
+        """The candidate of a trial's parameters (deterministic; an empty flag choice → the first term)."""
+        if self.mode == "subsets":
+            terms = tuple(t for t in str(params["terms"]).split("+") if t)
+        elif self.mode == "flags":
+            terms = tuple(k for k in self.terms if params.get(f"use:{k}"))
+            terms = terms or self.terms[:1]
+        else:
+            terms = (str(params["term"]),)
+        unknown = [t for t in terms if t not in self.terms]
+        if unknown:
+            raise ValueError(f"term(s) {', '.join(unknown)} are not in the search space")
+        width = int(params["width"])
+        return Candidate(
+            terms=terms,
+            width=width,
+            depth=int(params["depth"]),
+            heads=int(params["heads"]),
+            rank=self._rank(width, float(params["rank_frac"])),
+            step=float(params["step"]),
+            lr=float(params["lr"]),
+            tied=bool(params["tied"]),
+            field=self.field,
+            scheme=self.scheme,
+            norm=self.norm,
+        )
+
+    def params_for(self, terms: Iterable[str], **hyper: Any) -> dict[str, Any]:
+        """Trial parameters (for ``study.enqueue_trial``) of a term set; unspecified hyper-parameters take
+        their default (the middle choice)."""
+        chosen = [t for t in self.terms if t in set(terms)]
+        if not chosen:
+            raise ValueError("no term of the search space chosen")
+        params: dict[str, Any] = {}
+        if self.mode == "subsets":
+            params["terms"] = "+".join(chosen)
+        elif self.mode == "flags":
+            params.update({f"use:{k}": k in chosen for k in self.terms})
+        else:
+            if len(chosen) != 1:
+                raise ValueError("the single-term space takes exactly one term")
+            params["term"] = chosen[0]
+        for name in HYPER:
+            value = hyper.get(name, self.default(name))
+            if value not in getattr(self, name):
+                raise ValueError(f"{name}={value!r} is not a choice of the space ({list(getattr(self, name))})")
+            params[name] = value
+        return params
+
+    def default(self, name: str) -> Any:
+        """The default of a hyper-parameter: its middle choice (the lower middle for an even count)."""
+        values = getattr(self, name)
+        return values[(len(values) - 1) // 2]
+
+    def baseline_terms(self) -> tuple[str, ...]:
+        """The baseline's terms: linear MLP + linear attention when the grammar has them."""
+        for group in BASELINE_TERMS:
+            if all(t in self.terms for t in group):
+                return group
+        return self.terms[:1]
+
+    def baseline_params(self) -> dict[str, Any]:
+        if self.mode == "single":
+            return self.params_for(self.baseline_terms()[:1])
+        return self.params_for(self.baseline_terms())
+
+    def grid(self) -> list[dict[str, Any]]:
+        """Parameters of every candidate of a single-term space with one choice per hyper-parameter (the
+        brute-force grid: each term alone, in grammar order)."""
+        if self.mode != "single":
+            raise ValueError("the grid enumerates single-term spaces only")
+        return [self.params_for([t]) for t in self.terms]
+
+    def single(self) -> SearchSpace:
+        """The grid version of this space: each term alone, every hyper-parameter fixed to its default."""
+        fixed = {name: (self.default(name),) for name in HYPER}
+        return replace(self, mode="single", **fixed)
+
+
+SPACE_KEYS = {
+    "width": int, "depth": int, "heads": int, "rank_frac": float, "step": float, "lr": float, "tied": bool,
+    "scheme": str, "norm": str,  # fixed for the whole study: one value each
+}
+SPACE_ALIASES = {"rank": "rank_frac", "h": "step", "layers": "depth", "d_model": "width"}
+
+
+def parse_space_overrides(items: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+    """``["width=8,16", "tied=false,true", "norm=rms"]`` → {"width": (8, 16), "tied": (False, True),
+    "norm": "rms"}; ValueError if bad."""
+    out: dict[str, tuple[Any, ...]] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"{item!r} is not KEY=VALUE[,VALUE…] (keys: {', '.join(SPACE_KEYS)})")
+        key, _, text = item.partition("=")
+        key = SPACE_ALIASES.get(key.strip(), key.strip())
+        if key not in SPACE_KEYS:
+            raise ValueError(f"unknown search-space key {key!r} (known: {', '.join(SPACE_KEYS)})")
+        kind = SPACE_KEYS[key]
+        values: list[Any] = []
+        for raw in (v.strip() for v in text.split(",")):
+            if not raw:
+                raise ValueError(f"{item!r}: empty value")
+            try:
+                if kind is bool:
+                    if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                        raise ValueError
+                    values.append(raw.lower() in ("true", "1", "yes"))
+                else:
+                    values.append(kind(raw))
+            except ValueError:
+                raise ValueError(f"{item!r}: {raw!r} is not a valid {kind.__name__}") from None
+        if kind is str:
+            if len(values) != 1:
+                raise ValueError(f"{item!r}: {key} takes one value for the whole study")
+            out[key] = values[0]
+        else:
+            out[key] = tuple(dict.fromkeys(values))
+    return out
+
+
+def space_from_grammar(grammar: Any, overrides: dict[str, tuple[Any, ...]] | None = None,
+                       mode: str = "auto") -> SearchSpace:
+    """The search space of a grammar's terms (``archsearch.enumeration.enumerate_terms``) with optional
+    choices replaced (``parse_space_overrides``)."""
+    from archsearch.enumeration import enumerate_terms
+
+    keys = tuple(t.key for t in enumerate_terms(grammar))
+    return SearchSpace(terms=keys, mode=mode, field=grammar.axioms.field, **(overrides or {}))

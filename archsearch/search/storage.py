@@ -1,0 +1,292 @@
+"""Where a study lives: a journal file under results/<study>/ (default) or a PostgreSQL database.
+
+- No URL: ``JournalStorage(JournalFileBackend(results/<study>/journal.log))``, Optuna's recommendation for
+  several processes on one machine (SQLite is not: "database is locked" under concurrent writers). The
+  file is locked with ``fcntl.flock`` (released by the kernel when a holder is killed, so a ``kill -9``
+  never leaves a stale lock behind). The file is validated before use: a corrupt journal is refused with
+  a one-line error and never written to.
+- ``postgresql://user:password@host:port/db``: ``RDBStorage`` with heartbeats (a trial whose worker stops
+  beating for ``grace_period`` seconds is failed and re-queued by ``RetryHeartbeatStaleTrialCallback``), for
+  workers on several machines. A short connect timeout: an unreachable server is a one-line error, not a hang.
+- Anything else (``sqlite:``, ``mysql:``, a typo) is refused with a one-line error.
+
+Optuna and SQLAlchemy are imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import warnings
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from archsearch.search.errors import StorageError, StudyError
+
+JOURNAL_NAME = "journal.log"
+CLAIM_SUFFIX = ".claim"
+HEARTBEAT_INTERVAL = 15  # seconds between heartbeats of a running trial (PostgreSQL)
+GRACE_PERIOD = 60  # seconds without a heartbeat after which a running trial is stale
+MAX_RETRY = 3  # how many times a stale trial is re-queued
+CONNECT_TIMEOUT = 5  # seconds
+_N_OPS = 11  # Optuna journal operation codes 0..10
+
+
+def journal_path(study_dir: str | os.PathLike[str]) -> Path:
+    """The journal file of a study directory."""
+    return Path(study_dir) / JOURNAL_NAME
+
+
+def storage_kind(url: str | None) -> str:
+    """'journal' (no URL) or 'postgresql'; a StorageError for anything else."""
+    if url is None or url == "":
+        return "journal"
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg", "postgres"):
+        return "postgresql"
+    shown = hide_password(url)
+    if scheme.startswith("sqlite"):
+        why = "SQLite is not safe for several worker processes ('database is locked')"
+    elif scheme:
+        why = f"the '{scheme}' scheme is not supported"
+    else:
+        why = "it is not a URL"
+    raise StorageError(
+        f"unsupported storage URL {shown!r}: {why}; omit --storage for a journal file under the results "
+        "directory (several processes on one machine) or use postgresql://user:password@host:port/database "
+        "(several machines)"
+    )
+
+
+def hide_password(url: str) -> str:
+    """The URL with its password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def describe_storage(url: str | None, study_dir: str | os.PathLike[str]) -> str:
+    """A one-line description: the journal file's path, or the URL without its password."""
+    return str(journal_path(study_dir)) if storage_kind(url) == "journal" else hide_password(url or "")
+
+
+def open_storage(
+    url: str | None,
+    study_dir: str | os.PathLike[str],
+    *,
+    create: bool = True,
+    heartbeat_interval: int = HEARTBEAT_INTERVAL,
+    grace_period: int = GRACE_PERIOD,
+    max_retry: int | None = MAX_RETRY,
+) -> Any:
+    """An Optuna storage for a study: the journal file in ``study_dir`` (default) or PostgreSQL.
+
+    ``create=False``: the journal file must exist already (resume, worker). Raises StorageError (one line)
+    for an unsupported URL, an unreachable database or a corrupt journal file; the file is never written.
+    """
+    kind = storage_kind(url)
+    if kind == "journal":
+        return _open_journal(journal_path(study_dir), create=create)
+    return _open_postgresql(url or "", heartbeat_interval, grace_period, max_retry)
+
+
+# ---------------------------------------------------------------------------------------------- journal
+
+
+def _flock_class():
+    import fcntl
+
+    from optuna.storages.journal._file import BaseJournalFileLock
+
+    class FlockLock(BaseJournalFileLock):
+        """An exclusive ``flock`` on ``<journal>.lock``: works across processes, released on process death."""
+
+        def __init__(self, path: str) -> None:
+            self._path = path
+            self._fd: int | None = None
+
+        def acquire(self) -> bool:
+            fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            return True
+
+        def release(self) -> None:
+            fd, self._fd = self._fd, None
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                finally:
+                    os.close(fd)
+
+        def __getstate__(self) -> dict[str, Any]:
+            return {"_path": self._path, "_fd": None}
+
+    return FlockLock
+
+
+def _journal_lock(path: Path):
+    try:
+        return _flock_class()(str(path) + ".lock")
+    except ImportError:  # no fcntl (Windows): Optuna's open-file lock
+        from optuna.storages.journal import JournalFileOpenLock
+
+        return JournalFileOpenLock(str(path))
+
+
+@contextmanager
+def _locked(lock: Any) -> Iterator[None]:
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def check_journal(path: str | os.PathLike[str]) -> int:
+    """Validate a journal file line by line (read only); return the number of entries.
+
+    A StorageError names the file and the first bad line: not UTF-8 JSON, not an Optuna journal entry, or an
+    incomplete last line (a truncated file).
+    """
+    path = Path(path)
+    n = 0
+    try:
+        with open(path, "rb") as fh:
+            for n, raw in enumerate(fh, start=1):  # noqa: B007 - n is used after the loop
+                if not raw.endswith(b"\n"):
+                    raise StorageError(f"{path}:{n}: corrupt study journal (incomplete last line: a writer killed "
+                                       "in the middle of an entry? delete that partial line to continue); the file "
+                                       "was left unchanged")
+                try:
+                    entry = json.loads(raw)
+                except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                    msg = str(err).split(":")[0]
+                    raise StorageError(f"{path}:{n}: corrupt study journal ({msg}); the file was left unchanged") \
+                        from None
+                op = entry.get("op_code") if isinstance(entry, dict) else None
+                if not isinstance(op, int) or not 0 <= op < _N_OPS or not isinstance(entry.get("worker_id"), str):
+                    raise StorageError(f"{path}:{n}: corrupt study journal (not an Optuna journal entry); "
+                                       "the file was left unchanged")
+    except OSError as err:
+        raise StorageError(f"cannot read study journal {path}: {err.strerror or err}") from None
+    return n
+
+
+def _open_journal(path: Path, *, create: bool) -> Any:
+    if not path.exists():
+        if not create:
+            raise StudyError(f"no study journal at {path}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StorageError(f"cannot create {path.parent}: {err.strerror or err}") from None
+    elif path.is_dir():
+        raise StorageError(f"{path} is a directory, not a study journal")
+    if path.exists():
+        for attempt in range(4):  # an incomplete last line may be an append in progress: look again
+            try:
+                check_journal(path)
+                break
+            except StorageError as err:
+                if "incomplete last line" not in str(err) or attempt == 3:
+                    raise
+                time.sleep(0.1)
+    lock = _journal_lock(path)
+
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    try:
+        return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+    except StorageError:
+        raise
+    except OSError as err:
+        raise StorageError(f"cannot open study journal {path}: {err.strerror or err}") from None
+    except Exception as err:  # replay of a file that parses but is inconsistent
+        raise StorageError(f"{path}: corrupt study journal ({type(err).__name__}: {err}); "
+                           "the file was left unchanged") from None
+
+
+@contextmanager
+def claim_lock(storage: Any, study_dir: str | os.PathLike[str], study_name: str) -> Iterator[None]:
+    """A lock shared by every worker of a study, held while a worker counts the trials and claims the next.
+
+    Journal: ``flock`` on ``journal.log.claim``; PostgreSQL: a session advisory lock. Both are released
+    when the holder dies, so a killed worker never blocks the others.
+    """
+    from optuna.storages import RDBStorage
+
+    if isinstance(storage, RDBStorage):
+        from sqlalchemy import text
+
+        key = zlib.crc32(f"archsearch:{study_name}".encode()) - 2**31
+        with storage.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+        return
+    path = str(journal_path(study_dir)) + CLAIM_SUFFIX
+    try:
+        lock = _flock_class()(path)
+    except ImportError:
+        from optuna.storages.journal import JournalFileOpenLock
+
+        lock = JournalFileOpenLock(path)
+    with _locked(lock):
+        yield
+
+
+# ------------------------------------------------------------------------------------------- postgresql
+
+
+def _driver_url(url: str) -> str:
+    """Pin the PostgreSQL driver that is installed: SQLAlchemy 2.1 maps postgresql:// to psycopg (3), while
+    archsearch[postgres] installs psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() not in ("postgresql", "postgres"):
+        return url
+    for module, driver in (("psycopg2", "psycopg2"), ("psycopg", "psycopg")):
+        try:
+            __import__(module)
+        except ImportError:
+            continue
+        return f"postgresql+{driver}{sep}{rest}"
+    raise StorageError("PostgreSQL storage needs a driver: pip install 'archsearch[postgres]' (psycopg2)")
+
+
+def _open_postgresql(url: str, heartbeat_interval: int, grace_period: int, max_retry: int | None) -> Any:
+    shown = hide_password(url)
+    url = _driver_url(url)
+    import sqlalchemy.exc
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # heartbeat options are flagged experimental
+            return RDBStorage(
+                url,
+                engine_kwargs={"connect_args": {"connect_timeout": CONNECT_TIMEOUT}, "pool_pre_ping": True},
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+            )
+    except sqlalchemy.exc.ArgumentError as err:
+        raise StorageError(f"invalid storage URL {shown!r}: {err}") from None
+    except sqlalchemy.exc.SQLAlchemyError as err:
+        orig = getattr(err, "orig", None) or err
+        lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
+        reason = lines[0] if lines else type(orig).__name__
+        raise StorageError(f"cannot connect to {shown}: {reason}") from None
+    except Exception as err:  # e.g. a malformed port number
+        raise StorageError(f"cannot open storage {shown}: {err}") from None

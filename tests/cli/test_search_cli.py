@@ -1,0 +1,146 @@
+"""`archsearch search` and `archsearch worker` end to end: a small search printing its leaderboard, JSON, a
+worker joining a finished study, and one-line errors (exit 2, nothing written, a corrupt journal unchanged)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = [
+    "--steps", "3", "--batch-size", "8", "--space", "width=8", "--space", "depth=1",
+    "--task-option", "eval_size=32", "--task-option", "d=2", "--task-option", "n=4", "--threads", "1",
+]
+
+
+def _one_line_error(res, command: str, *needles: str) -> str:
+    assert res.code == 2, (res.code, res.out, res.err)
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1, res.err
+    assert lines[0].startswith(f"archsearch {command}: ") and "error: " in lines[0], lines[0]
+    assert "Traceback" not in res.err and res.out == ""
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def test_small_search_prints_the_leaderboard(run, tmp_path):
+    res = run("search", "--results", str(tmp_path), "--trials", "4", *TINY)
+    assert res.code == 0, res.err
+    assert "study paper-icl-regression" in res.out and "4 of 4 trials finished" in res.out
+    assert "val mse" in res.out and ("linear attention" in res.out or "linear MLP" in res.out)
+    assert "params" in res.out and "flops" in res.out
+    journal = tmp_path / "paper-icl-regression" / "journal.log"
+    assert journal.exists() and journal.stat().st_size > 0
+    assert (tmp_path / "paper-icl-regression" / "trials" / "0" / "model.safetensors").exists()
+    assert "4/4" in res.err  # progress
+
+    # a worker joining a finished study has nothing to do
+    joined = run("worker", "--study", "paper-icl-regression", "--results", str(tmp_path), "--threads", "1")
+    assert joined.code == 0, joined.err
+    assert "4 of 4 trials finished" in joined.out
+
+    # resume with a higher target, as JSON
+    more = run("search", "--study", "paper-icl-regression", "--results", str(tmp_path), "--resume", "--trials", "6",
+               "--json", "--threads", "1", "--steps", "99")
+    assert more.code == 0, more.err
+    assert "stored settings; ignoring --steps" in more.err
+    data = json.loads(more.out)
+    assert data["counts"]["finished"] == 6 and data["n_trials"] == 6
+    assert data["storage"].endswith("journal.log") and data["metric"] == "mse"
+    row = data["leaderboard"][0]
+    assert {"number", "values", "terms", "term_names", "n_params", "flops", "wall_time"} <= set(row)
+
+
+def test_grid_and_multi_objective_through_the_cli(run, tmp_path):
+    res = run("search", "--grammar", "grammars/softmax.toml", "--sampler", "grid", "--results", str(tmp_path),
+              "--study", "g", "--json", *TINY)
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["counts"]["COMPLETE"] == 4
+    assert sorted(r["terms"][0] for r in data["leaderboard"]) == ["0-0", "0-1.0-1", "f-exp", "lse"]
+    assert "softmax attention" in {r["term_names"][0] for r in data["leaderboard"]}
+    mo = run("search", "--objectives", "metric,params", "--sampler", "motpe", "--trials", "3", "--study", "mo",
+             "--results", str(tmp_path), *TINY)
+    assert mo.code == 0, mo.err
+    assert "pareto" in mo.out
+
+
+@pytest.mark.parametrize("command", ["search", "worker"])
+def test_help(run, command):
+    res = run(command, "--help")
+    assert res.code == 0 and "Usage" in res.out
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+BAD_GRAMMAR = sorted((ROOT / "tests" / "data" / "bad_grammars").glob("*.toml"))[0].relative_to(ROOT)
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["--task", "no-such-task"], ["unknown task 'no-such-task'", "icl-regression"]),
+    (["--grammar", "does/not/exist.toml"], ["does/not/exist.toml:1:1: error: grammar file not found"]),
+    (["--grammar", str(BAD_GRAMMAR)], [f"{BAD_GRAMMAR}:"]),
+    (["--storage", "sqlite:///results.db"], ["unsupported storage URL", "SQLite"]),
+    (["--storage", "mysql://u:pw@localhost/db"], ["unsupported storage URL", "u:***@"]),
+    (["--storage", "not a url"], ["unsupported storage URL"]),
+    (["--task-option", "novalue"], ["--task-option"]),
+    (["--task-option", "colour=red"], ["unknown option", "colour"]),
+    (["--task-option", "d=-1"], ["icl-regression"]),
+    (["--space", "width=eight"], ["--space"]),
+    (["--space", "colour=red"], ["--space", "colour"]),
+    (["--sampler", "annealing"], ["--sampler"]),
+    (["--trials", "0"], ["--trials"]),
+    (["--resume", "--study", "nothing-here"], ["no study named 'nothing-here'"]),
+    (["--resume"], ["--study"]),
+    (["--study", "../escape"], ["invalid study name"]),
+    (["--device", "gpu"], ["invalid device 'gpu'"]),
+])
+def test_bad_input_is_one_line_and_writes_nothing(run, tmp_path, args, needles):
+    res = run("search", "--results", str(tmp_path / "results"), *TINY, *args)
+    _one_line_error(res, "search", *needles)
+    assert not (tmp_path / "results").exists()
+
+
+def test_unreachable_database(run, tmp_path):
+    url = f"postgresql://archsearch:secret@127.0.0.1:{_closed_port()}/archsearch"
+    line = _one_line_error(run("search", "--storage", url, "--results", str(tmp_path / "r"), *TINY), "search",
+                           "cannot connect to postgresql://archsearch:***@127.0.0.1")
+    assert "secret" not in line
+    assert not (tmp_path / "r").exists()
+    _one_line_error(run("worker", "--study", "s", "--storage", url, "--results", str(tmp_path / "r")), "worker",
+                    "cannot connect")
+
+
+@pytest.mark.parametrize("content", [b"\x00\x01garbage\xff\n{}\n", b'{"op_code": 0, "worker_id": "w", "study_na'],
+                         ids=["garbage", "truncated"])
+def test_corrupt_journal_is_refused_and_unchanged(run, tmp_path, content):
+    study_dir = tmp_path / "corrupt"
+    study_dir.mkdir()
+    journal = study_dir / "journal.log"
+    journal.write_bytes(content)
+    for extra in (["--resume"], []):  # resuming it, or starting a study of the same name
+        line = _one_line_error(run("search", "--study", "corrupt", "--results", str(tmp_path), *extra, *TINY),
+                               "search", str(journal), "corrupt")
+        assert "unchanged" in line
+        assert journal.read_bytes() == content
+    _one_line_error(run("worker", "--study", "corrupt", "--results", str(tmp_path)), "worker", "corrupt")
+    assert journal.read_bytes() == content
+    assert [p.name for p in study_dir.iterdir()] == ["journal.log"]
+
+
+def test_existing_study_is_not_overwritten(run, tmp_path):
+    assert run("search", "--study", "s", "--results", str(tmp_path), "--trials", "1", *TINY).code == 0
+    journal = tmp_path / "s" / "journal.log"
+    before = journal.read_bytes()
+    _one_line_error(run("search", "--study", "s", "--results", str(tmp_path), "--trials", "1", *TINY), "search",
+                    "already exists", "--resume")
+    assert journal.read_bytes() == before
+    _one_line_error(run("worker", "--study", "other", "--results", str(tmp_path)), "worker", "no study")
