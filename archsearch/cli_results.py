@@ -1,10 +1,138 @@
-"""Click commands registered on the `archsearch` group by archsearch/cli.py (filled in by issue 4).
+"""Click commands registered on the `archsearch` group by archsearch/cli.py: leaderboard, report, export.
 
 Import heavy libraries (optuna, torch) inside the command functions, so `archsearch enumerate` stays fast.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
 COMMANDS: list[click.Command] = []
+
+
+def _study_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--study, --storage and --results, shared by the commands that read a study."""
+    func = click.option("--results", "results_dir", type=click.Path(path_type=Path, file_okay=False),
+                        default=Path("results"), show_default=True,
+                        help="Results directory: the study's journal and trial weights are under "
+                             "<results>/<study>/.")(func)
+    func = click.option("--storage", metavar="URL",
+                        help="postgresql://user:password@host:port/db (default: the journal file under "
+                             "--results).")(func)
+    return click.option("--study", "study_name", required=True, help="Name of the study.")(func)
+
+
+def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's one-line errors into UserError (exit code 2)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from archsearch.cli import UserError
+        from archsearch.search.errors import SearchError
+
+        try:
+            return func(*args, **kwargs)
+        except SearchError as err:  # ResultsError, StorageError, StudyError
+            error = UserError(str(err))
+        except OSError as err:
+            where = f" {err.filename}" if getattr(err, "filename", None) else ""
+            error = UserError(f"cannot write{where}: {err.strerror or err}")
+        # UserError records the current click context: printed as "archsearch <command>: error: …"
+        raise error from None
+
+    return wrapper
+
+
+@click.command()
+@_study_options
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="How many trials to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
+@_user_errors
+def leaderboard(study_name: str, storage: str | None, results_dir: Path, top: int, as_json: bool) -> None:
+    """List the best COMPLETE trials of a study: values, terms (recognised names), params, FLOPs, time.
+
+    Single objective: best value first. Several objectives: the Pareto-optimal trials first (marked *),
+    then by the first objective. --json prints one object per trial (number, state, values, term_ids,
+    names, n_params, flops, wall_time, device, duplicate_of, …).
+
+    \b
+    Example:
+      archsearch leaderboard --study paper-icl-regression --top 10
+    """
+    import json
+
+    from archsearch.report import leaderboard as rows_of
+    from archsearch.report import open_study
+    from archsearch.report.tables import rich_table
+
+    ref = open_study(study_name, storage, results_dir)
+    rows = rows_of(ref, top)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    from archsearch.cli import _console
+
+    _console().print(rich_table(ref, rows))
+
+
+@click.command()
+@_study_options
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Output directory (default: <results>/<study>/report).")
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Trials in the HTML leaderboard.")
+@_user_errors
+def report(study_name: str, storage: str | None, results_dir: Path, out_dir: Path | None, top: int) -> None:
+    """Write a study's plots (PNG) and an HTML page with them and the leaderboard; print the paths.
+
+    Plots: optimisation history (with the best value so far), Pareto front (metric against FLOPs and
+    parameters), term importance (best and mean metric of the trials using each term) and, with enough
+    trials of a single-objective study, Optuna's parameter importance. With plotly installed, Optuna's
+    interactive plots too. The study's storage is only read.
+
+    \b
+    Example:
+      archsearch report --study paper-icl-regression -o report/
+    """
+    from archsearch.report import write_report
+
+    for path in write_report(study_name, out_dir, top=top, storage=storage, results_dir=results_dir):
+        click.echo(str(path))
+
+
+@click.command()
+@_study_options
+@click.option("--trial", default="best", show_default=True, metavar="best|N",
+              help="Trial to export: 'best' (several objectives: the first Pareto-optimal trial by the first "
+                   "objective) or a trial number.")
+@click.option("-o", "--out", "out_py", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="The Python file to write, e.g. winner.py.")
+@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False),
+              help="Also write the trained weights: .safetensors (the trial's file) or .pt (a state_dict).")
+@_user_errors
+def export(study_name: str, storage: str | None, results_dir: Path, trial: str, out_py: Path,
+           weights: Path | None) -> None:
+    """Export a trial as one standalone PyTorch file (+ weights) that needs only torch.
+
+    The file holds the compiled term blocks exactly as they ran in the search, the task's embedding and
+    readout, the Euler-step model, build_model() and load_model(path) (strict state_dict keys). It is
+    checked before it is written: it must reproduce archsearch's model on sample inputs.
+
+    \b
+    Example:
+      archsearch export --study paper-icl-regression --trial best -o winner.py --weights winner.safetensors
+      python -c "from winner import load_model; print(load_model())"
+    """
+    from archsearch.export import export_trial
+
+    path = export_trial(study_name, trial, out_py, weights, storage=storage, results_dir=results_dir)
+    click.echo(str(path))
+    if weights is not None:
+        click.echo(str(weights))
+
+
+COMMANDS.extend([leaderboard, report, export])

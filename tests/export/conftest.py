@@ -1,0 +1,18 @@
+"""Share the session's small studies (tests/report/results_helpers.py)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_HELPERS = str(Path(__file__).resolve().parents[1] / "report")
+if _HELPERS not in sys.path:
+    sys.path.insert(0, _HELPERS)
+
+import results_helpers  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def results(tmp_path_factory):
+    """A results directory with the studies of results_helpers.STUDIES (read only: copy before changing)."""
+    return results_helpers.results_dir(tmp_path_factory)

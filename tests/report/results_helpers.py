@@ -1,0 +1,96 @@
+"""Small studies shared by tests/report, tests/export and tests/cli/test_results_cli.py.
+
+Each study is made once per test session by the real search (``run_search``: a few trials of a few
+training steps on tiny generated tasks, on the CPU) and then only read; tests that need to change a study
+work on a copy (:func:`copy_study`). Building all of them takes about 10-20 s.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+GRAMMARS = ROOT / "grammars"
+_TINY = {"width": (8,), "depth": (1, 2), "heads": (1,), "rank_frac": (0.5, 1.0), "step": (0.5,), "lr": (1e-3,)}
+
+# name → run_search keyword arguments
+STUDIES: dict[str, dict[str, Any]] = {
+    # two objectives (metric, flops), a non-causal task, linear MLP + linear attention
+    "multi": dict(grammar=GRAMMARS / "paper.toml", task_name="icl-regression",
+                  task_options={"d": 3, "n": 5, "eval_size": 16}, n_trials=4, sampler="random", pruner="none",
+                  objectives=("metric", "flops"), space=_TINY),
+    # one objective, a causal task (chunked-scan linear attention, softmax attention)
+    "causal": dict(grammar=GRAMMARS / "softmax.toml", task_name="mqar",
+                   task_options={"vocab": 16, "seq_len": 8, "num_kv": 2, "eval_size": 16}, n_trials=4,
+                   sampler="random", pruner="none", objectives=("metric",), space={**_TINY, "heads": (2,)}),
+    # the complex field, the split scheme and RMS norms
+    "complex": dict(grammar=GRAMMARS / "complex.toml", task_name="set-duplicate",
+                    task_options={"vocab": 12, "set_size": 5, "eval_size": 16}, n_trials=1, sampler="random",
+                    pruner="none", objectives=("metric",),
+                    space={**_TINY, "depth": (2,), "scheme": "split", "norm": "rms"}),
+}
+
+_BUILT: dict[str, Path] = {}
+
+
+def results_dir(tmp_path_factory: Any) -> Path:
+    """The results directory holding every study of :data:`STUDIES` (built on first use in this session)."""
+    if "root" not in _BUILT:
+        import torch
+
+        from archsearch.search.study import run_search
+
+        root = tmp_path_factory.mktemp("results")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and robust on a busy machine
+        try:
+            for name, kwargs in STUDIES.items():
+                run_search(study_name=name, steps=4, batch_size=8, train_options={"eval_every": 0}, device="cpu",
+                           seed=0, results_dir=root, progress=False, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+        _BUILT["root"] = root
+    return _BUILT["root"]
+
+
+def copy_study(results: Path, name: str, dest: Path) -> Path:
+    """A copy of study ``name`` under ``dest`` (a results directory of its own); returns ``dest``."""
+    shutil.copytree(results / name, dest / name, ignore=shutil.ignore_patterns("*.lock", "*.claim"))
+    return dest
+
+
+def journal_bytes(results: Path, name: str) -> bytes:
+    return (results / name / "journal.log").read_bytes()
+
+
+def synthetic_study(results: Path, name: str, n_complete: int = 10, failed_only: bool = False) -> Path:
+    """A study written with Optuna directly (no training, no archsearch settings): ``n_complete`` COMPLETE
+    trials with the user attributes the search records, one PRUNED trial with intermediate values and one
+    FAIL trial; with ``failed_only`` just a FAIL trial. Returns ``results``."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from archsearch.search.storage import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(None, results / name, create=True)
+    study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
+    subsets = ["0-0", "0-1.0-1", "0-0+0-1.0-1", "lse", "0-0+lse"]
+    dists = {"terms": CategoricalDistribution(subsets), "width": CategoricalDistribution([8, 16])}
+    if failed_only:
+        study.add_trial(create_trial(state=TrialState.FAIL, params={"terms": "0-0", "width": 8}, distributions=dists))
+        return results
+    for i in range(n_complete):
+        terms, width = subsets[i % len(subsets)], (8, 16)[i % 2]
+        keys = terms.split("+")
+        study.add_trial(create_trial(
+            value=1.0 / (1 + i) + 0.1 * len(keys), params={"terms": terms, "width": width}, distributions=dists,
+            user_attrs={"term_ids": keys, "n_params": 100 * width * len(keys), "flops": 1000 * width * (i + 1),
+                        "wall_time": 0.5, "device": "cpu", "candidate": f"{terms}/{width}"}))
+    study.add_trial(create_trial(state=TrialState.PRUNED, params={"terms": "lse", "width": 8}, distributions=dists,
+                                 intermediate_values={0: 3.0, 1: 2.5}, user_attrs={"term_ids": ["lse"]}))
+    study.add_trial(create_trial(state=TrialState.FAIL, params={"terms": "0-0", "width": 8}, distributions=dists))
+    return results
