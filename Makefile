@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The main job: enumerate the paper's grammar, then a complete small search over its terms on
+# icl-regression (embedded Optuna journal file results/demo/journal.log; re-running resumes it),
+# the leaderboard, and the winner exported as standalone PyTorch.
+DEMO := --study demo --trials 20 --steps 300 --space width=16,32 --task-option d=4
+
 demo: setup
 	$(BIN)/archsearch enumerate --grammar grammars/paper.toml
-	$(BIN)/archsearch enumerate --grammar grammars/permutation.toml --max-order 4
-	$(BIN)/archsearch show 0-1.0-1
+	$(BIN)/archsearch search $(DEMO) $$(test -f results/demo/journal.log && echo --resume)
+	$(BIN)/archsearch export --study demo -o results/demo/winner.py --weights results/demo/winner.safetensors
 
 lint: setup
 	$(BIN)/ruff check archsearch tests benchmarks

@@ -16,9 +16,13 @@ from archsearch import __version__
 
 
 class UserError(click.ClickException):
-    """A one-line error with exit code 2."""
+    """A one-line error with exit code 2, printed as ``archsearch <command>: error: …``."""
 
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.ctx = click.get_current_context(silent=True)
 
 
 def _console() -> Console:
@@ -124,9 +128,14 @@ def _check_families(grammar) -> None:
 @click.option("--field", "field_kind", type=click.Choice(["real", "complex"]),
               help="Field to derive in (default: complex for free oriented edges such as 0~1.1~0, else real).")
 @click.option("--untied", is_flag=True, help="Show the untied field (one parameter set per branch).")
+@click.option("--code", is_flag=True, help="Also print the contraction plan and the generated PyTorch module.")
+@click.option("--causal", is_flag=True, help="Compile the causal variant (every summed token index ≤ the output).")
+@click.option("--grammar", "grammar_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="Take the declared sizes (N, C, C_A, H) the contraction order is chosen for from this grammar.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text",
               show_default=True, help="Output format.")
-def show(term_id: str, field_kind: str | None, untied: bool, fmt: str) -> None:
+def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal: bool, grammar_path: Path | None,
+         fmt: str) -> None:
     """Show the derivation of one term: potential → field → known name.
 
     TERM_ID is an id printed by `archsearch enumerate`: a diagram key such as 0-0 (Tr G, the MLP
@@ -134,10 +143,14 @@ def show(term_id: str, field_kind: str | None, untied: bool, fmt: str) -> None:
     named family: lse (softmax), f-exp, relu, soc4, colu4, glu3.
     """
     from archsearch import describe, render
+    from archsearch.grammar import GrammarError, load_grammar
 
     try:
         term = describe.lookup_term(term_id)
-        desc = describe.describe_term(term, field=field_kind, untied=untied)
+        sizes = load_grammar(grammar_path).sizes if grammar_path is not None else None
+        desc = describe.describe_term(term, field=field_kind, untied=untied, sizes=sizes, causal=causal, code=code)
+    except GrammarError as err:
+        raise UserError(str(err)) from None
     except describe.TermLookupError as err:
         raise UserError(str(err)) from None
     except ValueError as err:
@@ -146,6 +159,8 @@ def show(term_id: str, field_kind: str | None, untied: bool, fmt: str) -> None:
         click.echo(render.to_json(desc))
     elif fmt == "latex":
         click.echo(f"V(X) = {desc['potential_latex']}\nF(X) = {desc['field_latex']}")
+        if code:
+            click.echo(desc["code"])
     else:
         render.term_panel(desc, _console())
 
@@ -175,7 +190,9 @@ def main(argv: list[str] | None = None) -> None:
         command = ctx.command_path if ctx is not None else "archsearch"
         message = " ".join(exc.format_message().split())
         hint = f" (see '{command} --help')" if isinstance(exc, click.UsageError) else ""
-        click.echo(f"{command}: error: {message}{hint}", err=True)
+        # messages that already locate themselves (path:line:column: error: …) keep their own prefix
+        label = "" if ": error: " in message else "error: "
+        click.echo(f"{command}: {label}{message}{hint}", err=True)
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
     sys.exit(0)
 

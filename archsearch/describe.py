@@ -34,12 +34,17 @@ def lookup_term(term_id: str) -> Term:
         raise TermLookupError(f"unknown term id {term_id!r}: {err}") from None
 
 
-def describe_term(term: Term, field: str | None = None, untied: bool = False) -> dict[str, Any]:
-    """Potential, field (tied and untied), recognised name and notes of one term."""
+def describe_term(term: Term, field: str | None = None, untied: bool = False, sizes: Any = None,
+                  causal: bool = False, code: bool = False) -> dict[str, Any]:
+    """Potential, field (tied and untied), recognised name, notes, compiled cost (at the declared
+    sizes) and, with ``code``, the plan and the generated module source of one term."""
+    from archsearch.compiler import compile_term
+
     field = field or default_field_kind(term)
     tied = derive(term, field=field, tied=True)
     loose = derive(term, field=field, tied=False)
     chosen = loose if untied else tied
+    block = compile_term(term, field=field, tied=not untied, causal=causal, sizes=sizes)
     out: dict[str, Any] = {
         "id": term.key,
         "family": term.family,
@@ -59,7 +64,13 @@ def describe_term(term: Term, field: str | None = None, untied: bool = False) ->
         "untied_parameters": len(loose.parameters()),
         "name": recognise(term),
         "note": chosen.note or "",
+        "cost": block.cost,
+        "causal": causal,
     }
+    if code:
+        out["class_name"] = block.class_name
+        out["plan"] = str(block.plan) if block.plan is not None else None
+        out["code"] = block.source
     if isinstance(term, Diagram):
         out["index_form"] = term.index_form()
         out["connected"] = term.is_connected
@@ -70,7 +81,7 @@ def describe_term(term: Term, field: str | None = None, untied: bool = False) ->
 
 def describe_grammar(grammar: Grammar) -> dict[str, Any]:
     """All admissible terms of a grammar with their fields and names, and the count summary."""
-    terms = [describe_term(t, field=grammar.axioms.field) for t in enumerate_terms(grammar)]
+    terms = [describe_term(t, field=grammar.axioms.field, sizes=grammar.sizes) for t in enumerate_terms(grammar)]
     counts = [asdict(row) for row in count_summary(grammar)]
     ax = grammar.axioms
     return {
@@ -89,6 +100,7 @@ def describe_grammar(grammar: Grammar) -> dict[str, Any]:
             "symmetric": sorted(ax.symmetric),
         },
         "tokens": grammar.sizes.tokens,
+        "sizes": asdict(grammar.sizes),
         "terms": terms,
         "counts": counts,
     }

@@ -21,12 +21,13 @@ def grammar_table(desc: dict[str, Any], console: Console) -> None:
     table.add_column("order", justify="right")
     table.add_column("term V(X)")
     table.add_column("field F(X)")
+    table.add_column("cost", no_wrap=True)
     table.add_column("recognised as", style="green")
     for t in desc["terms"]:
         name = t["name"] or "—"
         if not t["has_potential"]:
             name += " [no potential]"
-        table.add_row(t["id"], str(t["order"] or "—"), t["potential"], t["field"], name)
+        table.add_row(t["id"], str(t["order"] or "—"), t["potential"], t["field"], t["cost"], name)
     console.print(table)
     counts = Table(title="diagram counts", header_style="bold")
     for col in ("order", "connected", "all", "published (connected / all)", "stable at N"):
@@ -63,24 +64,33 @@ def term_panel(desc: dict[str, Any], console: Console) -> None:
     console.print(f"              {desc['branches']} branch(es), {kind}; "
                   f"{desc['tied_parameters']} weight(s) tied, {desc['untied_parameters']} untied")
     console.print(f"  recognised  {desc['name'] or '— (no established name)'}")
+    console.print(f"  compiled    {desc['cost']}{' (causal)' if desc['causal'] else ''} at the declared sizes")
     if not desc["has_potential"]:
         console.print("  [yellow]no potential[/yellow]: this field is not the gradient of any V")
     if desc["note"]:
         console.print(f"  note        {desc['note']}")
     console.print(f"  LaTeX       V = {desc['potential_latex']}")
     console.print(f"              F = {desc['field_latex']}")
+    # plan and source verbatim (never wrapped or cropped: the source must stay runnable when copied)
+    if desc.get("plan"):
+        console.print("[bold]contraction plan[/bold]")
+        console.file.write(desc["plan"] + "\n")
+    if desc.get("code"):
+        console.print(f"[bold]generated module[/bold] {desc['class_name']}")
+        console.file.write(desc["code"] + ("" if desc["code"].endswith("\n") else "\n"))
 
 
 def grammar_latex(desc: dict[str, Any]) -> str:
     lines = [
-        r"\begin{tabular}{llll}",
+        r"\begin{tabular}{lllll}",
         r"\hline",
-        r"order & $V(X)$ & $F(X)$ & recognised as \\",
+        r"order & $V(X)$ & $F(X)$ & cost & recognised as \\",
         r"\hline",
     ]
     for t in desc["terms"]:
         name = (t["name"] or "--") + ("" if t["has_potential"] else " (no potential)")
-        lines.append(f"{t['order'] or '--'} & ${t['potential_latex']}$ & ${t['field_latex']}$ & {name} \\\\")
+        cost = t["cost"].replace("²", "^2").replace("³", "^3")
+        lines.append(f"{t['order'] or '--'} & ${t['potential_latex']}$ & ${t['field_latex']}$ & ${cost}$ & {name} \\\\")
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines)
 

@@ -156,3 +156,23 @@ def test_small_token_count_is_flagged(run):
     assert stable == {2: True, 4: False, 6: False}
     table = run("enumerate", "--left", "perm", "--max-order", "6", "--tokens", "2")
     assert "identities" in table.out
+
+
+def test_show_code_prints_a_runnable_module(run):
+    res = run("show", "0-1.0-1", "--code", "--format", "json")
+    assert res.code == 0, res.err
+    data = res.json()
+    assert "2·N·C²" in data["plan"] and data["cost"].startswith("O(")
+    import torch
+
+    namespace: dict = {}
+    exec(compile(data["code"], "<show --code>", "exec"), namespace)
+    module = namespace[data["class_name"]](8, rank=2, heads=2)
+    assert module(torch.randn(1, 5, 8)).shape == (1, 5, 8)
+    text = run("show", "0-1.0-1", "--code", "--causal")
+    assert text.code == 0 and "class Field_0_1_0_1_real_tied_causal" in text.out
+
+
+def test_enumerate_shows_the_cost_column(run):
+    data = run("enumerate", "--grammar", "grammars/paper.toml", "--format", "json").json()
+    assert [t["cost"] for t in data["terms"]][1].startswith("O(N C²")
