@@ -38,17 +38,15 @@ def causal_linear_attention_quadratic(q: torch.Tensor, k: torch.Tensor, v: torch
     return scores.masked_fill(~mask, 0) @ v
 
 
-def causal_linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int = 64) -> torch.Tensor:
-    """Causal linear attention in O(T·C·(D + Dv) + T·D·Dv) time with a chunked scan.
+def chunked_scan(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int = 64, segment: int = 512):
+    """out[t] = Σ_{s ≤ t} (q_t · k_s) v_s for (B, H, T, D) q, k and (B, H, T, Dv) v, linear in T.
 
-    The sequence is cut into chunks of ``chunk`` tokens (the last one zero-padded; zero keys and
-    values add nothing). Within a chunk the masked quadratic product; across chunks the running
-    state S_c = Σ_{s < start of chunk c} k_sᵀ v_s (D × Dv), formed as an exclusive prefix sum of the
-    per-chunk states k_cᵀ v_c, so the output of chunk c is q_c S_c + tril(q_c k_cᵀ) v_c.
+    Chunks of ``chunk`` tokens (the last zero-padded: zero keys and values add nothing): within a
+    chunk the masked quadratic product, across chunks the state S = Σ k_sᵀ v_s (D × Dv). The
+    sequence is walked in segments of about ``segment`` tokens carrying S, so the intermediates stay
+    cache-sized and the time per token does not grow with T. Self-contained (torch only): the
+    generated causal blocks inline this function's source.
     """
-    _check_shapes(q, k, v)
-    if chunk < 1:
-        raise ValueError(f"chunk must be positive, got {chunk}")
     b, h, t, d = q.shape
     dv = v.shape[-1]
     if t == 0:
@@ -57,21 +55,31 @@ def causal_linear_attention_chunked(q: torch.Tensor, k: torch.Tensor, v: torch.T
     n = -(-t // c)
     pad = n * c - t
     if pad:
-        q = torch.nn.functional.pad(q, (0, 0, 0, pad))
-        k = torch.nn.functional.pad(k, (0, 0, 0, pad))
-        v = torch.nn.functional.pad(v, (0, 0, 0, pad))
-    qc = q.reshape(b, h, n, c, d)
-    kc = k.reshape(b, h, n, c, d)
-    vc = v.reshape(b, h, n, c, dv)
-    # intra-chunk: masked quadratic product on (c × c) blocks
+        q, k, v = (torch.nn.functional.pad(a, (0, 0, 0, pad)) for a in (q, k, v))
     mask = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
-    intra = (qc @ kc.transpose(-1, -2)).masked_fill(~mask, 0) @ vc
-    # inter-chunk: state before each chunk = exclusive prefix sum of the chunk states kᵀv
-    kv = kc.transpose(-1, -2) @ vc  # (b, h, n, d, dv)
-    state = torch.nn.functional.pad(kv[:, :, :-1].cumsum(dim=2), (0, 0, 0, 0, 1, 0))
-    out = intra + qc @ state
-    out = out.reshape(b, h, n * c, dv)
+    step = max(1, segment // c) * c
+    state = q.new_zeros(b, h, d, dv)
+    outs = []
+    for s0 in range(0, n * c, step):
+        m = min(step, n * c - s0) // c
+        qc, kc, vc = (a[:, :, s0:s0 + m * c].reshape(b, h, m, c, a.shape[-1]) for a in (q, k, v))
+        intra = (qc @ kc.transpose(-1, -2)).masked_fill(~mask, 0) @ vc  # within a chunk
+        after = torch.cumsum(kc.transpose(-1, -2) @ vc, dim=2) + state.unsqueeze(2)  # S after each chunk
+        before = torch.cat([state.unsqueeze(2), after[:, :, :-1]], dim=2)  # S before each chunk
+        outs.append((intra + qc @ before).reshape(b, h, m * c, dv))
+        state = after[:, :, -1]
+    out = torch.cat(outs, dim=2)
     return out[:, :, :t] if pad else out
+
+
+def causal_linear_attention_chunked(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int = 64, segment: int = 512
+) -> torch.Tensor:
+    """Causal linear attention in O(T·c·(D + Dv) + T·D·Dv) time: :func:`chunked_scan`, checked."""
+    _check_shapes(q, k, v)
+    if chunk < 1:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    return chunked_scan(q, k, v, chunk, segment)
 
 
 def linear_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

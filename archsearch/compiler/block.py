@@ -1,0 +1,150 @@
+"""compile_term: a term → planned, generated, executable PyTorch block.
+
+    block = compile_term(Diagram.from_key("0-1.0-1"), field="real", tied=False)
+    print(block.cost)          # O(N C²) at the declared sizes
+    print(block.plan)          # the contraction steps, costs, sharing
+    print(block.source)        # the standalone module source (what runs, what export writes)
+    layer = block.build(features=64, rank=16, heads=4)
+    y = layer(x)               # x (B, N, C)
+
+Diagram terms are planned (:mod:`~archsearch.compiler.plan`, causal: :mod:`~archsearch.compiler.causal`)
+and generated (:mod:`~archsearch.compiler.codegen`) here; the non-polynomial families (Softmax,
+Entrywise, Conic, Gated) come from ``archsearch.compiler.families.family_source``.
+"""
+
+from __future__ import annotations
+
+import linecache
+from dataclasses import dataclass
+from functools import lru_cache
+
+from archsearch.calculus.fields import FIELDS, derive
+from archsearch.compiler.causal import CausalFieldPlan, plan_causal
+from archsearch.compiler.codegen import class_name_for, diagram_source
+from archsearch.compiler.plan import FieldPlan, PlanSizes, plan_field
+from archsearch.terms import Diagram, Term
+
+__all__ = ["CompiledBlock", "compile_term", "term_cost"]
+
+
+@dataclass(frozen=True)
+class CompiledBlock:
+    """A compiled term: the generated source, its plan and its cost.
+
+    plan:  the plan of the weights chosen at compile time (``lowrank``): a FieldPlan (non-causal),
+           a CausalFieldPlan (causal) or None (non-polynomial families). The module handles both
+           weight kinds (rank=None → full weights); ``plans`` holds both plans.
+    cost:  the plan's big-O at the declared sizes, e.g. ``O(N C²)``.
+    """
+
+    term: Term
+    field: str
+    tied: bool
+    causal: bool
+    class_name: str
+    source: str
+    plan: FieldPlan | CausalFieldPlan | None
+    cost: str
+    plans: tuple = ()
+    naive: bool = False
+
+    @property
+    def filename(self) -> str:
+        return f"<archsearch {self.class_name}>"
+
+    def module_class(self):
+        """The generated ``torch.nn.Module`` subclass (the source executed once, cached)."""
+        return _exec_source(self.source, self.class_name, self.filename)
+
+    def build(self, features: int, rank: int | None = None, heads: int = 1, dtype=None):
+        """An instance: ``features`` C, ``rank`` C_A (None: full weights), ``heads`` H; dtype default
+        float32 (real field) or complex64 (complex field)."""
+        import torch
+
+        if dtype is None:
+            dtype = torch.complex64 if self.field == "complex" else torch.float32
+        return self.module_class()(features, rank=rank, heads=heads, dtype=dtype)
+
+
+@lru_cache(maxsize=512)
+def _exec_source(source: str, class_name: str, filename: str):
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)  # readable tracebacks
+    namespace: dict = {"__name__": f"archsearch_generated_{class_name}"}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    return namespace[class_name]
+
+
+def compile_term(
+    term: Term,
+    field: str = "real",
+    tied: bool = False,
+    causal: bool = False,
+    sizes=None,
+    lowrank: bool = True,
+    naive: bool = False,
+) -> CompiledBlock:
+    """Compile a term's field into a PyTorch block.
+
+    field:   "real" (∇_X V) or "complex" (∂V/∂X̄)
+    tied:    branches share weights (exactly the gradient of V) or each has its own
+    causal:  every summed token index ≤ the output token (linear-time scans)
+    sizes:   declared sizes the contraction order is chosen for (PlanSizes, a grammar Sizes, a
+             mapping N/C/C_A/H; default N=1024, C=256, C_A=64, H=4)
+    lowrank: which weight kind ``plan``/``cost`` report (the module supports both)
+    naive:   the quadratic baseline (edge matrices materialised; causal: masked einsums) — for
+             benchmarks
+    """
+    if field not in FIELDS:
+        raise ValueError(f"field must be one of {FIELDS}, not {field!r}")
+    return _compile(term, field, bool(tied), bool(causal), PlanSizes.of(sizes), bool(lowrank), bool(naive))
+
+
+@lru_cache(maxsize=1024)
+def _compile(term, field, tied, causal, sizes, lowrank, naive) -> CompiledBlock:
+    name = class_name_for(term, field, tied, causal, naive)
+    if not isinstance(term, Diagram):
+        from archsearch.compiler.families import family_source  # another module's responsibility
+
+        if naive:
+            raise ValueError("naive plans exist for diagram terms only")
+        source = family_source(term, field, tied, causal, name, lowrank=lowrank)
+        return CompiledBlock(term, field, tied, causal, name, source, None, _family_cost(term), ())
+    f = derive(term, field, tied)
+    if causal:
+        if naive:
+            full, low = _masked_plans(f, sizes)
+        else:
+            full, low = plan_causal(f, sizes, lowrank=False), plan_causal(f, sizes, lowrank=True)
+    else:
+        full, low = plan_field(f, sizes, lowrank=False, naive=naive), plan_field(f, sizes, lowrank=True, naive=naive)
+    source = diagram_source(f, full, low, name, causal=causal)
+    plan = low if lowrank else full
+    return CompiledBlock(term, field, tied, causal, name, source, plan, plan.big_o(), (full, low), naive)
+
+
+def term_cost(term: Term, field: str = "real", tied: bool = False, causal: bool = False, sizes=None,
+              lowrank: bool = True) -> str:
+    """The big-O cost of a term's compiled block at the declared sizes — the ``cost`` of
+    :func:`compile_term` without generating code or the other weight kind's plan (for tables)."""
+    if not isinstance(term, Diagram):
+        return _family_cost(term)
+    f = derive(term, field=field, tied=tied)
+    sizes = PlanSizes.of(sizes)
+    plan = plan_causal(f, sizes, lowrank=lowrank) if causal else plan_field(f, sizes, lowrank=lowrank)
+    return plan.big_o()
+
+
+def _masked_plans(f, sizes):
+    """Causal naive baseline: every branch as its masked einsum (quadratic or worse)."""
+    return plan_causal(f, sizes, lowrank=False, masked=True), plan_causal(f, sizes, lowrank=True, masked=True)
+
+
+def _family_cost(term) -> str:
+    from archsearch.terms import Conic, Entrywise, Gated, Softmax
+
+    if isinstance(term, (Softmax, Entrywise)):
+        return "O(N² C)"
+    if isinstance(term, (Conic, Gated)):
+        return "O(N C²)"
+    return "O(?)"

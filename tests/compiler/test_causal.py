@@ -1,0 +1,212 @@
+"""Causal blocks: BFS-tree semantics, the masked quadratic reference, the linear fast path."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from archsearch.calculus import derive
+from archsearch.compiler import CausalFieldPlan, causal_reference, causal_tree, compile_term, plan_causal
+from archsearch.enumeration import enumerate_terms
+from archsearch.enumeration.axioms import Axioms
+from archsearch.enumeration.diagrams import diagrams
+from archsearch.grammar import load_grammar
+from archsearch.terms import Diagram
+
+pytestmark = pytest.mark.filterwarnings("ignore:Complex modules")
+
+B, N, C, RANK = 2, 6, 4, 3
+
+
+def _terms() -> list[tuple[Diagram, str]]:
+    real: list[Diagram] = []
+    for name in ("permutation", "paper"):
+        real += [t for t in enumerate_terms(load_grammar(f"grammars/{name}.toml")) if isinstance(t, Diagram)]
+    cplx: list[Diagram] = []
+    for left in ("perm", "unitary"):
+        ax = Axioms(left=left, field="complex", max_order=6)
+        cplx += [t for d in (1, 2, 3) for t in diagrams(ax, d) if t not in cplx]
+    return [(t, "real") for t in dict.fromkeys(real)] + [(t, "complex") for t in cplx]
+
+
+CASES = _terms()
+
+
+def _seed(*parts) -> int:
+    return zlib.crc32(repr(parts).encode()) ^ int(np.random.SeedSequence().entropy % (1 << 30))
+
+
+def rel_err(a, b) -> float:
+    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) / max(np.linalg.norm(np.asarray(b)), 1e-300))
+
+
+def reference(field, x: torch.Tensor, weights) -> np.ndarray:
+    """Σ_h causal_reference(field, X_b, {name: W[h]}) per batch element (float64 numpy)."""
+    wide = np.complex128 if x.is_complex() else np.float64
+    w = {k: v.detach().numpy().astype(wide) for k, v in weights.items()}
+    heads = next(iter(w.values())).shape[0]
+    return np.stack([
+        sum(causal_reference(field, xb, {k: v[h] for k, v in w.items()}) for h in range(heads))
+        for xb in x.detach().numpy().astype(wide)
+    ])
+
+
+def test_no_cycles_after_opening_at_orders_up_to_six():
+    """Every branch of every order-≤6 diagram of the grammars has a cycle-free opened diagram:
+    the causal plans are linear in N (no masked-quadratic fallback)."""
+    assert len(CASES) > 50
+    for term, field in CASES:
+        assert term.order <= 6
+        f = derive(term, field, tied=True)
+        for b in f.branches:
+            assert causal_tree(b).linear, (term.key, b)
+        plan = plan_causal(f, {"N": 1 << 16, "C": 64, "C_A": 16, "H": 4})
+        assert plan.linear and plan.polynomial().degree("N") == 1, (term.key, str(plan))
+
+
+@pytest.mark.parametrize("term,field", CASES, ids=[f"{t.key}-{f}" for t, f in CASES])
+def test_causal_block_matches_masked_reference(term, field):
+    cplx = field == "complex"
+    seed = _seed("causal", term.key, field)
+    torch.manual_seed(seed)
+    for tied in (True, False):
+        block = compile_term(term, field, tied=tied, causal=True)
+        assert block.causal and isinstance(block.plan, CausalFieldPlan) and block.plan.linear
+        f = derive(term, field, tied)
+        for rank in (None, RANK):
+            for heads in (1, 2):
+                m32 = block.build(C, rank=rank, heads=heads)
+                m64 = copy.deepcopy(m32).to(torch.complex128 if cplx else torch.float64)
+                x32 = torch.randn(B, N, C, dtype=torch.complex64 if cplx else torch.float32)
+                x64 = x32.to(torch.complex128 if cplx else torch.float64)
+                ref = reference(f, x64, m64.effective_weights())
+                with torch.no_grad():
+                    y32, y64 = m32(x32), m64(x64)
+                where = f"{term.key} {field} tied={tied} rank={rank} heads={heads} seed={seed}"
+                assert rel_err(y64.numpy(), ref) < 1e-10, where
+                assert rel_err(y32.numpy(), ref) < 1e-5, where
+
+
+@pytest.mark.parametrize("key", ["0-1.0-1", "0-1.0-2.1-2", "0-1.0-1.0-1", "0-2.1-3.2-3"])
+def test_causal_block_across_several_chunks(key):
+    """N = 150 > 2 chunks of 64 (with padding): the chunked scan's state carries across chunks."""
+    torch.manual_seed(_seed("chunks", key))
+    term = Diagram.from_key(key)
+    f = derive(term, "real", tied=False)
+    m = compile_term(term, "real", tied=False, causal=True).build(3, rank=2, heads=2, dtype=torch.float64)
+    x = torch.randn(1, 150, 3, dtype=torch.float64)
+    with torch.no_grad():
+        assert rel_err(m(x).numpy(), reference(f, x, m.effective_weights())) < 1e-10
+
+
+def test_causality():
+    """The output at token t does not depend on tokens after t."""
+    torch.manual_seed(3)
+    m = compile_term(Diagram.from_key("0-1.0-2.1-2"), "real", causal=True).build(4, rank=2, heads=2,
+                                                                                 dtype=torch.float64)
+    x = torch.randn(1, 9, 4, dtype=torch.float64)
+    y = m(x).detach()
+    x2 = x.clone()
+    x2[:, 5:] = torch.randn(1, 4, 4, dtype=torch.float64)
+    y2 = m(x2).detach()
+    assert torch.allclose(y[:, :5], y2[:, :5]) and not torch.allclose(y[:, 5:], y2[:, 5:])
+
+
+def test_trace_word_is_stacked_causal_attention():
+    """Opened Tr(G₁G₂G₃) at G₁'s X* end is (L∘G₂)(L∘G₃) X W₁: two stacked causal linear attentions."""
+    term = Diagram.from_key("0-1.0-2.1-2")
+    f = derive(term, "real", tied=True)
+    b = f.branches[0]
+    tree = causal_tree(b)
+    assert tree.root == b.vertex and tree.half != tree.root
+    assert len(tree.masks()) == 2 and all(len(tree.tree_edges[c]) == 1 for _, c in tree.masks())
+    rng = np.random.default_rng(_seed("word"))
+    n, c = 7, 3
+    X = rng.standard_normal((n, c))
+    W = {name: rng.standard_normal((c, c)) for name in f.parameters()}
+    L = np.tril(np.ones((n, n)))
+    rep = term.rep
+    assert [(e.src, e.dst) for e in rep] == [(0, 1), (1, 2), (2, 0)]
+    G = [X @ W[f"W{i + 1}"] @ X.T for i in range(3)]
+    expected = (L * G[1]) @ (L * G[2]) @ X @ W["W1"]
+    one = dataclasses.replace(f, branches=(b,))
+    assert np.allclose(causal_reference(one, X, W), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_hanging_half_edge_is_a_prefix_sum():
+    """1ᵀ G₁ G₂ 1 opened at its lonely end: the rest hangs below the output token (a prefix sum)."""
+    term = Diagram.from_key("0-1.1-2")
+    f = derive(term, "real", tied=True)
+    lonely = [b for b in f.branches if b.vertex not in {v for i, e in enumerate(term.rep) if i != b.edge
+                                                         for v in (e.src, e.dst)}]
+    assert lonely
+    for b in lonely:
+        tree = causal_tree(b)
+        assert tree.parent[tree.half] == tree.root and tree.tree_edges[tree.half] == ()
+    torch.manual_seed(4)
+    m = compile_term(term, "real", tied=True, causal=True).build(3, heads=1, dtype=torch.float64)
+    assert "torch.cumsum(" in compile_term(term, "real", tied=True, causal=True).source
+    x = torch.randn(1, 8, 3, dtype=torch.float64)
+    with torch.no_grad():
+        assert rel_err(m(x).numpy(), reference(f, x, m.effective_weights())) < 1e-10
+
+
+def test_cycle_falls_back_to_masked_einsum():
+    """Order 8: a triangle with a loop; opening the loop leaves a cycle → not linear, still exact."""
+    term = Diagram.from_key("0-0.0-1.0-2.1-2")
+    f = derive(term, "real", tied=False)
+    trees = [causal_tree(b) for b in f.branches]
+    assert any(not t.linear for t in trees) and any(t.linear for t in trees)
+    block = compile_term(term, "real", tied=False, causal=True)
+    assert not block.plan.linear and "tril" in block.plan.leaves
+    assert "NOT linear" in str(block.plan) and "tril = torch.ones(" in block.source
+    torch.manual_seed(_seed("cycle"))
+    for rank in (None, 2):
+        m = block.build(3, rank=rank, heads=2, dtype=torch.float64)
+        x = torch.randn(2, 7, 3, dtype=torch.float64)
+        with torch.no_grad():
+            assert rel_err(m(x).numpy(), reference(f, x, m.effective_weights())) < 1e-10
+
+
+def test_masked_baseline_matches_fast_path():
+    torch.manual_seed(5)
+    term = Diagram.from_key("0-1.0-2.1-2")
+    fast = compile_term(term, "real", tied=False, causal=True)
+    slow = compile_term(term, "real", tied=False, causal=True, naive=True)
+    assert slow.class_name.endswith("_causal_naive") and not slow.plan.linear
+    assert slow.plan.polynomial().degree("N") >= 2 and fast.plan.polynomial().degree("N") == 1
+    m = fast.build(4, rank=2, heads=2, dtype=torch.float64)
+    s = slow.build(4, rank=2, heads=2, dtype=torch.float64)
+    s.load_state_dict(m.state_dict())
+    x = torch.randn(2, 70, 4, dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.allclose(m(x), s(x), rtol=1e-10, atol=1e-12)
+
+
+def test_causal_plan_reports_kernel_calls():
+    plan = compile_term(Diagram.from_key("0-1.0-1"), "real", tied=True, causal=True,
+                        sizes={"N": 8192, "C": 64, "C_A": 16, "H": 4}).plan
+    calls = [s for s in plan.steps if s.expr.startswith("_causal_linear_attention(")]
+    assert len(calls) == 4  # one causal linear attention per branch
+    assert plan.big_o() == "O(H N C C_A)"
+    text = str(plan)
+    assert "root" in text and "half-edge" in text and "Σ_{s≤t}" in text
+
+
+def test_symmetric_letters_causal():
+    """Alphabet grammar (symmetric letters A, B): causal blocks with symmetrised weights."""
+    torch.manual_seed(_seed("alphabet-causal"))
+    terms = [t for t in enumerate_terms(load_grammar("grammars/alphabet.toml")) if t.order <= 6]
+    for term in terms[::2]:
+        f = derive(term, "real", tied=False)
+        block = compile_term(term, "real", tied=False, causal=True)
+        for rank in (None, 2):
+            m = block.build(3, rank=rank, heads=2, dtype=torch.float64)
+            x = torch.randn(2, 7, 3, dtype=torch.float64)
+            with torch.no_grad():
+                assert rel_err(m(x).numpy(), reference(f, x, m.effective_weights())) < 1e-10, (term.key, rank)
