@@ -38,13 +38,12 @@ def describe_term(term: Term, field: str | None = None, untied: bool = False, si
                   causal: bool = False, code: bool = False) -> dict[str, Any]:
     """Potential, field (tied and untied), recognised name, notes, compiled cost (at the declared
     sizes) and, with ``code``, the plan and the generated module source of one term."""
-    from archsearch.compiler import compile_term
+    from archsearch.compiler import compile_term, term_cost
 
     field = field or default_field_kind(term)
     tied = derive(term, field=field, tied=True)
     loose = derive(term, field=field, tied=False)
     chosen = loose if untied else tied
-    block = compile_term(term, field=field, tied=not untied, causal=causal, sizes=sizes)
     out: dict[str, Any] = {
         "id": term.key,
         "family": term.family,
@@ -64,10 +63,11 @@ def describe_term(term: Term, field: str | None = None, untied: bool = False, si
         "untied_parameters": len(loose.parameters()),
         "name": recognise(term),
         "note": chosen.note or "",
-        "cost": block.cost,
+        "cost": term_cost(term, field=field, tied=not untied, causal=causal, sizes=sizes),
         "causal": causal,
     }
     if code:
+        block = compile_term(term, field=field, tied=not untied, causal=causal, sizes=sizes)
         out["class_name"] = block.class_name
         out["plan"] = str(block.plan) if block.plan is not None else None
         out["code"] = block.source
