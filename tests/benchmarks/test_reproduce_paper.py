@@ -1,0 +1,122 @@
+"""benchmarks/reproduce_paper.py: the committed deterministic tables cannot drift, and --quick makes every file."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "benchmarks"
+PAPER = ROOT / "results" / "paper"
+
+
+def _load(name: str):
+    if name in sys.modules:
+        return sys.modules[name]
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return _load("paper_tables")
+
+
+@pytest.fixture(scope="module")
+def reproduce():
+    return _load("reproduce_paper")
+
+
+def _committed(name: str) -> str:
+    path = PAPER / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `python benchmarks/reproduce_paper.py --only tables`")
+    return path.read_text(encoding="utf-8")
+
+
+def test_unitary_fields_table_matches_committed(tables):
+    assert tables.fields_document("unitary") == _committed("fields_unitary.md")
+
+
+def test_derivations_match_committed(tables):
+    text = tables.derivations_document()
+    assert text == _committed("derivations.md")
+    assert "keeps only the first branch, P X Wᵀ" in text  # the paper's softmax vs the full gradient
+    assert "P X Wᵀ + Pᵀ X W" in text
+    assert "**Flagged: this field is not the gradient of any potential V.**" in text  # CoLU
+
+
+def test_perm_fields_table_up_to_order_6_is_the_committed_prefix(tables):
+    """Header, the count table (orders 2–8, with the brute force) and orders 2–6 byte-identical; order 8 follows."""
+    prefix = "".join(tables.fields_sections("perm", detail_orders=(2, 4, 6)))
+    committed = _committed("fields_perm.md")
+    assert committed.startswith(prefix)
+    assert committed[len(prefix):].startswith("## Order 8: 30 connected families")
+
+
+def test_perm_fields_table_matches_committed(tables):
+    assert tables.fields_document("perm") == _committed("fields_perm.md")
+
+
+@pytest.mark.parametrize("left", ["unitary", "perm"])
+def test_counts_agree_with_references_and_brute_force(tables, left):
+    lines = tables.count_lines(left)
+    assert [c.order for c in lines] == [2, 4, 6, 8]
+    assert all(c.agrees for c in lines)
+    if left == "perm":
+        assert [(c.connected, c.total) for c in lines] == [(2, 2), (4, 7), (11, 23), (30, 79)]
+    else:
+        assert [(c.connected, c.total) for c in lines] == [(1, 1), (1, 2), (1, 3), (1, 5)]
+
+
+@pytest.mark.parametrize("name", ["fields_unitary.md", "fields_perm.md", "derivations.md"])
+def test_committed_tables_name_their_command_and_are_deterministic(name):
+    text = _committed(name)
+    assert "`python benchmarks/reproduce_paper.py --only tables`" in text.split("\n\n")[1]
+    assert "✗" not in text
+
+
+EXPECTED = [
+    "README.md", "fields_unitary.md", "fields_perm.md", "derivations.md",
+    "search_icl-regression.md", "pareto_icl-regression.png", "history_icl-regression.png",
+    "search_mqar.md", "pareto_mqar.png", "history_mqar.png",
+    "tied_vs_untied.md", "tied_vs_untied.png",
+]
+
+
+def test_quick_run_writes_every_file(reproduce, tmp_path):
+    from matplotlib.image import imread
+    from PIL import Image
+
+    out = tmp_path / "paper"
+    assert reproduce.main(["--quick", "--out", str(out), "--studies", str(tmp_path / "studies")]) == 0
+    for name in EXPECTED:
+        path = out / name
+        assert path.is_file() and path.stat().st_size > 0, name
+        if name.endswith(".png"):
+            data = path.read_bytes()
+            assert data[:8] == b"\x89PNG\r\n\x1a\n", name
+            image = imread(path)
+            assert image.shape[0] > 100 and image.shape[1] > 100, name
+            with Image.open(path) as png:  # the command that made it, in the PNG header
+                assert png.text.get("Description") == "made by: python benchmarks/reproduce_paper.py --quick", name
+    # the tables do not depend on the training budget: the quick run reproduces the committed files
+    assert (out / "fields_unitary.md").read_text() == _committed("fields_unitary.md")
+    assert (out / "derivations.md").read_text() == _committed("derivations.md")
+    icl = (out / "search_icl-regression.md").read_text()
+    assert "d(d+1)/(n+d+1) = **1.3333**" in icl
+    for grammar in ("paper", "permutation", "softmax"):
+        assert f"| {grammar} |" in icl
+    readme = (out / "README.md").read_text()
+    for name in EXPECTED[1:]:
+        assert f"[{name}]({name})" in readme
+    assert (tmp_path / "studies" / "paper-paper-mqar" / "journal.log").is_file()  # studies in the scratch dir
+    assert not (out / "studies").exists()
