@@ -50,3 +50,18 @@ def test_documented_commands_run_in_order(doc, tmp_path, monkeypatch, capsys):
             code = exc.code if isinstance(exc.code, int) else 1
         err = capsys.readouterr().err
         assert code == 0, f"{doc.name}: {line}\n{err}"
+
+
+@pytest.mark.slow
+def test_make_demo_main_job_runs():
+    """README's main command: enumerate, a complete small search with the embedded journal storage,
+    the leaderboard and the exported winner (re-running resumes the study)."""
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "PATH": f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}"}
+    res = subprocess.run(["make", "-s", "demo", f"BIN={Path(sys.executable).parent}", "STAMP=pyproject.toml"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "linear attention" in res.stdout and "20 of 20 trials finished" in res.stdout
+    assert (ROOT / "results" / "demo" / "winner.py").exists()
