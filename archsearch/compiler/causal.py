@@ -42,6 +42,7 @@ import numpy as np
 from archsearch.calculus.evaluate import TOKEN_LETTERS, branch_einsum, resolve_operands
 from archsearch.calculus.fields import Branch, Field, symmetric_letters
 from archsearch.compiler.plan import (
+    CostReport,
     Monomial,
     PlanSizes,
     Polynomial,
@@ -200,7 +201,7 @@ def causal_reference(field: Field, X: np.ndarray, weights: dict) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class CausalFieldPlan:
+class CausalFieldPlan(CostReport):
     """The causal block's program: steps (same :class:`~archsearch.compiler.plan.Step` records as
     a FieldPlan: output, torch expression, math comment, cost monomial, sharing), the leaves it
     reads, the result expression and whether every branch is linear in N."""
@@ -219,15 +220,6 @@ class CausalFieldPlan:
 
     def polynomial(self) -> Polynomial:
         return Polynomial.of((s.cost for s in self.steps), self.sizes)
-
-    def cost_polynomial(self) -> str:
-        return str(self.polynomial())
-
-    def big_o(self) -> str:
-        return self.polynomial().big_o()
-
-    def cost(self) -> float:
-        return self.polynomial().value()
 
     def __str__(self) -> str:
         f = self.field

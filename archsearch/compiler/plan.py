@@ -247,8 +247,27 @@ def _format_steps(steps) -> list[str]:
     return [f"  {s}" for s in steps]
 
 
+class CostReport:
+    """Cost reporting shared by the plans: each defines ``polynomial()``."""
+
+    def polynomial(self) -> Polynomial:  # pragma: no cover - defined by every plan
+        raise NotImplementedError
+
+    def cost_polynomial(self) -> str:
+        """The cost as a polynomial in N, C, C_A, H, e.g. ``2·N·C² + 2·H·C³``."""
+        return str(self.polynomial())
+
+    def big_o(self) -> str:
+        """The dominant monomial(s) at the declared sizes, e.g. ``O(N C²)``."""
+        return self.polynomial().big_o()
+
+    def cost(self) -> float:
+        """The cost's value at the declared sizes."""
+        return self.polynomial().value()
+
+
 @dataclass(frozen=True)
-class Plan:
+class Plan(CostReport):
     """The plan of one branch: its einsum and the pairwise steps that evaluate it."""
 
     branch: Branch
@@ -262,17 +281,6 @@ class Plan:
 
     def polynomial(self) -> Polynomial:
         return Polynomial.of((m for s in self.steps for m in s.monomials()), self.sizes)
-
-    def cost_polynomial(self) -> str:
-        """The cost as a polynomial in N, C, C_A, H, e.g. ``2·N·C² + 2·H·C³``."""
-        return str(self.polynomial())
-
-    def big_o(self) -> str:
-        """The dominant monomial(s) at the declared sizes, e.g. ``O(N C²)``."""
-        return self.polynomial().big_o()
-
-    def cost(self) -> float:
-        return self.polynomial().value()
 
     def __str__(self) -> str:
         b = self.branch
@@ -288,7 +296,7 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class FieldPlan:
+class FieldPlan(CostReport):
     """All branches of a field planned together (common subexpressions, merged final products)."""
 
     field: Field
@@ -305,15 +313,6 @@ class FieldPlan:
 
     def polynomial(self) -> Polynomial:
         return Polynomial.of((m for s in self.steps for m in s.monomials()), self.sizes)
-
-    def cost_polynomial(self) -> str:
-        return str(self.polynomial())
-
-    def big_o(self) -> str:
-        return self.polynomial().big_o()
-
-    def cost(self) -> float:
-        return self.polynomial().value()
 
     def separate_cost_polynomial(self) -> str:
         """The cost of the branches planned one by one (before cross-branch optimisation)."""
