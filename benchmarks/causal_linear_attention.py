@@ -17,36 +17,20 @@ import argparse
 import datetime
 import importlib.util
 import inspect
-import math
-import platform
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.utils.benchmark as tbench
+from bench_common import device_name, device_tag, slope  # benchmarks/bench_common.py, beside this script
 
 from archsearch.compiler.kernels import causal_linear_attention_chunked, causal_linear_attention_quadratic
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
-def device_tag(device: torch.device) -> str:
-    if device.type != "cuda":
-        return "cpu"
-    return re.sub(r"[^a-z0-9]+", "_", torch.cuda.get_device_name(device).lower()).strip("_")
 
 
 def load_triton(device: torch.device):
@@ -124,13 +108,6 @@ def check_accuracy(variants, device, dtype, b, h, d, dv, t: int = 1000) -> None:
         print(f"check T={t}: {vname} max error / max |out| = {err:.2e}")
 
 
-def slope(ts: list[int], secs: list[float | None]) -> float | None:
-    pts = [(math.log(t), math.log(s)) for t, s in zip(ts, secs, strict=True) if s]
-    if len(pts) < 2:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts)
-    my = sum(y for _, y in pts) / len(pts)
-    return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
 
 
 def fmt_ms(s: float | None) -> str:

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
 import os
-import platform
 import time
 from pathlib import Path
 
 import torch
+from bench_common import device_name, slope  # benchmarks/bench_common.py, beside this script
 
 from archsearch.compiler import compile_term
 from archsearch.enumeration import enumerate_terms
@@ -36,16 +35,6 @@ from archsearch.terms import Diagram
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def run_seconds(fn, device: torch.device) -> float:
@@ -76,13 +65,6 @@ def sweep(fns: dict[int, object], device: torch.device, repeats: int, max_second
     return {n: min(s) for n, s in samples.items()}
 
 
-def slope(ns: list[int], secs: list[float | None]) -> float | None:
-    pts = [(math.log(n), math.log(s)) for n, s in zip(ns, secs, strict=True) if s]
-    if len(pts) < 2:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts)
-    my = sum(y for _, y in pts) / len(pts)
-    return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
 
 
 def fmt(s: float | None) -> str:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import platform
-import re
 import statistics
 import sys
 import time
@@ -32,6 +30,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F  # noqa: N812
+from bench_common import device_name, device_tag  # benchmarks/bench_common.py, beside this script
 
 from archsearch.compiler.families import family_class
 from archsearch.terms import Softmax
@@ -40,22 +39,8 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
-def device_tag(device: torch.device) -> str:
-    if device.type != "cuda":
-        return "cpu"
-    return re.sub(r"[^a-z0-9]+", "_", torch.cuda.get_device_name(device).lower()).strip("_")
 
 
 class RawAttention(torch.nn.Module):

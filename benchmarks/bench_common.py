@@ -1,0 +1,40 @@
+"""Helpers shared by the benchmark scripts: naming the device and fitting the N-scaling exponent."""
+
+from __future__ import annotations
+
+import math
+import platform
+import re
+from pathlib import Path
+
+import torch
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU model from /proc/cpuinfo (else what platform reports)."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_tag(device: torch.device) -> str:
+    """A file-name tag for the device: ``cpu`` or the GPU's name in snake case."""
+    if device.type != "cuda":
+        return "cpu"
+    return re.sub(r"[^a-z0-9]+", "_", torch.cuda.get_device_name(device).lower()).strip("_")
+
+
+def slope(sizes: list[int], secs: list[float | None]) -> float | None:
+    """Least-squares slope of log(time) against log(size), skipping missing times; None if < 2 points."""
+    pts = [(math.log(n), math.log(s)) for n, s in zip(sizes, secs, strict=True) if s]
+    if len(pts) < 2:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    return sum((x - mx) * (y - my) for x, y in pts) / sum((x - mx) ** 2 for x, _ in pts)
