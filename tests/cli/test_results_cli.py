@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-
-_HELPERS = str(Path(__file__).resolve().parents[1] / "report")
-if _HELPERS not in sys.path:
-    sys.path.insert(0, _HELPERS)
-
-import results_helpers  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    return results_helpers.results_dir(tmp_path_factory)
+import results_helpers  # tests/report, put on sys.path by tests/conftest.py (as is the `results` fixture)
 
 
 def _one_line_error(res, command: str) -> str:

@@ -1,11 +1,12 @@
-"""Share the session's small studies (tests/report/results_helpers.py)."""
+"""Shared by tests/report, tests/export and tests/cli: the session's small studies
+(tests/report/results_helpers.py), built once per test session (per xdist worker)."""
 
 import sys
 from pathlib import Path
 
 import pytest
 
-_HELPERS = str(Path(__file__).resolve().parents[1] / "report")
+_HELPERS = str(Path(__file__).parent / "report")
 if _HELPERS not in sys.path:
     sys.path.insert(0, _HELPERS)
 
