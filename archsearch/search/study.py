@@ -47,6 +47,7 @@ OWNER_ATTR = "archsearch:worker"
 NO_OWNER_GRACE = 300.0  # seconds: a RUNNING trial without an owner record (crash while claiming) is stale
 MAX_RETRY = 3
 MAX_CONSECUTIVE_FAILURES = 3
+START_BARRIER_TIMEOUT = 120.0  # seconds the first spawned workers wait for each other before claiming trials
 DEFAULT_TRIALS = 20
 
 
@@ -334,11 +335,14 @@ def run_worker(
     max_trials: int | None = None,
     on_trial: Callable[[Any, Any], None] | None = None,
     threads: int | None = 1,
+    ready: Callable[[], None] | None = None,
 ) -> Any:
     """Join an existing study and run trials until it has ``n_trials`` finished trials (default: the
     study's stored target) or this worker has run ``max_trials``. ``threads``: torch CPU threads of this
     process (default 1: the small candidate models train fastest on one thread, and several threads slow
-    down badly when the cores are shared; None leaves torch's setting). Returns the Optuna study."""
+    down badly when the cores are shared; None leaves torch's setting). ``ready`` is called once the study,
+    task and objective are loaded, before the first claim (spawned workers wait there for each other, so a
+    worker that imports torch first does not take every trial). Returns the Optuna study."""
     import optuna
     from optuna.trial import TrialState
 
@@ -361,6 +365,8 @@ def run_worker(
     task = _make_task(settings["task"], settings["task_options"])
     objective = Objective(settings, space, task, study_dir, device=device)
     owner = owner_record()
+    if ready is not None:
+        ready()
     ran = failures = 0
     while max_trials is None or ran < max_trials:
         with claim_lock(raw, study_dir, study_name):
@@ -404,13 +410,25 @@ def _worker_process(kwargs: dict[str, Any]) -> None:
     gpu = kwargs.pop("cuda_visible_devices", None)
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    barrier = kwargs.pop("start_barrier", None)
+
+    def ready() -> None:  # wait for the other first workers (a crashed one breaks the barrier: go on)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=START_BARRIER_TIMEOUT)
+
     try:
-        run_worker(**kwargs)
+        run_worker(**kwargs, ready=ready if barrier is not None else None)
     except SearchError as err:
+        if barrier is not None:
+            barrier.abort()
         print(f"archsearch worker {kwargs.get('worker_index', 0)}: error: {err}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except BaseException:
+        if barrier is not None:
+            barrier.abort()
+        raise
 
 
 # ------------------------------------------------------------------------------------------ run_search
@@ -586,11 +604,14 @@ def _spawn_workers(study: Any, settings: dict[str, Any], storage: str | None, re
     n_gpu = _cuda_devices() if device in ("auto", "cuda") else 0
     threads = threads or max(1, (os.cpu_count() or 1) // workers)  # None: share the cores
 
+    barrier = ctx.Barrier(workers)  # the first K workers start claiming together; replacements do not wait
+
     def start(index: int) -> Any:
         kwargs = {
             "study_name": settings["study"], "storage": storage, "results_dir": str(results_dir),
             "device": "cuda" if n_gpu else device, "worker_index": index, "n_trials": target, "threads": threads,
             "cuda_visible_devices": index % n_gpu if n_gpu else None,
+            "start_barrier": barrier if index < workers else None,
         }
         proc = ctx.Process(target=_worker_process, args=(kwargs,), name=f"archsearch-worker-{index}")
         proc.start()
