@@ -29,6 +29,12 @@ two tree vertices (a cycle of the opened diagram) has no such factorisation: tha
 back to the masked einsum (planned like a non-causal branch, quadratic or worse) and the plan is
 marked ``linear=False``. Opened diagrams of order ≤ 6 have no
 cycles (two edges can only close a cycle as parallel edges, which lift).
+
+Streaming. A linear program is token-local apart from its prefix sums and scans, so the generated
+block runs it over token segments (1024 on CPU), each prefix sum and scan reading and writing its
+carried state (the running sum; S = Σ k_sᵀ v_s) under its step's name: the one-pass output with
+intermediates of one segment's size, so the time per token does not grow with N once the
+(B, H, N, ·) tensors leave the caches.
 """
 
 from __future__ import annotations
@@ -265,7 +271,8 @@ class _Program:
             self.names.add(var)
             i = len(self.steps)
             self.by_expr[expr] = i
-            self.steps.append(Step(var, "causal", (), "", expr, math.replace("{out}", var), cost, 1, extra))
+            self.steps.append(Step(var, "causal", (), "", expr.replace("{out}", var), math.replace("{out}", var), cost,
+                                   1, extra))
         self.users[i].add(self.branch)
         return self.steps[i].output
 
@@ -378,7 +385,7 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
                 dv = {"C": 1} if vec else {}
                 edges = tree.tree_edges[c]
                 if not edges:  # a hanging vertex: mask only, a prefix sum
-                    factors.append(prog.emit(f"pre{c}", f"torch.cumsum({msg[c]}, dim=-2)",
+                    factors.append(prog.emit(f"pre{c}", f'_prefix_sum({msg[c]}, states, "{{out}}")',
                                              "{out}[t] = " + f"Σ_{{s≤t}} {msg[c]}[s]  (vertex {c} ≤ {v})",
                                              _mono(H=1, N=1, **dv)))
                     continue
@@ -396,7 +403,7 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
                 names = " ".join(f"G{i + 1}" for i in edges)
                 factors.append(prog.emit(
                     f"att{c}",
-                    f"_causal_linear_attention({q}, {k}, {msg[c]})",
+                    f'_causal_linear_attention({q}, {k}, {msg[c]}, states, "{{out}}")',
                     "{out}[t] = " + f"Σ_{{s≤t}} ({q}[t]·{k}[s]) {msg[c]}[s]  ({names}; vertex {c} ≤ {v})",
                     _mono(coeff=2, H=1, N=1, **both),
                     (_mono(coeff=CHUNK, H=1, N=1, **{rank: m}), _mono(coeff=CHUNK, H=1, N=1, **dv)),

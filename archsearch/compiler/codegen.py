@@ -54,9 +54,12 @@ def _scan_source() -> str:
     """The pure-torch chunked scan, inlined from kernels/reference.py (one source of truth)."""
     import inspect
 
-    from archsearch.compiler.kernels.reference import chunked_scan
+    from archsearch.compiler.kernels.reference import chunked_scan, scan_segment
 
-    return inspect.getsource(chunked_scan).replace("def chunked_scan(", "def _chunked_scan(", 1).rstrip("\n")
+    source = inspect.getsource(scan_segment) + "\n\n" + inspect.getsource(chunked_scan)
+    for name in ("scan_segment", "chunked_scan"):
+        source = source.replace(f"{name}(", f"_{name}(")
+    return source.rstrip("\n")
 
 
 _CAUSAL_HELPERS = '''
@@ -80,14 +83,43 @@ def _chunk(q, v):
     return 128 if d >= 256 else 64 if d >= 64 else 32
 
 
-def _causal_linear_attention(q, k, v):
-    """Σ_{s ≤ t} (q_t · k_s) v_s, broadcasting the (B, H, N) axes of q, k, v."""
+def _causal_linear_attention(q, k, v, states=None, slot=None):
+    """Σ_{s ≤ t} (q_t · k_s) v_s, broadcasting the (B, H, N) axes of q, k, v. With ``states`` (a
+    segment of a streamed pass) the sum also runs over the earlier segments: their state
+    S = Σ k_sᵀ v_s is read from and written back to ``states[slot]``."""
     shape = torch.broadcast_shapes(q.shape[:-1], k.shape[:-1], v.shape[:-1])
     q, k, v = (a.expand(*shape, a.shape[-1]) for a in (q, k, v))
     chunk = _chunk(q, v)
+    if states is not None:
+        out, states[slot] = _scan_segment(q, k, v, states.get(slot), chunk)
+        return out
     if _kernel is not None:
         return _kernel(q, k, v, chunk)
     return _chunked_scan(q, k, v, chunk)
+
+
+def _prefix_sum(a, states=None, slot=None):
+    """Σ_{s ≤ t} a[s] along the token axis (-2), continuing the earlier segments' sum in ``states[slot]``."""
+    out = torch.cumsum(a, dim=-2)
+    if states is not None:
+        if slot in states:
+            out = out + states[slot]
+        states[slot] = out[..., -1:, :]
+    return out
+
+
+_SEGMENT = 1024  # tokens per segment of a streamed causal pass on CPU (see benchmarks/compiler_scaling.py)
+
+
+def _streamed(body, x, w, segment=_SEGMENT):
+    """body(x, w, states) over token segments of ``segment`` tokens, each prefix sum and scan carrying its
+    state across segments: the same output as one pass over x, with intermediates of one segment's size,
+    so on CPU the time per token does not grow with N (caches). One pass on CUDA (the Triton kernel)."""
+    n = x.shape[1]
+    if x.is_cuda or n <= segment:
+        return body(x, w, None)
+    states = {}
+    return torch.cat([body(x[:, s:s + segment], w, states) for s in range(0, n, segment)], dim=1)
 
 
 def _outer(*factors):
@@ -159,8 +191,11 @@ def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causa
     if causal:
         out.append(_CAUSAL_HELPERS.replace("{scan}", _scan_source()).rstrip("\n"))
     degree = term.degree
+    # a linear causal program is token-local apart from its prefix sums and scans: run it segment-wise
+    streamed = causal and full_plan.linear and lowrank_plan.linear
     conj = ".conj()" if cplx else ""
     transpose = ".mH" if cplx else ".mT"
+    segment_attr = "\n    segment = _SEGMENT  # tokens per segment of the streamed pass on CPU" if streamed else ""
     out.append(f'''
 
 class {class_name}(torch.nn.Module):
@@ -176,7 +211,7 @@ class {class_name}(torch.nn.Module):
     tied = {field.tied!r}
     causal = {causal!r}
     weight_names = {tuple(params)!r}
-    symmetric_names = {symmetric!r}
+    symmetric_names = {symmetric!r}{segment_attr}
 
     def __init__(
         self, features: int, rank: int | None = None, heads: int = 1, dtype=torch.{"complex64" if cplx else "float32"}
@@ -220,13 +255,13 @@ class {class_name}(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self._operands()
         if self.rank is None:
-            return self._forward_full(x, w)
-        return self._forward_lowrank(x, w)
+            return {"_streamed(self._forward_full, x, w, self.segment)" if streamed else "self._forward_full(x, w)"}
+        return {"_streamed(self._forward_lowrank, x, w, self.segment)" if streamed else "self._forward_lowrank(x, w)"}
 
-    def _forward_full(self, x, w):''')
+    def _forward_full(self, x, w{", states=None" if causal else ""}):''')
     full_vars = list(params)
     low_vars = [f"{p}_{s}" for p in params for s in ("q", "k")]
     out.append("\n".join(_body_lines(full_plan, full_vars)))
-    out.append("\n    def _forward_lowrank(self, x, w):")
+    out.append(f"\n    def _forward_lowrank(self, x, w{', states=None' if causal else ''}):")
     out.append("\n".join(_body_lines(lowrank_plan, low_vars)))
     return "\n".join(out) + "\n"

@@ -92,6 +92,35 @@ def test_causal_block_matches_masked_reference(term, field):
                 assert rel_err(y32.numpy(), ref) < 1e-5, where
 
 
+@pytest.mark.parametrize("term,field", CASES, ids=[f"{t.key}-{f}" for t, f in CASES])
+def test_streamed_segments_match_one_pass(term, field):
+    """The streamed pass (token segments of 4, the last one short, every prefix sum and scan carrying its
+    state) gives the one-pass output and the same input and weight gradients, and matches the reference."""
+    cplx = field == "complex"
+    dtype = torch.complex128 if cplx else torch.float64
+    seed = _seed("streamed", term.key, field)
+    torch.manual_seed(seed)
+    for tied in (True, False):
+        f = derive(term, field, tied)
+        for rank in (None, RANK):
+            one = compile_term(term, field, tied=tied, causal=True).build(C, rank=rank, heads=2, dtype=dtype)
+            assert one.segment >= 512, "the CPU default streams long sequences only"
+            seg = copy.deepcopy(one)
+            seg.segment = 4
+            x = torch.randn(B, 11, C, dtype=dtype)
+            xs = [x.clone().requires_grad_(True) for _ in range(2)]
+            ys = [one(xs[0]), seg(xs[1])]
+            where = f"{term.key} {field} tied={tied} rank={rank} seed={seed}"
+            assert rel_err(ys[1].detach().numpy(), ys[0].detach().numpy()) < 1e-12, where
+            assert rel_err(ys[1].detach().numpy(), reference(f, x, one.effective_weights())) < 1e-10, where
+            probe = torch.randn_like(ys[0])
+            for y in ys:
+                (y * probe.conj()).real.sum().backward()
+            assert rel_err(xs[1].grad.numpy(), xs[0].grad.numpy()) < 1e-12, where
+            for (name, p0), p1 in zip(one.named_parameters(), seg.parameters(), strict=True):
+                assert rel_err(p1.grad.numpy(), p0.grad.numpy()) < 1e-12, (where, name)
+
+
 @pytest.mark.parametrize("key", ["0-1.0-1", "0-1.0-2.1-2", "0-1.0-1.0-1", "0-2.1-3.2-3"])
 def test_causal_block_across_several_chunks(key):
     """N = 150 > 2 chunks of 64 (with padding): the chunked scan's state carries across chunks."""

@@ -16,7 +16,9 @@ import torch
 __all__ = [
     "causal_linear_attention_quadratic",
     "causal_linear_attention_chunked",
+    "chunked_scan",
     "linear_attention",
+    "scan_segment",
 ]
 
 
@@ -38,38 +40,48 @@ def causal_linear_attention_quadratic(q: torch.Tensor, k: torch.Tensor, v: torch
     return scores.masked_fill(~mask, 0) @ v
 
 
+def scan_segment(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, state: torch.Tensor | None = None,
+                 chunk: int = 64):
+    """One segment of the causal scan: (out, S') with out[t] = q_t S + Σ_{s ≤ t} (q_t · k_s) v_s and
+    S' = S + Σ_s k_sᵀ v_s, for (B, H, T, D) q, k, (B, H, T, Dv) v and the carried state S (B, H, D, Dv)
+    (None: zero). Chunks of ``chunk`` tokens (the last zero-padded: zero keys and values add nothing):
+    within a chunk the masked quadratic product, across chunks the prefix sums of the chunk states."""
+    b, h, t, d = q.shape
+    dv = v.shape[-1]
+    if state is None:
+        state = q.new_zeros(b, h, d, dv)
+    if t == 0:
+        return q.new_zeros(b, h, 0, dv), state
+    c = min(chunk, t)
+    m = -(-t // c)
+    pad = m * c - t
+    if pad:
+        q, k, v = (torch.nn.functional.pad(a, (0, 0, 0, pad)) for a in (q, k, v))
+    qc, kc, vc = (a.reshape(b, h, m, c, a.shape[-1]) for a in (q, k, v))
+    mask = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
+    intra = (qc @ kc.transpose(-1, -2)).masked_fill(~mask, 0) @ vc  # within a chunk
+    after = torch.cumsum(kc.transpose(-1, -2) @ vc, dim=2) + state.unsqueeze(2)  # S after each chunk
+    before = torch.cat([state.unsqueeze(2), after[:, :, :-1]], dim=2)  # S before each chunk
+    out = (intra + qc @ before).reshape(b, h, m * c, dv)
+    return (out[:, :, :t] if pad else out), after[:, :, -1]
+
+
 def chunked_scan(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int = 64, segment: int = 512):
     """out[t] = Σ_{s ≤ t} (q_t · k_s) v_s for (B, H, T, D) q, k and (B, H, T, Dv) v, linear in T.
 
-    Chunks of ``chunk`` tokens (the last zero-padded: zero keys and values add nothing): within a
-    chunk the masked quadratic product, across chunks the state S = Σ k_sᵀ v_s (D × Dv). The
-    sequence is walked in segments of about ``segment`` tokens carrying S, so the intermediates stay
-    cache-sized and the time per token does not grow with T. Self-contained (torch only): the
-    generated causal blocks inline this function's source.
+    The sequence is walked in segments of about ``segment`` tokens (:func:`scan_segment`) carrying the
+    state S = Σ k_sᵀ v_s (D × Dv), so the intermediates stay cache-sized and the time per token does not
+    grow with T. Self-contained (torch only): the generated causal blocks inline this source.
     """
-    b, h, t, d = q.shape
-    dv = v.shape[-1]
-    if t == 0:
-        return q.new_zeros(b, h, 0, dv)
-    c = min(chunk, t)
-    n = -(-t // c)
-    pad = n * c - t
-    if pad:
-        q, k, v = (torch.nn.functional.pad(a, (0, 0, 0, pad)) for a in (q, k, v))
-    mask = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
-    step = max(1, segment // c) * c
-    state = q.new_zeros(b, h, d, dv)
-    outs = []
-    for s0 in range(0, n * c, step):
-        m = min(step, n * c - s0) // c
-        qc, kc, vc = (a[:, :, s0:s0 + m * c].reshape(b, h, m, c, a.shape[-1]) for a in (q, k, v))
-        intra = (qc @ kc.transpose(-1, -2)).masked_fill(~mask, 0) @ vc  # within a chunk
-        after = torch.cumsum(kc.transpose(-1, -2) @ vc, dim=2) + state.unsqueeze(2)  # S after each chunk
-        before = torch.cat([state.unsqueeze(2), after[:, :, :-1]], dim=2)  # S before each chunk
-        outs.append((intra + qc @ before).reshape(b, h, m * c, dv))
-        state = after[:, :, -1]
-    out = torch.cat(outs, dim=2)
-    return out[:, :, :t] if pad else out
+    t = q.shape[2]
+    step = max(1, segment // chunk) * chunk
+    if t <= step:
+        return scan_segment(q, k, v, None, chunk)[0]
+    state, outs = None, []
+    for s0 in range(0, t, step):
+        out, state = scan_segment(q[:, :, s0:s0 + step], k[:, :, s0:s0 + step], v[:, :, s0:s0 + step], state, chunk)
+        outs.append(out)
+    return torch.cat(outs, dim=2)
 
 
 def causal_linear_attention_chunked(

@@ -22,6 +22,7 @@ from archsearch.compiler.kernels import (  # noqa: E402
     causal_linear_attention_quadratic,
     linear_attention,
 )
+from archsearch.compiler.kernels.reference import scan_segment  # noqa: E402
 
 # (B, H, T, D, Dv, chunk): T multiple / not a multiple of / below the chunk, D ≠ Dv, B·H > 1
 TORCH_SHAPES = [
@@ -79,6 +80,26 @@ def test_chunked_matches_quadratic(gen, shape, dtype, tol):
     out = causal_linear_attention_chunked(q, k, v, chunk=chunk)
     assert out.dtype == dtype and out.shape == (b, h, t, dv)
     _assert_rel(out, causal_linear_attention_quadratic(q, k, v), tol, f"chunked {shape}")
+
+
+@pytest.mark.parametrize("segment", [16, 48, 1000])
+def test_chunked_segments_match_quadratic(gen, segment):
+    """The segmented walk (segments of 16 and 48 tokens, 130 = not a multiple of either) carries the state."""
+    q, k, v = _inputs(gen, 2, 2, 130, 8, 5, torch.float64)
+    out = causal_linear_attention_chunked(q, k, v, chunk=16, segment=segment)
+    _assert_rel(out, causal_linear_attention_quadratic(q, k, v), 1e-10, f"segment {segment}")
+
+
+def test_scan_segment_carries_the_state(gen):
+    """Two segment calls, the second starting from the first's state S = Σ kᵀv, give the one-pass scan;
+    the returned state is Σ_s k_sᵀ v_s over everything seen."""
+    q, k, v = _inputs(gen, 2, 3, 37, 4, 6, torch.float64)
+    cut = 23
+    first, state = scan_segment(q[:, :, :cut], k[:, :, :cut], v[:, :, :cut], None, 8)
+    second, final = scan_segment(q[:, :, cut:], k[:, :, cut:], v[:, :, cut:], state, 8)
+    _assert_rel(torch.cat([first, second], dim=2), causal_linear_attention_quadratic(q, k, v), 1e-10)
+    _assert_rel(state, k[:, :, :cut].transpose(-1, -2) @ v[:, :, :cut], 1e-12)
+    _assert_rel(final, k.transpose(-1, -2) @ v, 1e-12)
 
 
 def test_chunked_is_causal(gen):
