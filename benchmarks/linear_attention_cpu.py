@@ -21,26 +21,16 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 from pathlib import Path
 
 import torch
 import torch.utils.benchmark as tbench
+from bench_common import device_name  # benchmarks/bench_common.py, beside this script
 
 from archsearch.compiler import compile_term
 from archsearch.terms import Diagram
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def measure(fn, min_run_time: float) -> tuple[float, float]:
@@ -110,7 +100,7 @@ def main() -> None:
         "hand-written, S shared": hand_shared,
         "hand-written, per branch": hand_branches,
     }
-    name = cpu_name()
+    name = device_name(torch.device("cpu"))
     print(f"device: {name} (cpu), {os.cpu_count()} cores; N={n} C={c} B=1 H=1 float32, full-rank weights")
     print(f"plan: {block.plan.cost_polynomial()}  ~ {block.cost}")
     lines = [
