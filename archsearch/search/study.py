@@ -419,16 +419,13 @@ def _worker_process(kwargs: dict[str, Any]) -> None:
     try:
         run_worker(**kwargs, ready=ready if barrier is not None else None)
     except SearchError as err:
-        if barrier is not None:
-            barrier.abort()
         print(f"archsearch worker {kwargs.get('worker_index', 0)}: error: {err}", file=sys.stderr, flush=True)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
-    except BaseException:
-        if barrier is not None:
+    finally:
+        if barrier is not None:  # a worker that leaves, for any reason, holds no other at the start
             barrier.abort()
-        raise
 
 
 # ------------------------------------------------------------------------------------------ run_search
