@@ -196,6 +196,10 @@ def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causa
     conj = ".conj()" if cplx else ""
     transpose = ".mH" if cplx else ".mT"
     segment_attr = "\n    segment = _SEGMENT  # tokens per segment of the streamed pass on CPU" if streamed else ""
+
+    def call(body: str) -> str:
+        return f"_streamed(self.{body}, x, w, self.segment)" if streamed else f"self.{body}(x, w)"
+
     out.append(f'''
 
 class {class_name}(torch.nn.Module):
@@ -255,8 +259,8 @@ class {class_name}(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self._operands()
         if self.rank is None:
-            return {"_streamed(self._forward_full, x, w, self.segment)" if streamed else "self._forward_full(x, w)"}
-        return {"_streamed(self._forward_lowrank, x, w, self.segment)" if streamed else "self._forward_lowrank(x, w)"}
+            return {call("_forward_full")}
+        return {call("_forward_lowrank")}
 
     def _forward_full(self, x, w{", states=None" if causal else ""}):''')
     full_vars = list(params)
