@@ -7,7 +7,9 @@ Every worker (the search process itself when ``workers=1``, K spawned processes 
    lock) it fails the RUNNING trials whose worker is dead and re-queues their parameters, counts the
    finished (COMPLETE + PRUNED) and running trials, stops when they reach ``n_trials``, else claims a trial
    (``study.ask()``, which pops a queued trial first) and records its owner (host, pid, process start time);
-2. it trains the trial outside the lock and tells the result.
+2. it trains the trial outside the lock and tells the result. The K spawned workers of a search first wait
+   for each other once each holds its first trial, so the first K trials run in parallel whichever worker
+   loaded first.
 
 Counting and claiming under one lock makes the number of finished trials exact with any number of workers
 (``MaxTrialsCallback`` alone overshoots: each worker checks after its own trial, so up to K - 1 extra trials
@@ -47,7 +49,7 @@ OWNER_ATTR = "archsearch:worker"
 NO_OWNER_GRACE = 300.0  # seconds: a RUNNING trial without an owner record (crash while claiming) is stale
 MAX_RETRY = 3
 MAX_CONSECUTIVE_FAILURES = 3
-START_BARRIER_TIMEOUT = 120.0  # seconds the first spawned workers wait for each other before claiming trials
+START_BARRIER_TIMEOUT = 120.0  # seconds the first spawned workers, each holding a claimed trial, wait for each other
 DEFAULT_TRIALS = 20
 
 
@@ -340,9 +342,10 @@ def run_worker(
     """Join an existing study and run trials until it has ``n_trials`` finished trials (default: the
     study's stored target) or this worker has run ``max_trials``. ``threads``: torch CPU threads of this
     process (default 1: the small candidate models train fastest on one thread, and several threads slow
-    down badly when the cores are shared; None leaves torch's setting). ``ready`` is called once the study,
-    task and objective are loaded, before the first claim (spawned workers wait there for each other, so a
-    worker that imports torch first does not take every trial). Returns the Optuna study."""
+    down badly when the cores are shared; None leaves torch's setting). ``ready`` is called once, after this
+    worker has claimed its first trial and before it trains it (the first spawned workers wait there for each
+    other, so each of them holds a trial before any trains: one that imports torch first cannot take every
+    trial). Returns the Optuna study."""
     import optuna
     from optuna.trial import TrialState
 
@@ -365,8 +368,6 @@ def run_worker(
     task = _make_task(settings["task"], settings["task_options"])
     objective = Objective(settings, space, task, study_dir, device=device)
     owner = owner_record()
-    if ready is not None:
-        ready()
     ran = failures = 0
     while max_trials is None or ran < max_trials:
         with claim_lock(raw, study_dir, study_name):
@@ -381,6 +382,8 @@ def run_worker(
         ran += 1
         state, values, error = TrialState.COMPLETE, None, None
         with _Heartbeat(raw, trial._trial_id):
+            if ready is not None and ran == 1:
+                ready()  # the trial is claimed and beats; the others may still be loading
             try:
                 values = objective(trial)
             except optuna.TrialPruned:
@@ -412,7 +415,7 @@ def _worker_process(kwargs: dict[str, Any]) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
     barrier = kwargs.pop("start_barrier", None)
 
-    def ready() -> None:  # wait for the other first workers (a crashed one breaks the barrier: go on)
+    def ready() -> None:  # wait until the other first workers hold a trial (one that leaves breaks it: go on)
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=START_BARRIER_TIMEOUT)
 
@@ -601,7 +604,7 @@ def _spawn_workers(study: Any, settings: dict[str, Any], storage: str | None, re
     n_gpu = _cuda_devices() if device in ("auto", "cuda") else 0
     threads = threads or max(1, (os.cpu_count() or 1) // workers)  # None: share the cores
 
-    barrier = ctx.Barrier(workers)  # the first K workers start claiming together; replacements do not wait
+    barrier = ctx.Barrier(workers)  # the first K workers each claim a trial before any trains; replacements do not wait
 
     def start(index: int) -> Any:
         kwargs = {

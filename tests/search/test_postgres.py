@@ -18,17 +18,19 @@ def test_search_with_workers_on_postgresql(postgres, tmp_path):
     proc = popen_cli("search", "--study", "pg", "--storage", url, "--results", str(tmp_path), "--trials", "8",
                      "--workers", "2", "--pruner", "none", "--no-progress", *TINY)
 
-    def study_exists():  # read-only: creating Optuna's tables here would race with the search creating them
+    def trial_finished():  # read-only: creating Optuna's tables here would race with the search creating them
         import psycopg2
 
         try:
             with psycopg2.connect(url) as conn, conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM study_user_attributes WHERE key = 'archsearch'")
+                cur.execute("SELECT count(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED')")
                 return cur.fetchone()[0] > 0
         except psycopg2.Error:
             return False
 
-    wait_for(study_exists, timeout=120)
+    # once a trial has finished, both spawned workers hold a trial (they meet at a barrier after their first
+    # claim); a worker joining before that could take all 8 tiny trials while they still import torch
+    wait_for(trial_finished, timeout=120)
     joined = cli("worker", "--study", "pg", "--storage", url, "--results", str(tmp_path), "--threads", "1")
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err

@@ -20,7 +20,7 @@ from archsearch.search import (
     summary,
     trial_dir,
 )
-from archsearch.search.study import OWNER_ATTR, owner_alive, owner_record
+from archsearch.search.study import OWNER_ATTR, owner_alive, owner_record, run_worker
 
 BUDGET = dict(task_options=TASK_OPTIONS, steps=3, batch_size=8, space=SPACE, progress=False, threads=1)
 
@@ -175,6 +175,22 @@ def test_stale_running_trial_is_failed_and_requeued(tmp_path):
     done = run_search(study_name="st", n_trials=2, resume=True, results_dir=tmp_path, progress=False, threads=1)
     rerun = done.trials[retry.number]
     assert rerun.state.name == "COMPLETE" and rerun.params == params
+
+
+def test_worker_is_ready_once_it_holds_its_first_trial(tmp_path):
+    """Spawned workers meet at a barrier in ``ready``: by then each must own a RUNNING trial, none trained."""
+    run_search("grammars/paper.toml", "icl-regression", study_name="rd", n_trials=1, results_dir=tmp_path, **BUDGET)
+    seen = []
+
+    def ready():
+        study = load(tmp_path, "rd")
+        running = [t for t in study.get_trials() if t.state.name == "RUNNING"]
+        seen.append((len(running), running[0].system_attrs[OWNER_ATTR] if running else None,
+                     states(study).get("COMPLETE", 0) + states(study).get("PRUNED", 0)))
+
+    run_worker("rd", results_dir=tmp_path, n_trials=3, ready=ready)
+    assert seen == [(1, owner_record(), 1)]  # once, owning its claim, before its first trial finished
+    assert sum(states(load(tmp_path, "rd")).get(s, 0) for s in ("COMPLETE", "PRUNED")) == 3
 
 
 @pytest.mark.parametrize("kwargs,match", [
