@@ -51,7 +51,7 @@ def test_heartbeat_fails_and_requeues_a_stale_trial(postgres, tmp_path):
     url = postgres("heartbeat")
     run_search("grammars/paper.toml", "icl-regression", TASK_OPTIONS, "hb", 1, storage=url, steps=3, batch_size=8,
                space=SPACE, results_dir=tmp_path, progress=False, threads=1)
-    storage = open_storage(url, tmp_path / "hb", create=False, heartbeat_interval=1, grace_period=2)
+    storage = open_storage(url, tmp_path / "hb", create=False, heartbeat_interval=1, grace_period=4)
     assert storage.get_heartbeat_interval() == 1
     study = optuna.load_study(study_name="hb", storage=storage)
     params = {"terms": "0-0", "width": 8, "depth": 1, "heads": 1, "rank_frac": 0.5, "step": 0.5, "lr": 1e-3,
@@ -65,7 +65,7 @@ def test_heartbeat_fails_and_requeues_a_stale_trial(postgres, tmp_path):
     storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, {"host": "elsewhere", "pid": 1, "start": 0})
     storage.record_heartbeat(trial._trial_id)
     assert recover_stale_trials(study, storage) == []  # alive as far as anyone can tell
-    time.sleep(3.5)
+    time.sleep(5.5)  # past the grace period (a short one would flake on a loaded machine)
     recover_stale_trials(study, storage)  # the heartbeat check now fails it and re-queues its parameters
     trials = study.get_trials()
     assert trials[trial.number].state.name == "FAIL"
