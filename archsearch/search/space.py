@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from archsearch.checks import check_keys
+
 SUBSET_LIMIT = 4  # up to this many terms: a categorical over subsets (2^4 - 1 = 15 choices)
 # Terms a baseline candidate uses when the grammar has them: the linear MLP and linear attention (real and
 # complex keys), else softmax attention; otherwise the grammar's first term.
@@ -129,10 +131,7 @@ class SearchSpace:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown search-space field(s) {', '.join(unknown)}")
+        check_keys(d, cls, "search-space field(s)")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
     # ------------------------------------------------------------------ choices

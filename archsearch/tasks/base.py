@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
+
+from archsearch.checks import check_keys
 
 SPLITS = ("train", "val", "test")
 EVAL_SPLITS = ("val", "test")
@@ -98,12 +100,7 @@ class Task:
 
     @classmethod
     def _check_options(cls, options: dict[str, Any]) -> dict[str, Any]:
-        known = [f.name for f in fields(cls.Config)]
-        unknown = sorted(set(options) - set(known))
-        if unknown:
-            raise ValueError(
-                f"unknown option(s) {', '.join(map(repr, unknown))} for task {cls.name!r} (known: {', '.join(known)})"
-            )
+        check_keys(options, cls.Config, "option(s)", f" for task {cls.name!r}")
         return options
 
     # ---- description ------------------------------------------------------------------------------

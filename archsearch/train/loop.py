@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from archsearch.checks import check_keys
 from archsearch.tasks.base import Task
 from archsearch.train.flops import estimate_flops
 from archsearch.train.model import ModelConfig, build_model, count_parameters
@@ -78,10 +79,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys(d, cls, "TrainConfig field(s)")
         return cls(**d)
 
 

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from archsearch.checks import check_keys
 from archsearch.tasks.base import Task
 
 SCHEMES = ("parallel", "split")
@@ -96,10 +97,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig field(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys(d, cls, "ModelConfig field(s)")
         d = dict(d)
         if "terms" in d:
             d["terms"] = tuple(d["terms"])
