@@ -424,43 +424,54 @@ def trial_points(r: StudyResult) -> list[tuple[float, float, int]]:
     return out
 
 
-def pareto_plot(task: str, metric: str, direction: str, results: list[StudyResult], refs: dict[str, float]) -> Any:
-    from archsearch.report.plots import pareto_front
-
-    fig, (ax,) = new_figure(8.0, 5.0)
-    every = []
-    for r in results:
-        pts = trial_points(r)
-        every += [(c, m, n) for c, m, n in pts]
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=COLOURS[r.grammar], marker=MARKERS[r.grammar],
-                   s=36, alpha=0.75, edgecolors="black", linewidths=0.4, label=f"{r.grammar} grammar ({len(pts)})",
-                   zorder=3)
-    tagged = []
-    for r in results:
-        tagged += [(c, m, r.grammar) for c, m, _ in trial_points(r)]
-    front = pareto_front([(c, m, i) for i, (c, m, _) in enumerate(tagged)], direction)
-    if front:
-        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", linewidth=1.3,
-                zorder=4, label="Pareto front (all grammars)")
-        ax.scatter([p[0] for p in front], [p[1] for p in front], facecolors="none", edgecolors="black", s=110,
-                   linewidths=1.2, zorder=5)
+def _reference_line(ax: Any, task: str, refs: dict[str, float]) -> None:
+    """The task's reference: one-step GD's loss d(d+1)/(n+d+1) on icl-regression, else the random guess."""
     if task == "icl-regression":
         ax.axhline(refs["gd_formula"], color="#7f7f7f", linestyle="--", linewidth=1.2,
                    label=f"one-step GD, d(d+1)/(n+d+1) = {refs['gd_formula']:.3f}")
     else:
         ax.axhline(refs["guess_context"], color="#7f7f7f", linestyle=":", linewidth=1.2,
                    label=f"random context value = {refs['guess_context']:.2f}")
+
+
+def _log_if_wide(ax: Any, direction: str, values: list[float]) -> None:
+    """A log y axis for a loss that spans more than a factor 20."""
+    if direction == "minimize" and values and min(values) > 0 and max(values) / min(values) > 20:
+        ax.set_yscale("log")
+
+
+def _finish(ax: Any, metric: str, direction: str, xlabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"validation {metric} ({'lower' if direction == 'minimize' else 'higher'} is better)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+
+
+def pareto_plot(task: str, metric: str, direction: str, results: list[StudyResult], refs: dict[str, float]) -> Any:
+    from archsearch.report.plots import pareto_front
+
+    fig, (ax,) = new_figure(8.0, 5.0)
+    every = []  # (cost, metric, grammar) of every complete trial
+    for r in results:
+        pts = trial_points(r)
+        every += [(c, m, r.grammar) for c, m, _ in pts]
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], color=COLOURS[r.grammar], marker=MARKERS[r.grammar],
+                   s=36, alpha=0.75, edgecolors="black", linewidths=0.4, label=f"{r.grammar} grammar ({len(pts)})",
+                   zorder=3)
+    front = pareto_front([(c, m, i) for i, (c, m, _) in enumerate(every)], direction)
+    if front:
+        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", linewidth=1.3,
+                zorder=4, label="Pareto front (all grammars)")
+        ax.scatter([p[0] for p in front], [p[1] for p in front], facecolors="none", edgecolors="black", s=110,
+                   linewidths=1.2, zorder=5)
+    _reference_line(ax, task, refs)
     costs = [p[0] for p in every]
     if costs and max(costs) / max(min(costs), 1.0) > 20:
         ax.set_xscale("log")
-    values = [p[1] for p in every]
-    if direction == "minimize" and values and min(values) > 0 and max(values) / min(values) > 20:
-        ax.set_yscale("log")
-    ax.set_xlabel("forward FLOPs per example (measured)")
-    ax.set_ylabel(f"validation {metric} ({'lower' if direction == 'minimize' else 'higher'} is better)")
-    ax.set_title(f"{task}: {metric} vs cost, every complete trial of the three searches")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+    _log_if_wide(ax, direction, [p[1] for p in every])
+    _finish(ax, metric, direction, "forward FLOPs per example (measured)",
+            f"{task}: {metric} vs cost, every complete trial of the three searches")
     return fig
 
 
@@ -482,20 +493,11 @@ def history_plot(task: str, metric: str, direction: str, results: list[StudyResu
         ys.append(ys[-1])
         ax.step(xs, ys, where="post", color=COLOURS[r.grammar], linewidth=2, zorder=3,
                 label=f"{r.grammar} grammar: best {ys[-1]:.4g}")
+    _reference_line(ax, task, refs)
     if task == "icl-regression":
-        ax.axhline(refs["gd_formula"], color="#7f7f7f", linestyle="--", linewidth=1.2,
-                   label=f"one-step GD, d(d+1)/(n+d+1) = {refs['gd_formula']:.3f}")
-        values = [m for r in results for _, m, _ in trial_points(r)]
-        if values and min(values) > 0 and max(values) / min(values) > 20:
-            ax.set_yscale("log")
-    else:
-        ax.axhline(refs["guess_context"], color="#7f7f7f", linestyle=":", linewidth=1.2,
-                   label=f"random context value = {refs['guess_context']:.2f}")
-    ax.set_xlabel("trial number (pruned trials: no point)")
-    ax.set_ylabel(f"validation {metric} ({'lower' if direction == 'minimize' else 'higher'} is better)")
-    ax.set_title(f"{task}: best so far per grammar (dots: each complete trial)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
+        _log_if_wide(ax, direction, [m for r in results for _, m, _ in trial_points(r)])
+    _finish(ax, metric, direction, "trial number (pruned trials: no point)",
+            f"{task}: best so far per grammar (dots: each complete trial)")
     return fig
 
 
