@@ -163,6 +163,21 @@ class _Code:
             self.add(line, indent)
         self.add('"""', indent)
 
+    @classmethod
+    def module(cls, class_name: str, doc: list[str]) -> _Code:
+        """A class ``class_name`` with docstring ``doc``, up to the argument checks of ``__init__``."""
+        code = cls()
+        code.add(f"class {class_name}(torch.nn.Module):")
+        code.docstring(doc, 4)
+        code.add()
+        code.add(_INIT_SIGNATURE, 4)
+        code.add(_CHECKS, 8)
+        return code
+
+    def accumulate(self, term: str, first: bool) -> None:
+        """``out = term`` for the first summand of the output, ``out = out + term`` after it."""
+        self.add(f"out = {term}" if first else f"out = out + {term}", 8)
+
     def render(self) -> str:
         return "\n".join(self.lines).rstrip() + "\n"
 
@@ -354,12 +369,7 @@ def _edge_source(term, note, tied, causal, class_name, lowrank, chosen: tuple[Br
             doc.append("  Output weights are stored as O·scale (the block computes P X O_stored).")
     doc += _wrap("effective_weights(): {" + ", ".join(names) + "} → (H, C, C) tensors.")
 
-    code = _Code()
-    code.add(f"class {class_name}(torch.nn.Module):")
-    code.docstring(doc, 4)
-    code.add()
-    code.add(_INIT_SIGNATURE, 4)
-    code.add(_CHECKS, 8)
+    code = _Code.module(class_name, doc)
     if not lowrank:
         code.add("if rank is not None:", 8)
         code.add('raise ValueError("full-rank block (generated with lowrank=False): rank must be None")', 12)
@@ -461,7 +471,7 @@ def _edge_forward_lowrank(code: _Code, softmax: bool, tied: bool, chosen, causal
             code.add(f"# {sym}ᵀ X {b.output}·scale = ({sym}ᵀ (X V)) Uᵀ: the transposed branch, exact column sums", 8)
             code.add("_, y = self._weighted_sums(q, k, col_values=v)", 8)
         line = f"F.linear(self._merge(y), self.b{i}_out.view(c, h * d))"
-        code.add(f"out = {line}" if j == 0 else f"out = out + {line}", 8)
+        code.accumulate(line, j == 0)
     code.add("return out", 8)
 
 
@@ -498,7 +508,7 @@ def _edge_forward_full(code: _Code, softmax: bool, tied: bool, chosen, causal: b
             code.add(f"# {sym}ᵀ X {o}·scale: the transposed branch, exact column sums", 8)
             code.add("_, y = self._weighted_sums(q, xh, col_values=xh)", 8)
         line = f'torch.einsum("bhnd,hdc->bnc", y, self.{o})'
-        code.add(f"out = {line}" if j == 0 else f"out = out + {line}", 8)
+        code.accumulate(line, j == 0)
     code.add("return out", 8)
 
 
@@ -550,12 +560,7 @@ def _conic_source(term: Conic, note: str, tied: bool, class_name: str, chosen) -
     doc += ["", f"F(X) = Σ_h π(X {a}_h) {out + '_h' if out else a + '_hᵀ'}, per token (causal changes nothing).",
             "Weights are full (H, C, C): the cones act on the C columns of X A; rank is ignored.",
             *_wrap("effective_weights(): {" + ", ".join(names) + "} → (H, C, C) tensors.")]
-    code = _Code()
-    code.add(f"class {class_name}(torch.nn.Module):")
-    code.docstring(doc, 4)
-    code.add()
-    code.add(_INIT_SIGNATURE, 4)
-    code.add(_CHECKS, 8)
+    code = _Code.module(class_name, doc)
     if proj != "relu":
         code.add(f"self.cone_size = {term.cone_size}", 8)
         code.add("if features % self.cone_size:", 8)
@@ -627,12 +632,7 @@ def _gated_source(term: Gated, note: str, tied: bool, class_name: str, chosen) -
     doc += _wrap(note)
     doc += ["", "Per token (causal changes nothing). Weights are full (H, C, C); rank is ignored.",
             *_wrap("effective_weights(): {" + ", ".join(names) + "} → (H, C, C) tensors.")]
-    code = _Code()
-    code.add(f"class {class_name}(torch.nn.Module):")
-    code.docstring(doc, 4)
-    code.add()
-    code.add(_INIT_SIGNATURE, 4)
-    code.add(_CHECKS, 8)
+    code = _Code.module(class_name, doc)
     _full_parameters(code, names)
     code.add("def forward(self, x):", 4)
     code.add(_FORWARD_DOC, 8)
@@ -643,7 +643,7 @@ def _gated_source(term: Gated, note: str, tied: bool, class_name: str, chosen) -
         for m in range(1, k + 1):
             prod = " * ".join(f"p{j}" for j in range(1, k + 1) if j != m)
             line = f'torch.einsum("bhnd,hcd->bnc", {prod}, self.W{m})'
-            code.add(f"out = {line}" if m == 1 else f"out = out + {line}", 8)
+            code.accumulate(line, m == 1)
     else:
         for b in chosen:
             ins = [b.weight(j) for j in range(k) if j != b.edge]
@@ -652,7 +652,7 @@ def _gated_source(term: Gated, note: str, tied: bool, class_name: str, chosen) -
             for w in ins[1:]:
                 code.add(f"prod = prod * {_HEAD_PROJECTION.format(w=w)}", 8)
             line = f'torch.einsum("bhnd,hdc->bnc", prod, self.{b.output})'
-            code.add(f"out = {line}" if b.index == 0 else f"out = out + {line}", 8)
+            code.accumulate(line, b.index == 0)
     code.add("return out", 8)
     code.add()
     _full_effective(code, names)
