@@ -41,6 +41,15 @@ _SUPPORTED = (torch.float32, torch.float16, torch.bfloat16)
 
 
 @triton.jit
+def _tile(ptr, rows, cols, width, mask, CAST_FP32: tl.constexpr):
+    """The tile ptr[rows, cols] of a row-major (T, width) matrix, zero outside ``mask``; fp32 when CAST_FP32."""
+    x = tl.load(ptr + rows[:, None] * width + cols[None, :], mask=mask, other=0.0)
+    if CAST_FP32:
+        x = x.to(tl.float32)
+    return x
+
+
+@triton.jit
 def _chunk_scan_fwd_kernel(
     q,  # (BH, T, D)
     k,  # (BH, T, D)
@@ -73,13 +82,9 @@ def _chunk_scan_fwd_kernel(
     for i_t in range(0, tl.cdiv(T, BT)):
         rows = i_t * BT + o_t
         m_t = (rows < T)[:, None]
-        b_q = tl.load(q + rows[:, None] * D + o_k[None, :], mask=m_t, other=0.0)
-        b_k = tl.load(k + rows[:, None] * D + o_k[None, :], mask=m_t, other=0.0)
-        b_v = tl.load(v + rows[:, None] * DV + o_v[None, :], mask=m_t, other=0.0)
-        if CAST_FP32:
-            b_q = b_q.to(tl.float32)
-            b_k = b_k.to(tl.float32)
-            b_v = b_v.to(tl.float32)
+        b_q = _tile(q, rows, o_k, D, m_t, CAST_FP32)
+        b_k = _tile(k, rows, o_k, D, m_t, CAST_FP32)
+        b_v = _tile(v, rows, o_v, DV, m_t, CAST_FP32)
         b_a = tl.dot(b_q, tl.trans(b_k), input_precision=PRECISION)
         b_a = tl.where(causal, b_a, 0.0)
         b_o = tl.dot(b_q, b_s.to(b_q.dtype), input_precision=PRECISION)
@@ -127,15 +132,10 @@ def _chunk_scan_bwd_dkdv_kernel(
         i_t = n_t - 1 - i
         rows = i_t * BT + o_t
         m_t = (rows < T)[:, None]
-        b_q = tl.load(q + rows[:, None] * D + o_k[None, :], mask=m_t, other=0.0)
-        b_k = tl.load(k + rows[:, None] * D + o_k[None, :], mask=m_t, other=0.0)
-        b_v = tl.load(v + rows[:, None] * DV + o_v[None, :], mask=m_t, other=0.0)
-        b_do = tl.load(do + rows[:, None] * DV + o_v[None, :], mask=m_t, other=0.0)
-        if CAST_FP32:
-            b_q = b_q.to(tl.float32)
-            b_k = b_k.to(tl.float32)
-            b_v = b_v.to(tl.float32)
-            b_do = b_do.to(tl.float32)
+        b_q = _tile(q, rows, o_k, D, m_t, CAST_FP32)
+        b_k = _tile(k, rows, o_k, D, m_t, CAST_FP32)
+        b_v = _tile(v, rows, o_v, DV, m_t, CAST_FP32)
+        b_do = _tile(do, rows, o_v, DV, m_t, CAST_FP32)
         # dv_c = K_c dS + triu(K_c Q_cᵀ) dO_c
         b_kq = tl.dot(b_k, tl.trans(b_q), input_precision=PRECISION)
         b_kq = tl.where(anticausal, b_kq, 0.0)
