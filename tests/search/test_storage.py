@@ -82,13 +82,19 @@ def test_corrupt_journal_is_refused_and_left_unchanged(tmp_path, kind):
     assert path.read_bytes() == CORRUPT[kind]
 
 
-def test_claim_lock_excludes_other_processes(tmp_path):
-    storage = open_storage(None, tmp_path / "s")
+def _holder(study_dir):
+    """A spawned process that holds the study's claim lock (for a second) by the time this returns."""
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=hold_claim_lock, args=(str(tmp_path / "s"), queue))
+    proc = ctx.Process(target=hold_claim_lock, args=(str(study_dir), queue))
     proc.start()
-    queue.get(timeout=60)  # the other process holds the lock now
+    queue.get(timeout=60)
+    return proc
+
+
+def test_claim_lock_excludes_other_processes(tmp_path):
+    storage = open_storage(None, tmp_path / "s")
+    proc = _holder(tmp_path / "s")
     start = time.monotonic()
     with claim_lock(storage, tmp_path / "s", "s"):
         waited = time.monotonic() - start
@@ -98,11 +104,7 @@ def test_claim_lock_excludes_other_processes(tmp_path):
 
 def test_claim_lock_of_a_killed_holder_is_released(tmp_path):
     storage = open_storage(None, tmp_path / "s")
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=hold_claim_lock, args=(str(tmp_path / "s"), queue))
-    proc.start()
-    queue.get(timeout=60)
+    proc = _holder(tmp_path / "s")
     proc.kill()
     proc.join(30)
     start = time.monotonic()
