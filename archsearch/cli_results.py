@@ -75,9 +75,9 @@ def leaderboard(study_name: str, storage: str | None, results_dir: Path, top: in
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    from archsearch.cli import _console
+    from archsearch.cli import make_console
 
-    _console().print(rich_table(ref, rows))
+    make_console().print(rich_table(ref, rows))
 
 
 @click.command()

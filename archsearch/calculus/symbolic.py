@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from archsearch.calculus.fields import ENTRYWISE_DERIVATIVE, Branch, Field
-from archsearch.terms import Conic, Diagram, Entrywise, Gated, Softmax, subscript
+from archsearch.calculus.fields import Branch, Field
+from archsearch.families.base import subscript
 
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 _NAME = re.compile(r"([A-Z][a-z]*)(\d*)(?:_b(\d+))?")
@@ -153,7 +153,7 @@ def _transpose(word: list[Letter]) -> list[Letter]:
     return [x.transposed() for x in reversed(word)]
 
 
-def _component_word(d: Diagram, comp: tuple[int, ...], weight) -> list[Letter]:
+def _component_word(d, comp: tuple[int, ...], weight) -> list[Letter]:
     word = []
     for i in comp:
         if d.rep_transposed[i]:  # (X W X*)ᵀ = X̄ Wᵀ Xᵀ: the first letter is the X* (dst) end
@@ -169,7 +169,7 @@ def branch_word(branch: Branch) -> tuple[list[tuple[str, list[Letter]]], list[Le
     """A diagram branch as (scalar factors [("Tr"|"1", word)], matrix word), or None when some
     component of the diagram is neither a trace nor a chain."""
     d = branch.term
-    if not isinstance(d, Diagram):
+    if d.kind != "diagram":
         raise TypeError("branch_word needs a diagram branch")
     shapes = [d.component_shape(c) for c in range(len(d.rep_components))]
     if "general" in shapes:
@@ -287,97 +287,12 @@ def _index_sympy(branch: Branch, real: bool) -> sp.Expr:
 
 
 # --------------------------------------------------------------------------------------------------
-# Non-polynomial families
-# --------------------------------------------------------------------------------------------------
-
-_ENTRYWISE_SHOW = {  # f' as printed: (unicode, text)
-    "exp": ("exp", "exp"),
-    "sinh": ("sinh", "sinh"),
-    "tanh": ("tanh", "tanh"),
-    "sigmoid": ("σ", "sigmoid"),
-}
-
-
-def _copy_suffix(branch: Branch, style: str) -> str:
-    if branch.index is None:
-        return ""
-    return f"_b{branch.index}" if style == "text" else f"({branch.index})".translate(_SUP)
-
-
-def _nonpoly_string(branch: Branch, style: str) -> str:
-    t = branch.term
-    sqrt = "/sqrt(C_A)" if style == "text" else "/√C_A"
-    tr = "^T" if style == "text" else "ᵀ"
-    if isinstance(t, (Softmax, Entrywise)):
-        suffix = _copy_suffix(branch, style)
-        if isinstance(t, Softmax):
-            p = "P" + suffix
-        else:
-            fp = _ENTRYWISE_SHOW[ENTRYWISE_DERIVATIVE[t.fn]][1 if style == "text" else 0]
-            p = f"{fp}(S{suffix})"
-        if branch.end == "dst":
-            p += tr
-        out = branch.output or branch.weight(0)
-        return f"{p} X {param_display(out, style, branch.output is None and branch.end == 'src')}{sqrt}"
-    if isinstance(t, Conic):
-        proj = _projection_name(t, style)
-        out = param_display(branch.output, style) if branch.output else param_display(branch.weight(0), style, True)
-        return f"{proj}(X {param_display(branch.weight(0), style)}) {out}"
-    if isinstance(t, Gated):
-        dot = " .* " if style == "text" else " ⊙ "
-        ins = dot.join(f"X {param_display(branch.weight(m), style)}" for m in range(t.k) if m != branch.edge)
-        out = (
-            param_display(branch.output, style)
-            if branch.output
-            else param_display(branch.weight(branch.edge), style, True)
-        )
-        return f"({ins}) {out}"
-    raise TypeError(f"not a non-polynomial term: {t!r}")
-
-
-def _projection_name(t: Conic, style: str) -> str:
-    if t.projection == "relu":
-        return "relu"
-    if t.projection == "soc":
-        return f"proj_soc{t.cone_size}" if style == "text" else f"π_L{subscript(t.cone_size)}"
-    return f"colu{t.cone_size}" if style == "text" else f"CoLU{subscript(t.cone_size)}"
-
-
-def _nonpoly_sympy(branch: Branch) -> sp.Expr:
-    t = branch.term
-    X, XT = nc("X"), nc("X^T")
-    if isinstance(t, (Softmax, Entrywise)):
-        ca = Named("C_A", positive=True)
-        w = nc(branch.weight(0))
-        s = X * w * XT / sp.sqrt(ca)
-        fn = "softmax" if isinstance(t, Softmax) else ENTRYWISE_DERIVATIVE[t.fn].replace("sigmoid", "sigma")
-        p = sp.Function(fn, commutative=False)(s)
-        if branch.end == "dst":
-            p = Tp(p)
-        out = nc(branch.output) if branch.output else nc(branch.weight(0) + ("^T" if branch.end == "src" else ""))
-        return p * X * out / sp.sqrt(ca)
-    if isinstance(t, Conic):
-        name = {"relu": "relu", "soc": f"pi_L{t.cone_size}", "colu": f"CoLU_{t.cone_size}"}[t.projection]
-        a = nc(branch.weight(0))
-        out = nc(branch.output) if branch.output else nc(branch.weight(0) + "^T")
-        return sp.Function(name, commutative=False)(X * a) * out
-    if isinstance(t, Gated):
-        ins = [X * nc(branch.weight(m)) for m in range(t.k) if m != branch.edge]
-        out = nc(branch.output) if branch.output else nc(branch.weight(branch.edge) + "^T")
-        return Hadamard(*ins) * out
-    raise TypeError(f"not a non-polynomial term: {t!r}")
-
-
-# --------------------------------------------------------------------------------------------------
 # Public entry points (used by Field.sympy/latex/unicode/text)
 # --------------------------------------------------------------------------------------------------
 
 
-def branch_string(field: Field, branch: Branch, style: str = "unicode") -> str:
-    """One branch as a unicode or ASCII ("text") one-liner (index form: the entry F_jc)."""
-    real = field.field == "real"
-    if not isinstance(branch.term, Diagram):
-        return _nonpoly_string(branch, style)
+def diagram_branch_string(branch: Branch, style: str, real: bool) -> str:
+    """A diagram branch as a one-liner: a matrix word (times trace / chain factors), or the index form."""
     word = branch_word(branch)
     if word is None:
         return _index_string(branch, style, real)
@@ -390,10 +305,8 @@ def branch_string(field: Field, branch: Branch, style: str = "unicode") -> str:
     return " ".join(parts)
 
 
-def branch_sympy(field: Field, branch: Branch) -> sp.Expr:
-    real = field.field == "real"
-    if not isinstance(branch.term, Diagram):
-        return _nonpoly_sympy(branch)
+def diagram_branch_sympy(branch: Branch, real: bool) -> sp.Expr:
+    """A diagram branch in sympy: non-commutative words with Tr / OnesForm factors, or an index Sum."""
     word = branch_word(branch)
     if word is None:
         return _index_sympy(branch, real)
@@ -404,14 +317,19 @@ def branch_sympy(field: Field, branch: Branch) -> sp.Expr:
     return expr
 
 
-def _is_index_form(field: Field) -> bool:
-    return isinstance(field.term, Diagram) and field.term.matrix_form() is None
+def branch_string(field: Field, branch: Branch, style: str = "unicode") -> str:
+    """One branch as a unicode or ASCII ("text") one-liner (index form: the entry F_jc)."""
+    return branch.term.branch_string(branch, style, field.field == "real")
+
+
+def branch_sympy(field: Field, branch: Branch) -> sp.Expr:
+    return branch.term.branch_sympy(branch, field.field == "real")
 
 
 def field_string(field: Field, style: str = "unicode") -> str:
     """The field as a one-liner: branches joined by " + " (index forms prefixed by F_jc =)."""
     body = " + ".join(branch_string(field, b, style) for b in field.branches)
-    return f"F_jc = {body}" if _is_index_form(field) else body
+    return f"F_jc = {body}" if field.term.index_form_field() else body
 
 
 def field_sympy(field: Field) -> sp.Expr:
@@ -422,7 +340,7 @@ def field_sympy(field: Field) -> sp.Expr:
 def field_latex(field: Field) -> str:
     """LaTeX: sympy's rendering for words and the non-polynomial families; a compact index form
     F_{jc} = Σ (X W)_{kc} (X W X^*)_{jk} … for general diagrams."""
-    if _is_index_form(field):
+    if field.term.index_form_field():
         real = field.field == "real"
         return "F_{jc} = " + " + ".join(_index_string(b, "latex", real) for b in field.branches)
     return sp.latex(field_sympy(field))

@@ -7,9 +7,10 @@
     layer = block.build(features=64, rank=16, heads=4)
     y = layer(x)               # x (B, N, C)
 
-Diagram terms are planned (:mod:`~archsearch.compiler.plan`, causal: :mod:`~archsearch.compiler.causal`)
-and generated (:mod:`~archsearch.compiler.codegen`) here; the non-polynomial families (Softmax,
-Entrywise, Conic, Gated) come from ``archsearch.compiler.families.family_source``.
+Each family compiles itself (``Family.compile``): diagrams are planned
+(:mod:`~archsearch.compiler.plan`, causal: :mod:`~archsearch.compiler.causal`) and generated
+(:mod:`~archsearch.compiler.codegen`); the other families write their blocks through
+``archsearch.compiler.families.family_source``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import linecache
 from dataclasses import dataclass
 from functools import lru_cache
 
-from archsearch.calculus.fields import FIELDS, derive
-from archsearch.compiler.causal import CausalFieldPlan, plan_causal
-from archsearch.compiler.codegen import class_name_for, diagram_source
-from archsearch.compiler.plan import FieldPlan, PlanSizes, plan_field
-from archsearch.terms import Diagram, Term
+from archsearch.calculus.fields import FIELDS
+from archsearch.compiler.causal import CausalFieldPlan
+from archsearch.compiler.codegen import class_name_for
+from archsearch.compiler.plan import FieldPlan, PlanSizes
+from archsearch.families import Family
+
+Term = Family
 
 __all__ = ["CompiledBlock", "compile_term", "term_cost"]
 
@@ -35,6 +38,9 @@ class CompiledBlock:
            a CausalFieldPlan (causal) or None (non-polynomial families). The module handles both
            weight kinds (rank=None → full weights); ``plans`` holds both plans.
     cost:  the plan's big-O at the declared sizes, e.g. ``O(N C²)``.
+
+    A tied block of a family with a potential computes exactly ∇V — unless it is causal: the mask
+    breaks the symmetry of the Jacobian, so a causal block is never a gradient (``is_gradient``).
     """
 
     term: Term
@@ -47,6 +53,11 @@ class CompiledBlock:
     cost: str
     plans: tuple = ()
     naive: bool = False
+
+    @property
+    def is_gradient(self) -> bool:
+        """Whether the block computes exactly the gradient of the term's potential."""
+        return self.tied and self.term.has_potential and not (self.causal and self.term.mixes_tokens)
 
     @property
     def filename(self) -> str:
@@ -88,7 +99,8 @@ def compile_term(
 
     field:   "real" (∇_X V) or "complex" (∂V/∂X̄)
     tied:    branches share weights (exactly the gradient of V) or each has its own
-    causal:  every summed token index ≤ the output token (linear-time scans)
+    causal:  mask future tokens: each summed token index ≤ its parent's along a spanning tree rooted
+             at the output token (archsearch.compiler.causal; linear-time scans); not a gradient
     sizes:   declared sizes the contraction order is chosen for (PlanSizes, a grammar Sizes, a
              mapping N/C/C_A/H; default N=1024, C=256, C_A=64, H=4)
     lowrank: which weight kind ``plan``/``cost`` report (the module supports both)
@@ -103,48 +115,14 @@ def compile_term(
 @lru_cache(maxsize=1024)
 def _compile(term, field, tied, causal, sizes, lowrank, naive) -> CompiledBlock:
     name = class_name_for(term, field, tied, causal, naive)
-    if not isinstance(term, Diagram):
-        from archsearch.compiler.families import family_source  # another module's responsibility
-
-        if naive:
-            raise ValueError("naive plans exist for diagram terms only")
-        source = family_source(term, field, tied, causal, name, lowrank=lowrank)
-        return CompiledBlock(term, field, tied, causal, name, source, None, _family_cost(term), ())
-    f = derive(term, field, tied)
-    if causal:
-        if naive:
-            full, low = _masked_plans(f, sizes)
-        else:
-            full, low = plan_causal(f, sizes, lowrank=False), plan_causal(f, sizes, lowrank=True)
-    else:
-        full, low = plan_field(f, sizes, lowrank=False, naive=naive), plan_field(f, sizes, lowrank=True, naive=naive)
-    source = diagram_source(f, full, low, name, causal=causal)
-    plan = low if lowrank else full
-    return CompiledBlock(term, field, tied, causal, name, source, plan, plan.big_o(), (full, low), naive)
+    if naive and term.kind != "diagram":
+        raise ValueError("naive plans exist for diagram terms only")
+    parts = term.compile(field, tied, causal, name, sizes, lowrank, naive)
+    return CompiledBlock(term, field, tied, causal, name, parts.source, parts.plan, parts.cost, parts.plans, naive)
 
 
 def term_cost(term: Term, field: str = "real", tied: bool = False, causal: bool = False, sizes=None,
               lowrank: bool = True) -> str:
     """The big-O cost of a term's compiled block at the declared sizes — the ``cost`` of
     :func:`compile_term` without generating code or the other weight kind's plan (for tables)."""
-    if not isinstance(term, Diagram):
-        return _family_cost(term)
-    f = derive(term, field=field, tied=tied)
-    sizes = PlanSizes.of(sizes)
-    plan = plan_causal(f, sizes, lowrank=lowrank) if causal else plan_field(f, sizes, lowrank=lowrank)
-    return plan.big_o()
-
-
-def _masked_plans(f, sizes):
-    """Causal naive baseline: every branch as its masked einsum (quadratic or worse)."""
-    return plan_causal(f, sizes, lowrank=False, masked=True), plan_causal(f, sizes, lowrank=True, masked=True)
-
-
-def _family_cost(term) -> str:
-    from archsearch.terms import Conic, Entrywise, Gated, Softmax
-
-    if isinstance(term, (Softmax, Entrywise)):
-        return "O(N² C)"
-    if isinstance(term, (Conic, Gated)):
-        return "O(N C²)"
-    return "O(?)"
+    return term.cost(field, tied, causal, PlanSizes.of(sizes), lowrank)

@@ -50,19 +50,18 @@ from archsearch.calculus.fields import Branch, Field, symmetric_letters
 from archsearch.compiler.plan import (
     CostReport,
     Monomial,
+    PlanBuilder,
+    PlannedEinsum,
     PlanSizes,
     Polynomial,
     Step,
-    _branch_einsum,
-    _Builder,
-    _Einsum,
-    _leaf_names,
-    _perm_to,
-    _permute_expr,
-    _plan_one,
+    leaf_names,
+    perm_to,
+    permute_expr,
     plan_field,
+    plan_one,
+    planned_einsum,
 )
-from archsearch.terms import Diagram
 
 __all__ = ["CausalFieldPlan", "CausalTree", "causal_reference", "causal_tree", "plan_causal", "CHUNK"]
 
@@ -120,7 +119,7 @@ class CausalTree:
 def causal_tree(branch: Branch) -> CausalTree:
     """The BFS spanning tree of a diagram branch (see the module docstring)."""
     d = branch.term
-    if not isinstance(d, Diagram):
+    if d.kind != "diagram":
         raise TypeError("causal trees are defined for diagram branches")
     rep = d.rep
     n = 1 + max(max(e.src, e.dst) for e in rep)
@@ -298,17 +297,17 @@ def _mono(coeff: int = 1, **powers: int) -> Monomial:
 def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = False) -> CausalFieldPlan:
     """The causal program of a diagram field (see the module docstring). ``masked=True`` evaluates
     every branch as its masked einsum (the quadratic baseline of the benchmarks)."""
-    if not isinstance(field.term, Diagram):
+    if field.term.kind != "diagram":
         raise TypeError("plan_causal plans diagram fields")
     sizes = PlanSizes.of(sizes)
     d = field.term
     rep = d.rep
-    xc = _leaf_names(field.field)["Xc"]  # "x" in the real field
+    xc = leaf_names(field.field)["Xc"]  # "x" in the real field
     rank = "C_A" if lowrank else "C"
     prog = _Program()
     leaves = ["x"]
     trees = tuple(causal_tree(b) for b in field.branches)
-    fallback = _Builder("u", sizes)
+    fallback = PlanBuilder("u", sizes)
     fallback_results: list[str] = []
     unmasked: list[Branch] = []  # branches without any token sum: the same as non-causal
     roots: list[str] = []
@@ -369,11 +368,11 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
             unmasked.append(b)
             continue
         if masked or not tree.linear:  # a cycle: the masked einsum, planned like a non-causal branch
-            e = _branch_einsum(b, field.field, lowrank, sym, sources)
+            e = planned_einsum(b, field.field, lowrank, sym, sources)
             masks = tuple(TOKEN_LETTERS[p] + TOKEN_LETTERS[c] for p, c in tree.masks())
-            e = _Einsum(e.inputs + masks, e.operands + ("tril",) * len(masks), e.output, e.kinds, ())
-            res = _plan_one(fallback, e, sizes, False, False)
-            fallback_results.append(_permute_expr(res.node.var, _perm_to(res.idx, e.output)))
+            e = PlannedEinsum(e.inputs + masks, e.operands + ("tril",) * len(masks), e.output, e.kinds, ())
+            res = plan_one(fallback, e, sizes, False, False)
+            fallback_results.append(permute_expr(res.node.var, perm_to(res.idx, e.output)))
             continue
         msg: dict[int, str] = {}
         for v in reversed(tree.order):

@@ -172,7 +172,11 @@ def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causa
     symmetric = tuple(p for p in params if sources[p][0] in sym_letters)
     cplx = field.field == "complex"
     kind = "complex field, F = ∂V/∂X̄ (Wirtinger)" if cplx else "real field, F = ∇_X V"
-    tie = "tied (the gradient of V)" if field.tied else "untied (each branch its own weights)"
+    if field.tied:
+        masked = causal and term.mixes_tokens
+        tie = "tied (shared weights; the mask makes it no gradient)" if masked else "tied (the gradient of V)"
+    else:
+        tie = "untied (each branch its own weights)"
     title = f"{class_name}: the {'causal ' if causal else ''}field of V = {term.unicode()}"
     try:
         formula = field.unicode()
@@ -184,7 +188,9 @@ def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causa
         "Multi-head: the block computes Σ_h F(X; W^h) (each head an independent copy of the term).\n"
     )
     if causal:
-        body += "Causal: every summed token index ≤ the output token (masks along a BFS tree of each branch).\n"
+        body += ("Causal: each summed token index ≤ its parent's along a BFS spanning tree of the branch rooted at\n"
+                 "the output token (a trace word: stacked causal linear attentions (L∘G₁)(L∘G₂)…). The masked\n"
+                 "field is not the gradient of a potential: its Jacobian is not symmetric.\n")
     body += "\n" + _plan_summary(full_plan, "Full weights (H, C, C)") + "\n"
     body += _plan_summary(lowrank_plan, "Low-rank weights Q Kᵀ, (H, C, C_A)") + "\n"
     out = [_HEADER.format(title=title, body=body).rstrip("\n")]

@@ -45,7 +45,6 @@ import opt_einsum
 
 from archsearch.calculus.evaluate import FEATURE_LETTERS, TOKEN_LETTERS, branch_einsum
 from archsearch.calculus.fields import Branch, Field, symmetric_letters
-from archsearch.terms import Diagram
 
 __all__ = [
     "BATCH",
@@ -338,7 +337,7 @@ class FieldPlan(CostReport):
 
 
 @dataclass(frozen=True)
-class _Einsum:
+class PlannedEinsum:
     inputs: tuple[str, ...]
     operands: tuple[str, ...]  # leaf variables
     output: str
@@ -350,20 +349,20 @@ class _Einsum:
         return ",".join(self.inputs) + "->" + self.output
 
 
-def _leaf_names(field_kind: str) -> dict[str, str]:
+def leaf_names(field_kind: str) -> dict[str, str]:
     return {"X": "x", "Xc": "x" if field_kind == "real" else "xc", "ones": "ones"}
 
 
-def _branch_einsum(branch: Branch, field_kind: str, lowrank: bool, symmetric: frozenset[str], sources) -> _Einsum:
+def planned_einsum(branch: Branch, field_kind: str, lowrank: bool, symmetric: frozenset[str], sources) -> PlannedEinsum:
     d = branch.term
-    if not isinstance(d, Diagram):
-        raise TypeError(f"only diagram branches are planned, not {type(d).__name__}")
+    if d.kind != "diagram":
+        raise TypeError(f"only diagram branches are planned, not {d.kind} branches")
     if d.degree > MAX_DEGREE:
         raise ValueError(f"diagram {d.key} has {d.degree} edges; the compiler supports at most {MAX_DEGREE}")
     spec = branch_einsum(branch)
     ins, out = spec.subscripts.split("->")
     subs = ins.split(",")
-    leaves = _leaf_names(field_kind)
+    leaves = leaf_names(field_kind)
     kinds: dict[str, str] = {BATCH: "batch", HEAD: "head"}
     inputs: list[str] = []
     operands: list[str] = []
@@ -396,7 +395,7 @@ def _branch_einsum(branch: Branch, field_kind: str, lowrank: bool, symmetric: fr
             if operands[i] in ("x", "xc") and set(s[2:]) & wl:
                 members.append(i)
         edges.append(tuple(sorted(members)))
-    return _Einsum(tuple(inputs), tuple(operands), BATCH + out, tuple(sorted(kinds.items())), tuple(edges))
+    return PlannedEinsum(tuple(inputs), tuple(operands), BATCH + out, tuple(sorted(kinds.items())), tuple(edges))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -416,7 +415,7 @@ def _align(var: str, s: str, order: list[str]) -> str:
     """``var`` (axes ``s``) permuted and unsqueezed to broadcast along ``order``."""
     mine = [c for c in order if c in s]
     perm = tuple(s.index(c) for c in mine)
-    expr = _permute_expr(var, perm)
+    expr = permute_expr(var, perm)
     parts = [":" if c in s else "None" for c in order]
     while parts and parts[-1] == ":":
         parts.pop()
@@ -519,7 +518,7 @@ class _Op:
         return dict(zip(self.idx, self.node.dims, strict=True))
 
 
-class _Builder:
+class PlanBuilder:
     def __init__(self, prefix: str = "t", sizes: PlanSizes | None = None) -> None:
         self.prefix = prefix
         self.sizes = sizes or PlanSizes()
@@ -618,7 +617,7 @@ class _Builder:
         """Σ of operands, each permuted (perm[i] = source axis of output axis i)."""
         exprs, keys = [], []
         for op, perm in terms:
-            exprs.append(_permute_expr(op.node.var, perm))
+            exprs.append(permute_expr(op.node.var, perm))
             keys.append(f"{op.node.key}{perm}")
         key = "add(" + "+".join(sorted(keys)) + ")"
         first = terms[0][0]
@@ -648,7 +647,7 @@ class _Builder:
         return tuple(out)
 
 
-def _permute_expr(var: str, perm: tuple[int, ...]) -> str:
+def permute_expr(var: str, perm: tuple[int, ...]) -> str:
     n = len(perm)
     if perm == tuple(range(n)):
         return var
@@ -657,7 +656,7 @@ def _permute_expr(var: str, perm: tuple[int, ...]) -> str:
     return f"{var}.permute{perm}"
 
 
-def _perm_to(idx: str, target: str) -> tuple[int, ...]:
+def perm_to(idx: str, target: str) -> tuple[int, ...]:
     return tuple(idx.index(c) for c in target)
 
 
@@ -688,7 +687,7 @@ def _path(
     return tuple(tuple(p) for p in path)
 
 
-def _size_table(e: _Einsum, sizes: PlanSizes) -> tuple[tuple[str, int], ...]:
+def _size_table(e: PlannedEinsum, sizes: PlanSizes) -> tuple[tuple[str, int], ...]:
     value = {"batch": 1, "head": sizes.H, "token": sizes.N, "feature": sizes.C, "rank": sizes.C_A,
              "rank2": 2 * sizes.C_A, "one": 1}
     return tuple((c, value[k]) for c, k in e.kinds)
@@ -698,7 +697,7 @@ def _keep(ops: list[_Op], skip: set[int], output: str) -> frozenset[str]:
     return frozenset(output).union(*(set(o.idx) for i, o in enumerate(ops) if i not in skip))
 
 
-def _run(builder: _Builder, ops: list[_Op], output: str, path, stop_before_last: bool = False):
+def _run(builder: PlanBuilder, ops: list[_Op], output: str, path, stop_before_last: bool = False):
     """Execute an opt_einsum-style path (positions; results appended). With ``stop_before_last``,
     return the last pair (pre-reduced) instead of contracting it."""
     ops = list(ops)
@@ -732,7 +731,7 @@ def _run(builder: _Builder, ops: list[_Op], output: str, path, stop_before_last:
     return ops[0]
 
 
-def _naive_path(e: _Einsum, ops: list[_Op], builder: _Builder) -> list[_Op]:
+def _naive_path(e: PlannedEinsum, ops: list[_Op], builder: PlanBuilder) -> list[_Op]:
     """Materialise every edge — full: (X W) then × X*; low rank: (X Q) and (K X*), then their
     product — and return the remaining operands (contracted afterwards in their cheapest order)."""
     pool: dict[int, _Op] = dict(enumerate(ops))
@@ -779,23 +778,23 @@ def _naive_path(e: _Einsum, ops: list[_Op], builder: _Builder) -> list[_Op]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _einsums(field: Field, lowrank: bool) -> list[_Einsum]:
+def _einsums(field: Field, lowrank: bool) -> list[PlannedEinsum]:
     sym = symmetric_letters(field.term)
     sources = field.parameter_sources()
-    return [_branch_einsum(b, field.field, lowrank, sym, sources) for b in field.branches]
+    return [planned_einsum(b, field.field, lowrank, sym, sources) for b in field.branches]
 
 
-def _branch_ops(builder: _Builder, e: _Einsum) -> list[_Op]:
+def _branch_ops(builder: PlanBuilder, e: PlannedEinsum) -> list[_Op]:
     kinds = dict(e.kinds)
     return [builder.leaf(v, s, kinds) for v, s in zip(e.operands, e.inputs, strict=True)]
 
 
-def _remaining_path(ops: list[_Op], output: str, e: _Einsum, sizes: PlanSizes, combo: bool = False):
+def _remaining_path(ops: list[_Op], output: str, e: PlannedEinsum, sizes: PlanSizes, combo: bool = False):
     return _path(tuple(o.idx for o in ops), output, _size_table(e, sizes), combo)
 
 
-def _plan_one(
-    builder: _Builder, e: _Einsum, sizes: PlanSizes, naive: bool, stop_before_last: bool, combo: bool = False
+def plan_one(
+    builder: PlanBuilder, e: PlannedEinsum, sizes: PlanSizes, naive: bool, stop_before_last: bool, combo: bool = False
 ):
     """Run one branch through the builder (``sizes``: the sizes its order is chosen for)."""
     ops = _branch_ops(builder, e)
@@ -819,10 +818,10 @@ def plan_branch(
         field = derive(branch.term, "real", branch.index is None)
     sym = symmetric_letters(branch.term)
     sources = {n: (n if branch.index is None else n.rsplit("_b", 1)[0], False) for n in branch.parameters()}
-    e = _branch_einsum(branch, field.field, lowrank, sym, sources)
-    builder = _Builder(sizes=sizes)
-    res = _plan_one(builder, e, sizes, naive, False)
-    result = _permute_expr(res.node.var, _perm_to(res.idx, e.output))
+    e = planned_einsum(branch, field.field, lowrank, sym, sources)
+    builder = PlanBuilder(sizes=sizes)
+    res = plan_one(builder, e, sizes, naive, False)
+    result = permute_expr(res.node.var, perm_to(res.idx, e.output))
     return Plan(branch, e.subscripts, e.operands, builder.finished_steps(), result, sizes, lowrank, naive)
 
 
@@ -840,8 +839,8 @@ def plan_field(field: Field, sizes=None, lowrank: bool = True, naive: bool = Fal
     that all branches share) and the plan cheapest at the declared sizes after sharing and
     merging is kept.
     """
-    if not isinstance(field.term, Diagram):
-        raise TypeError(f"plan_field plans diagram fields; {type(field.term).__name__} terms have hand-written blocks")
+    if field.term.kind != "diagram":
+        raise TypeError(f"plan_field plans diagram fields; {field.term.kind} terms have hand-written blocks")
     sizes = PlanSizes.of(sizes)
     einsums = _einsums(field, lowrank)
     variants = [(sizes, False)]
@@ -860,16 +859,16 @@ def plan_field(field: Field, sizes=None, lowrank: bool = True, naive: bool = Fal
 def _plan_field(field, einsums, sizes, plan_sizes, lowrank, naive, combo=False) -> FieldPlan:
     branch_plans = []
     for b, e in zip(field.branches, einsums, strict=True):
-        solo = _Builder(sizes=plan_sizes)
-        res = _plan_one(solo, e, plan_sizes, naive, False, combo)
-        result = _permute_expr(res.node.var, _perm_to(res.idx, e.output))
+        solo = PlanBuilder(sizes=plan_sizes)
+        res = plan_one(solo, e, plan_sizes, naive, False, combo)
+        result = permute_expr(res.node.var, perm_to(res.idx, e.output))
         branch_plans.append(Plan(b, e.subscripts, e.operands, solo.finished_steps(), result, sizes, lowrank, naive))
 
-    builder = _Builder(sizes=plan_sizes)
+    builder = PlanBuilder(sizes=plan_sizes)
     finals = []
     for n, e in enumerate(einsums):
         builder.branch = n
-        finals.append((n, e, _plan_one(builder, e, plan_sizes, naive, True, combo)))
+        finals.append((n, e, plan_one(builder, e, plan_sizes, naive, True, combo)))
 
     outputs: list[tuple[_Op, str]] = []  # (result, the branch's output letters)
     pending = []
@@ -908,9 +907,9 @@ def _plan_field(field, einsums, sizes, plan_sizes, lowrank, naive, combo=False) 
     builder.branch = -1
     if len(outputs) == 1:
         op, out = outputs[0]
-        result = _permute_expr(op.node.var, _perm_to(op.idx, out))
+        result = permute_expr(op.node.var, perm_to(op.idx, out))
     else:
-        total = builder.add([(op, _perm_to(op.idx, out)) for op, out in outputs], "zjb")
+        total = builder.add([(op, perm_to(op.idx, out)) for op, out in outputs], "zjb")
         result = total.node.var
     return FieldPlan(
         field, sizes, lowrank, naive, tuple(builder.leaves), builder.finished_steps(), result, tuple(branch_plans)

@@ -108,20 +108,31 @@ def class_source(obj: Any) -> str:
 # --------------------------------------------------------------------------------------------- checks
 
 
+def _statement_names(stmt: ast.stmt) -> list[str]:
+    """The top-level names a statement binds: a def's or class's name; else the names it stores, and the
+    names it imports (for an import, or a try that imports)."""
+    match stmt:
+        case ast.FunctionDef(name=name) | ast.AsyncFunctionDef(name=name) | ast.ClassDef(name=name):
+            return [name]
+        case ast.Import() | ast.ImportFrom() | ast.Try():
+            imports = True
+        case _:
+            imports = False
+    names: list[str] = []
+    for node in ast.walk(stmt):
+        match node:
+            case ast.alias(name=name, asname=asname) if imports:
+                names.append(asname or name.split(".")[0])
+            case ast.Name(id=name, ctx=ast.Store()):
+                names.append(name)
+    return names
+
+
 def _top_level_bindings(tree: ast.Module) -> dict[str, str]:
     """name → ast dump of the top-level statement that binds it."""
     out: dict[str, str] = {}
     for stmt in tree.body:
-        names: list[str] = []
-        for node in ast.walk(stmt):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node is stmt:
-                names.append(node.name)
-            elif isinstance(node, ast.alias) and isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Try)):
-                names.append(node.asname or node.name.split(".")[0])
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and not isinstance(
-                    stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.append(node.id)
-        for name in names:
+        for name in _statement_names(stmt):
             out.setdefault(name, ast.dump(stmt))
     return out
 
@@ -144,9 +155,15 @@ def check_sections(sections: list[tuple[str, str]]) -> None:
 
 def _guarded_by_import_error(node: ast.Try) -> bool:
     for handler in node.handlers:
-        types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-        if any(isinstance(t, ast.Name) and t.id in ("ImportError", "ModuleNotFoundError") for t in types):
-            return True
+        match handler.type:
+            case ast.Tuple(elts=types):
+                pass
+            case single:
+                types = [single]
+        for t in types:
+            match t:
+                case ast.Name(id="ImportError" | "ModuleNotFoundError"):
+                    return True
     return False
 
 
@@ -159,23 +176,30 @@ def check_standalone(source: str, filename: str = "<export>") -> list[str]:
     optional: list[str] = []
 
     def visit(node: ast.AST, where: str) -> None:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            mods = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-            for mod in mods:
-                root = mod.split(".")[0]
-                if root in ALLOWED_IMPORTS or (root == "safetensors" and where == "load_model"):
-                    continue
-                if where == "optional":
-                    optional.append(mod)
-                    continue
-                raise ExportError(f"the exported code imports {mod!r} (only torch may be imported); the code "
-                                  "that does so must be made standalone")
+        match node:
+            case ast.Import(names=aliases):
+                mods = [a.name for a in aliases]
+            case ast.ImportFrom(module=module):
+                mods = [module or ""]
+            case _:
+                mods = []
+        for mod in mods:
+            root = mod.split(".")[0]
+            if root in ALLOWED_IMPORTS or (root == "safetensors" and where == "load_model"):
+                continue
+            if where == "optional":
+                optional.append(mod)
+                continue
+            raise ExportError(f"the exported code imports {mod!r} (only torch may be imported); the code "
+                              "that does so must be made standalone")
         for child in ast.iter_child_nodes(node):
             inner = where
-            if isinstance(node, ast.Module) and isinstance(child, ast.Try) and _guarded_by_import_error(child):
-                inner = "optional"
-            elif isinstance(child, ast.FunctionDef) and child.name == "load_model" and isinstance(node, ast.Module):
-                inner = "load_model"
+            if node is tree:  # module level: optional imports and the loader
+                match child:
+                    case ast.Try() if _guarded_by_import_error(child):
+                        inner = "optional"
+                    case ast.FunctionDef(name="load_model"):
+                        inner = "load_model"
             visit(child, inner)
 
     visit(tree, "module")

@@ -9,8 +9,16 @@ import torch
 from calculus_helpers import C, N, autograd_field, random_x, rel_err, torch_colu, torch_soc
 
 from archsearch.calculus import Field, derive, field_value, potential, random_weights
-from archsearch.calculus.evaluate import COLU_EPS, cone_projection, row_softmax
+from archsearch.families.conic import COLU_EPS
 from archsearch.terms import Conic, Diagram, Gated, Softmax
+
+
+def cone_projection(projection: str, y: np.ndarray, size: int = 4) -> np.ndarray:
+    return Conic(projection, size).project(y)
+
+
+def row_softmax(s: np.ndarray) -> np.ndarray:
+    return Softmax().matrix(s)
 
 
 @pytest.mark.parametrize("key", ["0~1.1~0", "A0~1.B1~0"])

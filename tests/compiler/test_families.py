@@ -20,12 +20,12 @@ import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from archsearch.calculus.evaluate import branch_value, entrywise_derivative, field_value, row_softmax
+from archsearch.calculus.evaluate import branch_value, field_value
 from archsearch.calculus.fields import derive
 from archsearch.compiler.families import family_class, family_source
 from archsearch.terms import Conic, Diagram, Entrywise, Gated, Softmax
 
-EDGE_TERMS = [Softmax(), Entrywise("exp"), Entrywise("cosh"), Entrywise("logcosh"), Entrywise("softplus")]
+EDGE_TERMS = [Softmax(), Softmax(0.5), Entrywise("exp"), Entrywise("cosh"), Entrywise("logcosh"), Entrywise("softplus")]
 PER_TOKEN_TERMS = [Conic("relu"), Conic("soc", 4), Conic("colu", 4), Gated(3), Gated(4)]
 #: (id, lowrank flag of the source, rank passed to the block)
 WEIGHTINGS = [("lowrank3", True, 3), ("lowrank-default", True, None), ("full", False, None)]
@@ -53,10 +53,10 @@ def masked_branch(branch, X, weights, scale):
     w = weights[branch.weight(0)]
     s = X @ w @ X.T * scale
     future = np.triu(np.ones(s.shape, dtype=bool), 1)  # entry (j, k) with k > j
-    if isinstance(t, Softmax):
-        p = row_softmax(np.where(future, -np.inf, s))
+    if t.kind == "softmax":
+        p = t.matrix(np.where(future, -np.inf, s))
     else:
-        p = np.where(future, 0.0, entrywise_derivative(t.fn, s))
+        p = np.where(future, 0.0, t.matrix(s))
     if branch.end == "dst":
         # the transposed branch: output index k, summed index j ≤ k, and P_jk = 0 for k > j,
         # so only the diagonal j = k is causal
@@ -160,9 +160,9 @@ def torch_potential(term, eff, x, scale, causal):
         if isinstance(term, (Softmax, Entrywise)):
             s = x @ eff["W1"][h] @ x.transpose(-1, -2) * scale
             future = torch.ones(s.shape[-2:], dtype=torch.bool).triu(1)
-            if isinstance(term, Softmax):
+            if isinstance(term, Softmax):  # τ Σ_j logsumexp_k S_jk/τ: the free energy at temperature τ
                 s = s.masked_fill(future, float("-inf")) if causal else s
-                total = total + torch.logsumexp(s, dim=-1).sum()
+                total = total + term.temperature * torch.logsumexp(s / term.temperature, dim=-1).sum()
             else:
                 f = {
                     "exp": torch.exp,
