@@ -60,8 +60,9 @@ def test_grid_and_multi_objective_through_the_cli(run, tmp_path):
               "--study", "g", "--json", *TINY)
     assert res.code == 0, res.err
     data = json.loads(res.out)
-    assert data["counts"]["COMPLETE"] == 4
-    assert sorted(r["terms"][0] for r in data["leaderboard"]) == ["0-0", "0-1.0-1", "f-exp", "lse"]
+    assert data["counts"]["COMPLETE"] == 8
+    assert sorted(r["terms"][0] for r in data["leaderboard"]) == [
+        "0-0", "0-0.0-0", "0-1", "0-1.0-1", "0-1.1-1", "0-2.1-2", "f-exp", "lse"]
     assert "softmax attention" in {r["term_names"][0] for r in data["leaderboard"]}
     mo = run("search", "--objectives", "metric,params", "--sampler", "motpe", "--trials", "3", "--study", "mo",
              "--results", str(tmp_path), *TINY)

@@ -93,7 +93,9 @@ def test_grid_is_each_term_alone_with_fixed_hyper_parameters():
     space = _space("softmax.toml", mode="single").single()
     grid = space.grid()
     cands = [space.decode(p) for p in grid]
-    assert [c.terms for c in cands] == [("0-0",), ("0-1.0-1",), ("lse",), ("f-exp",)]  # grammar order
+    # grammar order: the 6 S_N-invariant diagrams of orders 2 and 4, then softmax and the exp kernel
+    assert [c.terms for c in cands] == [("0-0",), ("0-1",), ("0-0.0-0",), ("0-1.0-1",), ("0-1.1-1",), ("0-2.1-2",),
+                                        ("lse",), ("f-exp",)]
     assert len({c.key() for c in cands}) == len(space.terms)
     assert len({(c.width, c.depth, c.heads, c.rank, c.step, c.lr) for c in cands}) == 1
     assert space.size() == len(space.terms)

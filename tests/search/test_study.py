@@ -109,8 +109,9 @@ def test_grid_runs_each_term_alone(tmp_path):
     study = run_search("grammars/softmax.toml", "icl-regression", study_name="grid", sampler="grid",
                        results_dir=tmp_path, **BUDGET)
     trials = study.get_trials()
-    assert len(trials) == 4 and states(study) == {"COMPLETE": 4}
-    assert sorted(tuple(t.user_attrs["term_ids"]) for t in trials) == [("0-0",), ("0-1.0-1",), ("f-exp",), ("lse",)]
+    keys = ["0-0", "0-0.0-0", "0-1", "0-1.0-1", "0-1.1-1", "0-2.1-2", "f-exp", "lse"]
+    assert len(trials) == 8 and states(study) == {"COMPLETE": 8}
+    assert sorted(tuple(t.user_attrs["term_ids"]) for t in trials) == [(k,) for k in keys]
     assert len({(t.params["width"], t.params["lr"], t.params["depth"]) for t in trials}) == 1
 
 
