@@ -25,7 +25,7 @@ class UserError(click.ClickException):
         self.ctx = click.get_current_context(silent=True)
 
 
-def _console() -> Console:
+def make_console() -> Console:
     return Console(soft_wrap=False)
 
 
@@ -49,10 +49,13 @@ def cli() -> None:
 @cli.command()
 @click.option("--grammar", "grammar_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Grammar file (TOML, see grammars/). Options given below override its axioms.")
-@click.option("--left", type=click.Choice(["perm", "unitary"]),
-              help="Left symmetry: perm (tokens exchangeable) or unitary (U(N), traces only).")
+@click.option("--left", type=click.Choice(["perm", "orthogonal", "unitary"]),
+              help="Left symmetry group: perm (S_N, tokens exchangeable), orthogonal (O(N), real field: traces "
+                   "of words in the edges and their transposes) or unitary (U(N): traces of words in the edges; "
+                   "for real X, the restriction of U(N)-invariant potentials of X W X*).")
 @click.option("--right", type=click.Choice(["centralizer", "none"]),
-              help="centralizer: V depends on X only through X W X*; none: also gated products.")
+              help="centralizer: V depends on X only through X W X*; none: every S_N-invariant polynomial "
+                   "(also the products of projections X W_m, odd orders and order 1; needs --left perm).")
 @click.option("--field", "field_kind", type=click.Choice(["real", "complex"]), help="Real or complex X.")
 @click.option("--max-order", type=click.IntRange(1, 16), help="Highest order in X (default 4).")
 @click.option("--min-order", type=click.IntRange(1, 16), help="Lowest order in X (default 2).")
@@ -62,8 +65,11 @@ def cli() -> None:
               help="free: a free weight per edge; labelled: distinguishable edges; alphabet: named letters.")
 @click.option("--alphabet", help="Comma-separated weight letters, e.g. A,B (implies --weights alphabet).")
 @click.option("--symmetric", help="Comma-separated letters whose weights are symmetric, e.g. A.")
-@click.option("--tokens", type=click.IntRange(1), help="Number of tokens N: below the stable range "
-              "(N < vertices of a diagram) identities appear between terms, and the table says so.")
+@click.option("--tokens", type=click.IntRange(1, 1 << 24), help="Number of tokens N (default: the grammar's). "
+              "The table says whether the listed diagrams are independent at N and C (proved for N, C ≥ the "
+              "vertices of a diagram; below that the numerical rank, with a warning when identities appear).")
+@click.option("--features", type=click.IntRange(1, 1 << 20), help="Number of features C (default: the grammar's); "
+              "see --tokens.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "latex"]), default="table",
               show_default=True, help="Output format.")
 def enumerate(  # noqa: A001 - the command's name
@@ -78,13 +84,17 @@ def enumerate(  # noqa: A001 - the command's name
     alphabet: str | None,
     symmetric: str | None,
     tokens: int | None,
+    features: int | None,
     fmt: str,
 ) -> None:
     """List every admissible term: id, order, potential, field, recognised name, and counts.
 
-    The id column is the term's canonical key; pass it to `archsearch show`.
+    Admissible means invariant under the axioms: a grammar that names a family its axioms do not
+    admit (softmax under left = unitary, say) is an error. The id column is the term's canonical
+    key; pass it to `archsearch show`.
     """
     from archsearch import describe, render
+    from archsearch.families import InadmissibleFamily
     from archsearch.grammar import GrammarError, load_grammar
 
     letters = tuple(s.strip() for s in alphabet.split(",")) if alphabet else None
@@ -98,12 +108,13 @@ def enumerate(  # noqa: A001 - the command's name
             grammar = describe.grammar_with_overrides(load_grammar(grammar_path), **overrides)
         else:
             grammar = describe.grammar_from_options(**overrides)
-        if tokens is not None:
-            grammar = describe.grammar_with_tokens(grammar, tokens)
-        _check_families(grammar)
+        grammar = describe.grammar_with_sizes(grammar, tokens=tokens, features=features)
         desc = describe.describe_grammar(grammar)
     except GrammarError as err:
         raise UserError(str(err)) from None
+    except InadmissibleFamily as err:
+        option = f"--{err.axiom} {overrides[err.axiom]}: " if overrides.get(err.axiom) is not None else ""
+        raise UserError(f"{option}{err.message} (named in {grammar_path})") from None
     except ValueError as err:
         raise UserError(f"invalid axioms: {err}") from None
     if fmt == "json":
@@ -111,16 +122,7 @@ def enumerate(  # noqa: A001 - the command's name
     elif fmt == "latex":
         click.echo(render.grammar_latex(desc))
     else:
-        render.grammar_table(desc, _console())
-
-
-def _check_families(grammar) -> None:
-    ax = grammar.axioms
-    if ax.right == "none" and (ax.left != "perm" or ax.field != "real"):
-        raise ValueError("--right none (gated products) needs --left perm and --field real")
-    fam = grammar.families
-    if (fam.softmax or fam.entrywise or fam.conic) and ax.field != "real":
-        raise ValueError("softmax, entrywise and conic families need --field real")
+        render.grammar_table(desc, make_console())
 
 
 @cli.command()
@@ -129,7 +131,9 @@ def _check_families(grammar) -> None:
               help="Field to derive in (default: complex for free oriented edges such as 0~1.1~0, else real).")
 @click.option("--untied", is_flag=True, help="Show the untied field (one parameter set per branch).")
 @click.option("--code", is_flag=True, help="Also print the contraction plan and the generated PyTorch module.")
-@click.option("--causal", is_flag=True, help="Compile the causal variant (every summed token index ≤ the output).")
+@click.option("--causal", is_flag=True, help="Compile the causal variant: future tokens masked (each summed token "
+              "index ≤ its parent's along a spanning tree rooted at the output token; softmax: keys ≤ the query). "
+              "A causal block is not the gradient of a potential.")
 @click.option("--grammar", "grammar_path", type=click.Path(path_type=Path, dir_okay=False),
               help="Take the declared sizes (N, C, C_A, H) the contraction order is chosen for from this grammar.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text",
@@ -140,7 +144,9 @@ def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal:
 
     TERM_ID is an id printed by `archsearch enumerate`: a diagram key such as 0-0 (Tr G, the MLP
     term), 0-1.0-1 (Tr(G₁G₂), linear attention), 0~1.1~0 (the same in the complex field), or a
-    named family: lse (softmax), f-exp, relu, soc4, colu4, glu3.
+    named family: lse (softmax; lse@0.5 at temperature 0.5), f-exp (entrywise kernel), mlp-gelu,
+    mlp-relu2, mlp-silu (activated MLPs as gradient fields), glu-silu (SwiGLU, no potential), relu,
+    soc4, colu4 (cone projections), glu3, glu2.1, glu1 (the products of right = none).
     """
     from archsearch import describe, render
     from archsearch.grammar import GrammarError, load_grammar
@@ -162,7 +168,7 @@ def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal:
         if code:
             click.echo(desc["code"])
     else:
-        render.term_panel(desc, _console())
+        render.term_panel(desc, make_console())
 
 
 def _register() -> None:

@@ -11,8 +11,16 @@ from typing import Any
 from archsearch.calculus import derive
 from archsearch.enumeration import count_summary, enumerate_terms, recognise
 from archsearch.enumeration.axioms import Axioms
+from archsearch.families import GROUP_NAMES, Term, term_from_key
+from archsearch.families.base import CAUSAL_TIE, tie_note
 from archsearch.grammar.model import Grammar
-from archsearch.terms import Diagram, Term, term_from_key
+
+#: what a causal block computes (archsearch.compiler.causal), in words
+CAUSAL_RULE = (
+    "future tokens are masked: each summed token index is ≤ its parent's along a spanning tree of the "
+    "diagram rooted at the output token (for a trace word: (L∘G₁)(L∘G₂)…, stacked causal linear "
+    "attentions; softmax: keys k ≤ j). The masked field is not the gradient of any potential."
+)
 
 
 class TermLookupError(ValueError):
@@ -20,10 +28,20 @@ class TermLookupError(ValueError):
 
 
 def default_field_kind(term: Term) -> str:
-    """The field a term key implies: free oriented edges only exist in the complex field."""
-    if isinstance(term, Diagram) and term.free_weights and all(e.oriented for e in term.edges):
-        return "complex"
-    return "real"
+    """The field a term key implies (free oriented diagram edges only exist in the complex field)."""
+    return term.default_field()
+
+
+def symmetry_of(term: Term) -> dict[str, Any]:
+    """The symmetry the term's family declares, as plain data."""
+    sym = term.symmetry
+    return {
+        "left": sym.left,
+        "left_group": GROUP_NAMES[sym.left],
+        "centralizer": sym.centralizer,
+        "fields": sorted(sym.fields),
+        "potential": sym.potential,
+    }
 
 
 def lookup_term(term_id: str) -> Term:
@@ -53,6 +71,7 @@ def describe_term(term: Term, field: str | None = None, untied: bool = False, si
         "potential_text": term.text(),
         "potential_latex": term.latex(),
         "has_potential": term.has_potential,
+        "symmetry": symmetry_of(term),
         "field": chosen.unicode(),
         "field_text": chosen.text(),
         "field_latex": chosen.latex(),
@@ -62,27 +81,37 @@ def describe_term(term: Term, field: str | None = None, untied: bool = False, si
         "tied_parameters": len(tied.parameters()),
         "untied_parameters": len(loose.parameters()),
         "name": recognise(term),
-        "note": chosen.note or "",
+        "note": _note(term, chosen, causal),
         "cost": term_cost(term, field=field, tied=not untied, causal=causal, sizes=sizes),
         "causal": causal,
+        "is_gradient": chosen.is_gradient and not (causal and term.mixes_tokens),
     }
+    if causal:
+        out["causal_rule"] = CAUSAL_RULE
     if code:
         block = compile_term(term, field=field, tied=not untied, causal=causal, sizes=sizes)
         out["class_name"] = block.class_name
         out["plan"] = str(block.plan) if block.plan is not None else None
         out["code"] = block.source
-    if isinstance(term, Diagram):
-        out["index_form"] = term.index_form()
-        out["connected"] = term.is_connected
-        out["trace"] = term.is_trace
-        out["vertices"] = term.n_vertices
+    out.update(term.describe())
     return out
+
+
+def _note(term: Term, field, causal: bool) -> str:
+    """The field's note; a causal tied block says that the mask makes it no gradient."""
+    if causal and field.tied and term.mixes_tokens:
+        return field.note.replace(tie_note(True), CAUSAL_TIE)
+    return field.note or ""
 
 
 def describe_grammar(grammar: Grammar) -> dict[str, Any]:
     """All admissible terms of a grammar with their fields and names, and the count summary."""
     terms = [describe_term(t, field=grammar.axioms.field, sizes=grammar.sizes) for t in enumerate_terms(grammar)]
-    counts = [asdict(row) for row in count_summary(grammar)]
+    counts = []
+    for row in count_summary(grammar):
+        data = asdict(row)
+        st = data.pop("stability")
+        counts.append({**data, "stable": st["stable"], "rank": st["rank"], "stability": st["how"]})
     ax = grammar.axioms
     return {
         "grammar": grammar.name,
@@ -100,6 +129,7 @@ def describe_grammar(grammar: Grammar) -> dict[str, Any]:
             "symmetric": sorted(ax.symmetric),
         },
         "tokens": grammar.sizes.tokens,
+        "features": grammar.sizes.features,
         "sizes": asdict(grammar.sizes),
         "terms": terms,
         "counts": counts,
@@ -114,9 +144,10 @@ def grammar_with_overrides(grammar: Grammar, **overrides: Any) -> Grammar:
     return replace(grammar, axioms=replace(grammar.axioms, **changes))
 
 
-def grammar_with_tokens(grammar: Grammar, tokens: int) -> Grammar:
-    """The grammar with a declared number of tokens N (for the stable-range check)."""
-    return replace(grammar, sizes=replace(grammar.sizes, tokens=tokens))
+def grammar_with_sizes(grammar: Grammar, **sizes: Any) -> Grammar:
+    """The grammar with some declared sizes replaced (tokens N, features C: for the independence check)."""
+    changes = {k: v for k, v in sizes.items() if v is not None}
+    return replace(grammar, sizes=replace(grammar.sizes, **changes)) if changes else grammar
 
 
 def grammar_from_options(**options: Any) -> Grammar:

@@ -30,8 +30,13 @@ def grammar_table(desc: dict[str, Any], console: Console) -> None:
         table.add_row(t["id"], str(t["order"] or "—"), t["potential"], t["field"], t["cost"], name)
     console.print(table)
     counts = Table(title="diagram counts", header_style="bold")
-    for col in ("order", "connected", "all", "published (connected / all)", "stable at N"):
-        counts.add_column(col, justify="right" if col != "published (connected / all)" else "left")
+    gated = desc["axioms"]["right"] == "none"
+    columns = ["order", "connected", "all", "published (connected / all)"]
+    columns += ["gated (right = none)"] if gated else []
+    columns += [f"independent at N = {desc['tokens']}, C = {desc['features']}"]
+    for col in columns:
+        counts.add_column(col, justify="left" if col.startswith(("published", "independent")) else "right")
+    warnings = []
     for row in desc["counts"]:
         ref = []
         if row["reference_connected"] is not None:
@@ -40,17 +45,22 @@ def grammar_table(desc: dict[str, Any], console: Console) -> None:
         if row["reference_total"] is not None:
             mark = "✓" if row["reference_total"] == row["total"] else "✗"
             ref.append(f"{row['reference_total']} {mark} ({row['source_total']})")
-        counts.add_row(
-            str(row["order"]),
-            str(row["connected"]),
-            str(row["total"]),
-            " / ".join(ref) or "—",
-            f"N = {desc['tokens']}: " + ("yes" if row["stable"] else "no — identities between terms"),
-        )
+        cells = [str(row["order"]), str(row["connected"]), str(row["total"]), " / ".join(ref) or "—"]
+        cells += [str(row["gated"])] if gated else []
+        cells.append(row["stability"])
+        counts.add_row(*cells)
+        if row["stable"] is not True:
+            warnings.append(f"order {row['order']}: {row['stability']}")
     console.print(counts)
-    others = [t for t in desc["terms"] if t["family"] != "diagram"]
-    if others:
-        console.print(f"plus {len(others)} named non-polynomial term(s): " + ", ".join(t["id"] for t in others))
+    for line in warnings:
+        console.print(f"[yellow]warning[/yellow]: {line} (N = tokens, C = features: raise them in [sizes], "
+                      "or pass --tokens / --features)", highlight=False)
+    gated = [t["id"] for t in desc["terms"] if t["family"] == "gated"]
+    named = [t["id"] for t in desc["terms"] if t["family"] not in ("diagram", "gated")]
+    if gated:
+        console.print(f"plus {len(gated)} product(s) of projections (right = none): " + ", ".join(gated))
+    if named:
+        console.print(f"plus {len(named)} named famil{'y' if len(named) == 1 else 'ies'}: " + ", ".join(named))
 
 
 def term_panel(desc: dict[str, Any], console: Console) -> None:
@@ -59,12 +69,25 @@ def term_panel(desc: dict[str, Any], console: Console) -> None:
     if "index_form" in desc:
         console.print(f"              V(X) = {desc['index_form']}")
     deriv = "∂V/∂X̄ (Wirtinger)" if desc["field_kind"] == "complex" else "∇_X V"
-    kind = "tied: the exact gradient" if desc["tied"] else "untied: one parameter set per branch"
+    if desc["causal"] and desc["tied"] and desc["has_potential"] and not desc["is_gradient"]:
+        kind = "tied, causal: not a gradient (the mask makes the field non-conservative)"
+    elif desc["is_gradient"]:
+        kind = "tied: the exact gradient"
+    elif desc["tied"]:
+        kind = "tied (shared weights; no potential, so not a gradient)"
+    else:
+        kind = "untied: one parameter set per branch"
     console.print(f"  field       F(X) = {deriv} = {desc['field']}")
     console.print(f"              {desc['branches']} branch(es), {kind}; "
                   f"{desc['tied_parameters']} weight(s) tied, {desc['untied_parameters']} untied")
     console.print(f"  recognised  {desc['name'] or '— (no established name)'}")
+    sym = desc["symmetry"]
+    console.print(f"  symmetry    {sym['left_group']}-invariant; centralizer: {'yes' if sym['centralizer'] else 'no'}; "
+                  f"field: {' or '.join(sym['fields'])}; potential: {'yes' if sym['potential'] else 'no'}",
+                  highlight=False)
     console.print(f"  compiled    {desc['cost']}{' (causal)' if desc['causal'] else ''} at the declared sizes")
+    if desc["causal"]:
+        console.print(f"  causal      {desc['causal_rule']}", highlight=False)
     if not desc["has_potential"]:
         console.print("  [yellow]no potential[/yellow]: this field is not the gradient of any V")
     if desc["note"]:

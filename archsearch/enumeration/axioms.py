@@ -1,9 +1,18 @@
 """Axioms: which potentials V(X), X ∈ F^{N×C}, are admissible.
 
-left  = "perm"     V(PX) = V(X) for permutations P (every contraction diagram is admissible);
-        "unitary"  V(UX) = V(X) for U ∈ U(N) (only disjoint unions of directed cycles: traces).
+left  = "perm"        V(PX) = V(X) for permutations P (every contraction diagram is admissible);
+        "orthogonal"  V(OX) = V(X) for O ∈ O(N), real field: every vertex has two endpoints, i.e.
+                      products of traces of words in the edges and their transposes (G_A, G_Aᵀ);
+        "unitary"     V(UX) = V(X) for U ∈ U(N): only disjoint unions of directed cycles (traces of
+                      words in the edges). In the real field this means: the restriction to real X
+                      of a U(N)-invariant potential of the edges X W X* — words without transposes of
+                      non-symmetric letters. The group acting on real X is O(N), whose invariants
+                      are the larger "orthogonal" list; with free or symmetric weights both coincide.
 right = "centralizer"  V depends on X only through edges G = X W X*;
-        "none"         also per-token (gated) products Σ_{j,c} Π_m (X W_m)_{jc}.
+        "none"         every S_N-invariant polynomial in X up to the order: the diagrams plus the
+                       multilinear products V_λ = Σ_c Π_v Σ_j Π_{m∈v} (X W_m)_jc, one per integer
+                       partition λ of each order k ≠ 2 (archsearch.families.gated), odd orders and
+                       order 1 included (left = "perm", real field).
 weights = "free"      a free weight per edge; families up to edge relabelling (and reversal,
                       W → Wᵀ, in the real field);
           "labelled"  one distinguishable weight per edge (W₁ … W_d), no relabelling, no reversal;
@@ -14,26 +23,28 @@ weights = "free"      a free weight per edge; families up to edge relabelling (a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as spec
 
-LEFT = ("perm", "unitary")
+LEFT = ("perm", "orthogonal", "unitary")
 RIGHT = ("centralizer", "none")
 FIELDS = ("real", "complex")
 WEIGHTS = ("free", "labelled", "alphabet")
+MAX_ORDER = 16
 
 
 @dataclass(frozen=True)
 class Axioms:
     """The symmetry axioms and the order range of an enumeration."""
 
-    left: str = "perm"
-    right: str = "centralizer"
-    field: str = "real"
-    max_order: int = 4
-    min_order: int = 2
+    left: str = spec(default="perm", metadata={"choices": LEFT})
+    right: str = spec(default="centralizer", metadata={"choices": RIGHT})
+    field: str = spec(default="real", metadata={"choices": FIELDS})
+    max_order: int = spec(default=4, metadata={"low": 1, "high": MAX_ORDER, "required": True})
+    min_order: int = spec(default=2, metadata={"low": 1})
     connected: bool = True
-    weights: str = "free"
-    alphabet: tuple[str, ...] = ()
-    symmetric: frozenset[str] = frozenset()
+    weights: str = spec(default="free", metadata={"choices": WEIGHTS})
+    alphabet: tuple[str, ...] = spec(default=(), metadata={"what": "letter"})
+    symmetric: frozenset[str] = spec(default=frozenset(), metadata={"what": "letter"})
 
     def __post_init__(self) -> None:
         if self.left not in LEFT:
@@ -48,8 +59,13 @@ class Axioms:
             raise ValueError("orders must be integers")
         if self.min_order < 1 or self.max_order < self.min_order:
             raise ValueError(f"need 1 <= min_order <= max_order, got {self.min_order}..{self.max_order}")
-        if self.max_order > 16:
-            raise ValueError(f"max_order {self.max_order} is above the supported 16")
+        if self.max_order > MAX_ORDER:
+            raise ValueError(f"max_order {self.max_order} is above the supported {MAX_ORDER}")
+        if self.left == "orthogonal" and self.field != "real":
+            raise ValueError('left = "orthogonal" is the real group O(N); for the complex field use left = "unitary"')
+        if self.right == "none" and (self.left != "perm" or self.field != "real"):
+            raise ValueError('right = "none" needs left = "perm" and field = "real": the products of projections '
+                             "X W_m it adds are only S_N-invariant, and real")
         if self.weights == "alphabet":
             if not self.alphabet:
                 raise ValueError("weights = 'alphabet' needs at least one letter")
@@ -71,6 +87,14 @@ class Axioms:
         """Even orders 2d of the contraction diagrams in range."""
         lo = max(2, self.min_order + (self.min_order % 2))
         return range(lo, self.max_order + 1, 2)
+
+    @property
+    def gated_orders(self) -> tuple[int, ...]:
+        """Orders k of the multilinear products right = "none" adds (every order from 1 but 2, whose
+        products are the diagrams 0-0 and 0-1)."""
+        if self.right != "none":
+            return ()
+        return tuple(k for k in range(max(1, self.min_order), self.max_order + 1) if k != 2)
 
     def reversible(self, letter: str) -> bool:
         """Whether an edge carrying ``letter`` equals its reversal as a function of X.

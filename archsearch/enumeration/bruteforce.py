@@ -80,6 +80,14 @@ def _is_trace(part: tuple[int, ...]) -> bool:
     return all(v == 1 for v in srcs.values()) and all(v == 1 for v in dsts.values()) and srcs.keys() == dsts.keys()
 
 
+def _is_two_regular(part: tuple[int, ...]) -> bool:
+    """Each block holds exactly two endpoints (of either kind): O(N)-invariant contractions."""
+    sizes: dict[int, int] = {}
+    for b in part:
+        sizes[b] = sizes.get(b, 0) + 1
+    return all(v == 2 for v in sizes.values())
+
+
 def brute_force_count(axioms: Axioms, d: int, connected: bool | None = None) -> int:
     """Number of families with d edges, by orbit-minimal set partitions (independent method)."""
     connected = axioms.connected if connected is None else connected
@@ -105,6 +113,8 @@ def brute_force_count(axioms: Axioms, d: int, connected: bool | None = None) -> 
         for part in set_partitions(2 * d):
             if connected and not _connected(part):
                 continue
+            if axioms.left == "orthogonal" and not _is_two_regular(part):
+                continue  # a set closed under H: the orbit-minimal members count its orbits
             if all(_normalise([part[m[i]] for i in range(2 * d)]) >= part for m in group):
                 total += 1
     return total

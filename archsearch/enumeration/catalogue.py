@@ -6,33 +6,41 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from archsearch.enumeration.diagrams import all_diagrams, connected_diagrams, diagrams
+from archsearch.enumeration.partitions import integer_partitions
 from archsearch.enumeration.references import reference_for
-from archsearch.terms import Conic, Entrywise, Gated, Softmax, Term
+from archsearch.enumeration.stability import Stability, stability
+from archsearch.families import Family, Gated, check_admissible, named_families
 
 if TYPE_CHECKING:  # grammar.model imports enumeration.axioms: keep the import one-way at run time
+    from archsearch.enumeration.axioms import Axioms
     from archsearch.grammar.model import Grammar
 
 
-def enumerate_terms(grammar: Grammar) -> list[Term]:
-    """Diagrams of every admissible even order, gated products (right = none), then the named
-    non-polynomial families, each group sorted by order and key."""
+def gated_terms(axioms: Axioms, order: int | None = None) -> list[Gated]:
+    """right = "none": the products V_λ, one per integer partition λ of each order k ≠ 2 (or of ``order``)."""
+    orders = axioms.gated_orders if order is None else [k for k in axioms.gated_orders if k == order]
+    return [Gated(parts) for k in orders for parts in integer_partitions(k)]
+
+
+def enumerate_terms(grammar: Grammar) -> list[Family]:
+    """Diagrams of every admissible even order, the gated products (right = none), then the named
+    non-polynomial families. Raises archsearch.families.InadmissibleFamily if the grammar names a
+    family its axioms do not admit."""
     ax = grammar.axioms
-    terms: list[Term] = []
+    check_admissible(ax, grammar.families)
+    terms: list[Family] = []
     for order in ax.polynomial_orders:
         terms.extend(diagrams(ax, order // 2))
-    if ax.right == "none":
-        terms.extend(Gated(k) for k in range(max(3, ax.min_order), ax.max_order + 1))
-    fam = grammar.families
-    if fam.softmax:
-        terms.append(Softmax())
-    terms.extend(Entrywise(fn) for fn in fam.entrywise)
-    terms.extend(Conic(p, fam.cone_size) for p in fam.conic)
+    terms.extend(gated_terms(ax))
+    terms.extend(named.term for named in named_families(grammar.families))
     return terms
 
 
 @dataclass(frozen=True)
 class CountRow:
-    """Diagram counts at one order: connected, all, and the published values where known."""
+    """Counts at one order: diagrams (connected, all, published values where known), the gated
+    products of right = none, and whether the listed diagrams are linearly independent at the
+    grammar's N and C (``stability``: proved, or the numerical rank)."""
 
     order: int
     connected: int
@@ -41,28 +49,36 @@ class CountRow:
     reference_total: int | None
     source_connected: str | None
     source_total: str | None
-    stable: bool  # N ≥ number of vertices, so the invariants are linearly independent
+    gated: int
+    stability: Stability
+
+    @property
+    def stable(self) -> bool:
+        return self.stability.stable
 
 
 def count_summary(grammar: Grammar) -> list[CountRow]:
     ax = grammar.axioms
     rows = []
     ref_c, ref_t = reference_for(ax, True), reference_for(ax, False)
-    for order in ax.polynomial_orders:
+    orders = sorted(set(ax.polynomial_orders) | set(ax.gated_orders))
+    for order in orders:
         d = order // 2
-        conn = connected_diagrams(ax, d)
-        total = all_diagrams(ax, d) if ax.weights != "labelled" or d <= 4 else ()
-        max_vertices = max(g.n_vertices for g in (conn if ax.connected or not total else total))
+        even = order % 2 == 0 and order >= 2
+        conn = connected_diagrams(ax, d) if even else ()
+        total = all_diagrams(ax, d) if even and (ax.weights != "labelled" or d <= 4) else ()
+        listed = diagrams(ax, d) if even else ()
         rows.append(
             CountRow(
                 order=order,
                 connected=len(conn),
                 total=len(total),
-                reference_connected=ref_c.at(d) if ref_c else None,
-                reference_total=ref_t.at(d) if ref_t else None,
+                reference_connected=ref_c.at(d) if ref_c and even else None,
+                reference_total=ref_t.at(d) if ref_t and even else None,
                 source_connected=ref_c.source if ref_c else None,
                 source_total=ref_t.source if ref_t else None,
-                stable=grammar.sizes.tokens >= max_vertices,
+                gated=len(gated_terms(ax, order)),
+                stability=stability(listed, ax, grammar.sizes.tokens, grammar.sizes.features),
             )
         )
     return rows

@@ -5,7 +5,8 @@ Connected diagrams with d edges arise from connected diagrams with d − 1 edges
 non-bridge edge, or a pendant edge with its leaf, keeps a diagram connected. Each candidate is
 reduced to its canonical form (archsearch.terms) and deduplicated. Disconnected diagrams are
 multisets of connected ones. Under left = unitary only unions of directed cycles are admissible:
-the connected ones are the cyclic words in the weight letters, generated directly.
+the connected ones are the cyclic words in the weight letters, generated directly; under
+left = orthogonal each edge of such a cycle may also run backwards (a transposed letter).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from itertools import combinations_with_replacement, product
 
 from archsearch.enumeration.axioms import Axioms
+from archsearch.enumeration.partitions import integer_partitions
 from archsearch.terms import Diagram, Edge
 
 LABELLED_MAX_DEGREE = 4  # labelled diagrams grow like Bell(2d): 4140 at d = 4
@@ -51,7 +53,7 @@ _CACHE: dict[tuple, tuple[Diagram, ...]] = {}
 def _connected(sig: tuple, d: int, axioms: Axioms) -> tuple[Diagram, ...]:
     key = (sig, d)
     if key not in _CACHE:
-        if axioms.left == "unitary":
+        if axioms.left in ("unitary", "orthogonal"):
             found = _cycles(axioms, d)
         elif axioms.weights == "labelled":
             found = _labelled_connected(axioms, d)
@@ -95,15 +97,20 @@ def _labelled_connected(axioms: Axioms, d: int) -> set[Diagram]:
 
 
 def _cycles(axioms: Axioms, d: int) -> set[Diagram]:
-    """Directed cycles of length d: cyclic words in the letters (unoriented edges either way)."""
-    options = _letter_options(axioms, edge_letters(axioms, d))
+    """Cycles of length d: cyclic words in the letters (unoriented edges either way); under
+    left = orthogonal an oriented letter may also appear transposed (its edge walked backwards)."""
+    options = []
+    for lt, ori in _letter_options(axioms, edge_letters(axioms, d)):
+        options.append((lt, ori, False))
+        if ori and axioms.left == "orthogonal":
+            options.append((lt, ori, True))
     found: set[Diagram] = set()
     for word in product(options, repeat=d):
-        if axioms.weights == "labelled" and len({lt for lt, _ in word}) != d:
+        if axioms.weights == "labelled" and len({lt for lt, _, _ in word}) != d:
             continue
         edges = []
-        for i, (lt, ori) in enumerate(word):
-            a, b = i, (i + 1) % d
+        for i, (lt, ori, back) in enumerate(word):
+            a, b = (i, (i + 1) % d) if not back else ((i + 1) % d, i)
             edges.append(Edge(lt, a, b, True) if ori else Edge(lt, min(a, b), max(a, b), False))
         found.add(Diagram.make(edges))
     return found
@@ -114,7 +121,7 @@ def all_diagrams(axioms: Axioms, d: int) -> tuple[Diagram, ...]:
     if axioms.weights == "labelled":
         return _labelled_all(axioms, d)
     found: set[Diagram] = set()
-    for parts in _partitions(d):
+    for parts in integer_partitions(d):
         pools = [connected_diagrams(axioms, k) for k in parts]
         # multisets: for equal part sizes choose non-decreasing indices
         for choice in _multiset_choices(parts, pools):
@@ -146,17 +153,6 @@ def _labelled_all(axioms: Axioms, d: int) -> tuple[Diagram, ...]:
                 offset += n
             found.add(Diagram.make(edges))
     return tuple(sorted(found, key=lambda g: g.key))
-
-
-def _partitions(d: int, largest: int | None = None) -> list[tuple[int, ...]]:
-    """Integer partitions of d, parts in non-increasing order."""
-    largest = d if largest is None else largest
-    if d == 0:
-        return [()]
-    out = []
-    for k in range(min(d, largest), 0, -1):
-        out.extend((k, *rest) for rest in _partitions(d - k, k))
-    return out
 
 
 def _multiset_choices(parts: tuple[int, ...], pools: list[tuple[Diagram, ...]]):

@@ -25,6 +25,16 @@ CASES = [
         5,
     ),
     ("perm-labelled", Axioms(weights="labelled"), 3, 3),
+    # left = orthogonal (O(N), real field): words in the letters and their transposes
+    ("orthogonal-free", Axioms(left="orthogonal"), 5, 5),
+    ("orthogonal-one-letter", Axioms(left="orthogonal", weights="alphabet", alphabet=("A",)), 4, 5),
+    ("orthogonal-two-letters", Axioms(left="orthogonal", weights="alphabet", alphabet=("A", "B")), 4, 5),
+    (
+        "orthogonal-symmetric-and-not",
+        Axioms(left="orthogonal", weights="alphabet", alphabet=("A", "B"), symmetric=frozenset("A")),
+        4,
+        5,
+    ),
 ]
 
 
@@ -48,6 +58,8 @@ def _check(ax: Axioms, d: int, connected: bool) -> None:
     assert all(g.is_connected == connected or not connected for g in enumerated)
     if ax.left == "unitary":
         assert all(g.is_trace for g in enumerated)
+    if ax.left == "orthogonal":
+        assert all(g.is_orthogonal_trace for g in enumerated)
     assert len(enumerated) == brute_force_count(ax, d, connected)
     ref = reference_for(ax, connected)
     if ref is not None and ref.at(d) is not None:
@@ -82,3 +94,23 @@ def test_brute_force_is_not_the_enumerator():
     real, complex_ = Axioms(), Axioms(field="complex")
     assert brute_force_count(real, 2, True) == 4
     assert brute_force_count(complex_, 2, True) == 8
+
+
+def test_orthogonal_sequences():
+    """O(N) with one non-symmetric letter A: words in A, Aᵀ up to rotation and reversal-with-transpose;
+    the free and symmetric cases coincide with U(N) (one trace per order). Checked against the brute
+    force above; the unitary list is strictly smaller once a letter is not symmetric."""
+    one = Axioms(left="orthogonal", weights="alphabet", alphabet=("A",))
+    assert [len(connected_diagrams(one, d)) for d in range(1, 9)] == [1, 2, 2, 4, 4, 9, 10, 22]
+    assert [len(connected_diagrams(Axioms(left="unitary", weights="alphabet", alphabet=("A",)), d))
+            for d in range(1, 9)] == [1] * 8
+    two = Axioms(left="orthogonal", weights="alphabet", alphabet=("A", "B"))
+    assert [len(connected_diagrams(two, d)) for d in range(1, 6)] == [2, 6, 12, 39, 104]
+    # ‖X A Xᵀ‖²_F = Tr(G_A G_Aᵀ) is O(N)-invariant but not a U(N) trace word
+    from archsearch.terms import Diagram
+
+    frobenius = Diagram.from_key("A0~1.A0~1")
+    assert frobenius in connected_diagrams(one, 2) and not frobenius.is_trace and frobenius.is_orthogonal_trace
+    free = Axioms(left="orthogonal")
+    assert [len(connected_diagrams(free, d)) for d in range(1, 9)] == [1] * 8
+    assert [len(all_diagrams(free, d)) for d in range(1, 8)] == [1, 2, 3, 5, 7, 11, 15]
