@@ -27,6 +27,7 @@ from archsearch.compiler.emit import (
     HEAD_PROJECTION,
     Code,
     branch_names,
+    parameters_and_init,
     return_dict,
     wrap,
 )
@@ -237,16 +238,7 @@ def edge_source(kernel: EdgeKernel, note: str, tied: bool, causal: bool, class_n
                 params.append((f"b{b.index}_out", "features, heads, self.rank", "self.heads * self.rank"))
     else:
         params += [(n, "heads, features, features", "self.features") for n in names]
-    for attr, shape, _ in params:
-        code.add(f"self.{attr} = torch.nn.Parameter(torch.empty({shape}, dtype=dtype))", 8)
-    code.add("self.reset_parameters()", 8)
-    code.add()
-    code.add("def reset_parameters(self):", 4)
-    code.add('"""Gaussian init, variance 1/fan-in for every factor."""', 8)
-    code.add("with torch.no_grad():", 8)
-    for attr, _, fan in params:
-        code.add(f"self.{attr}.normal_(0.0, 1.0 / math.sqrt({fan}))", 12)
-    code.add()
+    parameters_and_init(code, params, "Gaussian init, variance 1/fan-in for every factor.")
     code.add("def forward(self, x):", 4)
     code.add(FORWARD_DOC, 8)
     if lowrank:

@@ -28,6 +28,7 @@ __all__ = [
     "full_effective",
     "full_parameters",
     "module_imports",
+    "parameters_and_init",
     "return_dict",
     "wrap",
 ]
@@ -111,20 +112,27 @@ EFFECTIVE_DOC = '"""Calculus parameter name → (H, C, C) weight, named as archs
 HEAD_PROJECTION = 'torch.einsum("bnc,hcd->bhnd", x, self.{w})'
 
 
+def parameters_and_init(code: Code, params: list[tuple[str, str, str]], doc: str) -> None:
+    """``self.<attr> = Parameter(empty(<shape>))`` for each (attr, shape, fan-in) and ``reset_parameters``:
+    Gaussian, variance 1/fan-in."""
+    for attr, shape, _ in params:
+        code.add(f"self.{attr} = torch.nn.Parameter(torch.empty({shape}, dtype=dtype))", 8)
+    code.add("self.reset_parameters()", 8)
+    code.add()
+    code.add("def reset_parameters(self):", 4)
+    code.add(f'"""{doc}"""', 8)
+    code.add("with torch.no_grad():", 8)
+    for attr, _, fan in params:
+        code.add(f"self.{attr}.normal_(0.0, 1.0 / math.sqrt({fan}))", 12)
+    code.add()
+
+
 def full_parameters(code: Code, names: list[str]) -> None:
     """Full (H, C, C) parameters named ``names``, their Gaussian init (variance 1/C)."""
     code.add("self.features, self.heads = features, heads", 8)
     code.add("self.rank = None  # per-token family: full (H, C, C) weights, rank is not used", 8)
-    for n in names:
-        code.add(f"self.{n} = torch.nn.Parameter(torch.empty(heads, features, features, dtype=dtype))", 8)
-    code.add("self.reset_parameters()", 8)
-    code.add()
-    code.add("def reset_parameters(self):", 4)
-    code.add('"""Gaussian init, variance 1/C."""', 8)
-    code.add("with torch.no_grad():", 8)
-    for n in names:
-        code.add(f"self.{n}.normal_(0.0, 1.0 / math.sqrt(self.features))", 12)
-    code.add()
+    full = [(n, "heads, features, features", "self.features") for n in names]
+    parameters_and_init(code, full, "Gaussian init, variance 1/C.")
 
 
 def full_effective(code: Code, names: list[str]) -> None:

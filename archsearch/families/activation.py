@@ -11,39 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archsearch.families.base import Named, Symmetry, tie_note
-from archsearch.families.functions import ACTIVATIONS, ScalarFunction
+from archsearch.families.base import Symmetry, tie_note
+from archsearch.families.functions import ACTIVATIONS, FunctionFamily
 from archsearch.families.token import TokenFamily, token_symmetry
 
 
 @dataclass(frozen=True)
-class Activation(TokenFamily):
+class Activation(FunctionFamily, TokenFamily):
     """The per-token MLP with activation σ = ``fn`` (a name in ACTIVATIONS), as a gradient field."""
 
     fn: str
 
     kind = "activation"
     output_base = "B"
-
-    def __post_init__(self) -> None:
-        if self.fn not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.fn!r} (known: {', '.join(ACTIVATIONS)})")
-
-    @property
-    def function(self) -> ScalarFunction:
-        return ACTIVATIONS[self.fn]
-
-    @classmethod
-    def named(cls, families) -> list[Named]:
-        return [Named(cls(fn), "activation", i) for i, fn in enumerate(families.activation)]
-
-    @property
-    def key(self) -> str:
-        return f"mlp-{self.fn}"
-
-    @classmethod
-    def parse(cls, key: str) -> Activation | None:
-        return cls(key[4:]) if key.startswith("mlp-") else None
+    table, prefix, grammar_key, what = ACTIVATIONS, "mlp-", "activation", "activation"
 
     @property
     def symmetry(self) -> Symmetry:

@@ -12,38 +12,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsearch.families.base import Named, tie_note
+from archsearch.families.base import tie_note
 from archsearch.families.edge import EdgeFamily
-from archsearch.families.functions import EDGE_KERNELS, ScalarFunction
+from archsearch.families.functions import EDGE_KERNELS, FunctionFamily
 
 
 @dataclass(frozen=True)
-class Entrywise(EdgeFamily):
+class Entrywise(FunctionFamily, EdgeFamily):
     """V = Σ_jk φ(S_jk) for φ = ``fn`` (a name in EDGE_KERNELS)."""
 
     fn: str
 
     kind = "entrywise"
-
-    def __post_init__(self) -> None:
-        if self.fn not in EDGE_KERNELS:
-            raise ValueError(f"unknown entrywise function {self.fn!r} (known: {', '.join(EDGE_KERNELS)})")
-
-    @property
-    def function(self) -> ScalarFunction:
-        return EDGE_KERNELS[self.fn]
-
-    @classmethod
-    def named(cls, families) -> list[Named]:
-        return [Named(cls(fn), "entrywise", i) for i, fn in enumerate(families.entrywise)]
-
-    @property
-    def key(self) -> str:
-        return f"f-{self.fn}"
-
-    @classmethod
-    def parse(cls, key: str) -> Entrywise | None:
-        return cls(key[2:]) if key.startswith("f-") else None
+    table, prefix, grammar_key, what = EDGE_KERNELS, "f-", "entrywise", "entrywise function"
 
     def formula(self, style: str) -> str:
         if style == "latex":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -72,6 +73,40 @@ class ScalarFunction:
     def name_of(self, style: str, phi: bool = False) -> str:
         names = self.show_phi if phi else self.show
         return names[("unicode", "text", "latex").index(style)]
+
+
+class FunctionFamily:
+    """Mixin of the families indexed by one entry ``fn`` of a function table (entrywise kernels,
+    activated MLPs, activated GLUs): validation, ``function``, the key ``<prefix><fn>``, parsing, and
+    the grammar key that names them. Concrete classes set the class attributes and a field ``fn``."""
+
+    table: ClassVar[dict[str, ScalarFunction]]
+    prefix: ClassVar[str]
+    grammar_key: ClassVar[str]
+    what: ClassVar[str]
+    fn: str
+
+    def __post_init__(self) -> None:
+        if self.fn not in self.table:
+            raise ValueError(f"unknown {self.what} {self.fn!r} (known: {', '.join(self.table)})")
+
+    @property
+    def function(self) -> ScalarFunction:
+        return self.table[self.fn]
+
+    @property
+    def key(self) -> str:
+        return f"{self.prefix}{self.fn}"
+
+    @classmethod
+    def parse(cls, key: str):
+        return cls(key[len(cls.prefix):]) if key.startswith(cls.prefix) else None
+
+    @classmethod
+    def named(cls, families) -> list:
+        from archsearch.families.base import Named
+
+        return [Named(cls(fn), cls.grammar_key, i) for i, fn in enumerate(getattr(families, cls.grammar_key))]
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

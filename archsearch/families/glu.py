@@ -12,38 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archsearch.families.base import Named, Symmetry
-from archsearch.families.functions import ACTIVATIONS, ScalarFunction
+from archsearch.families.base import Symmetry
+from archsearch.families.functions import ACTIVATIONS, FunctionFamily
 from archsearch.families.token import TokenFamily, no_potential, token_symmetry
 
 
 @dataclass(frozen=True)
-class Glu(TokenFamily):
+class Glu(FunctionFamily, TokenFamily):
     """(σ(X W₁) ⊙ X W₂) W₂ᵀ for σ = ``fn`` (a name in ACTIVATIONS)."""
 
     fn: str
 
     kind = "glu"
-
-    def __post_init__(self) -> None:
-        if self.fn not in ACTIVATIONS:
-            raise ValueError(f"unknown GLU activation {self.fn!r} (known: {', '.join(ACTIVATIONS)})")
-
-    @property
-    def function(self) -> ScalarFunction:
-        return ACTIVATIONS[self.fn]
-
-    @classmethod
-    def named(cls, families) -> list[Named]:
-        return [Named(cls(fn), "glu", i) for i, fn in enumerate(families.glu)]
-
-    @property
-    def key(self) -> str:
-        return f"glu-{self.fn}"
-
-    @classmethod
-    def parse(cls, key: str) -> Glu | None:
-        return cls(key[4:]) if key.startswith("glu-") else None
+    table, prefix, grammar_key, what = ACTIVATIONS, "glu-", "glu", "GLU activation"
 
     @property
     def order(self) -> int:
