@@ -71,7 +71,7 @@ def leaderboard(study_name: str, storage: str | None, results_dir: Path, top: in
     from archsearch.report.tables import rich_table
 
     ref = open_study(study_name, storage, results_dir)
-    rows = rows_of(ref, top)
+    rows = rows_of(ref, top, include_duplicates=as_json)  # the table lists distinct configurations
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

@@ -57,11 +57,11 @@ def _errors():
 STUDY_DEFINITION = {
     "grammar_path": "--grammar", "task_name": "--task", "task_option": "--task-option", "sampler": "--sampler",
     "pruner": "--pruner", "objectives": "--objectives", "steps": "--steps", "batch_size": "--batch-size",
-    "space_items": "--space", "seed": "--seed", "no_baseline": "--no-baseline",
+    "space_items": "--space", "seed": "--seed", "no_baseline": "--no-baseline", "mode": "--mode",
 }
 
 
-def _note_ignored_on_resume(settings: dict[str, Any]) -> None:
+def _note_ignored_on_resume(settings: Any) -> None:
     """--resume continues with the study's stored settings: say which given options have no effect."""
     from click.core import ParameterSource
 
@@ -73,63 +73,51 @@ def _note_ignored_on_resume(settings: dict[str, Any]) -> None:
                    f"{', '.join(given)}", err=True)
 
 
-def _print_leaderboard(study: Any, top: int, where: str, study_dir: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _print_leaderboard(study: Any, top: int, where: str, study_dir: Path, storage: str | None) -> None:
+    """The leaderboard as ``archsearch leaderboard`` prints it, then the counts and where the files are."""
+    from archsearch.cli import make_console
+    from archsearch.report import open_study
+    from archsearch.report.tables import leaderboard, rich_table
+    from archsearch.search import count_trials, load_settings
 
-    from archsearch.search import count_trials, leaderboard
-
-    console = Console(soft_wrap=False)
-    settings = study.user_attrs.get("archsearch", {})
-    metric = settings.get("task_info", {}).get("metric", "value")
-    objectives = settings.get("objectives", ["metric"])
-    rows = leaderboard(study, top)
+    console = make_console()
+    ref = open_study(study, storage, study_dir.parent)
     counts = count_trials(study)
-    title = (f"study {study.study_name}: {settings.get('task')} ({metric}, "
-             f"{settings.get('task_info', {}).get('direction', '')}), {counts['finished']} of "
-             f"{settings.get('n_trials')} trials finished")
-    console.print(title, highlight=False, soft_wrap=True)
-    table = Table()
-    table.add_column("#", justify="right")
-    for name in objectives:
-        table.add_column(f"val {metric}" if name == "metric" else name, justify="right")
-    table.add_column("terms")
-    table.add_column("params", justify="right")
-    table.add_column("flops", justify="right")
-    table.add_column("time", justify="right")
-    table.add_column("note")
-    for row in rows:
-        cells = [str(row["number"])]
-        for name, value in zip(objectives, row["values"], strict=False):
-            cells.append(f"{value:.4g}" if name == "metric" else f"{value:,.0f}")
-        cells.append(" + ".join(row["term_labels"]))
-        cells.append(f"{row['n_params']:,}" if row["n_params"] is not None else "")
-        cells.append(f"{row['flops']:,}" if row["flops"] is not None else "")
-        cells.append(f"{row['wall_time']:.2f}s" if row["wall_time"] is not None else "")
-        notes = []
-        if row["pareto"]:
-            notes.append("pareto")
-        if row["duplicate_of"] is not None:
-            notes.append(f"= #{row['duplicate_of']}")
-        cells.append(", ".join(notes))
-        table.add_row(*cells)
-    console.print(table)
-    console.print(f"{counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed",
-                  highlight=False, soft_wrap=True)
+    settings = load_settings(study)
+    if counts["COMPLETE"]:
+        console.print(rich_table(ref, leaderboard(ref, top, include_duplicates=False)))
+    dups = f"; {counts['duplicates']} repeated proposals reused a result, not counted" if counts["duplicates"] else ""
+    console.print(f"{counts['finished']} of {settings.n_trials} trials finished ({counts['COMPLETE']} complete, "
+                  f"{counts['PRUNED']} pruned, {counts['FAIL']} failed{dups})", highlight=False, soft_wrap=True)
     console.print(f"storage: {where}", highlight=False, soft_wrap=True)
     console.print(f"weights: {study_dir / 'trials'}/<number>/model.safetensors", highlight=False, soft_wrap=True)
 
 
-def _report(study: Any, as_json: bool, top: int, where: str, study_dir: Path) -> None:
-    from archsearch.search import summary
+def _report(study: Any, as_json: bool, top: int, where: str, study_dir: Path, storage: str | None) -> None:
+    from archsearch.search import confirmations, summary
 
     if as_json:
-        data = summary(study, top)
+        data = summary(study, top, confirmations(study.study_name, storage, study_dir.parent))
         data["storage"] = where
         data["trials_dir"] = str(study_dir / "trials")
         click.echo(json.dumps(data, indent=2))
     else:
-        _print_leaderboard(study, top, where, study_dir)
+        _print_leaderboard(study, top, where, study_dir, storage)
+
+
+def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_json: bool) -> None:
+    """The confirmation's verdict: does the winner beat the best baseline by more than twice the spread?"""
+    from archsearch.report import open_study
+    from archsearch.search import confirmations, verdict
+
+    ref = open_study(study_name, storage, results_dir)
+    v = verdict(ref.study, confirmations(study_name, storage, results_dir))
+    if as_json:
+        click.echo(json.dumps({"winner": v.winner, "baseline": v.baseline, "baseline_name": v.baseline_name,
+                               "margin": v.margin, "spread": v.spread, "real": v.real,
+                               "verdict": v.describe(ref.metric)}, indent=2))
+    else:
+        click.echo(f"verdict: {v.describe(ref.metric)}")
 
 
 @click.command()
@@ -143,10 +131,18 @@ def _report(study: Any, as_json: bool, top: int, where: str, study_dir: Path) ->
 @click.option("--trials", type=click.IntRange(1), help="Finished trials to reach (default 20; grid: one per term).")
 @click.option("--storage", help="postgresql://user:password@host:port/db for workers on several machines "
               "(default: a journal file RESULTS/NAME/journal.log).")
+@click.option("--budget", metavar="TIME|NSTEPS",
+              help="Stop when this is spent: wall time of this run (1h, 30m, 1h30m, 90s) or training steps summed "
+                   "over the trials (20000steps; pruned trials count what they trained). Without --trials the "
+                   "target is then the whole space.")
 @click.option("--sampler", type=click.Choice(SAMPLER_CHOICES), default="tpe", show_default=True,
               help="tpe; grid (each term alone, fixed hyper-parameters); nsga2/motpe (several objectives); random.")
 @click.option("--pruner", type=click.Choice(PRUNER_CHOICES),
-              help="Stop unpromising trials early (default: median; none for the grid and several objectives).")
+              help="Stop unpromising trials early: median, or hyperband (successive halving over the training "
+                   "steps: multi-fidelity). Default median; none for the grid and several objectives.")
+@click.option("--mode", type=click.Choice(["auto", "subsets", "flags", "layers"]), default="auto",
+              show_default=True, help="How a trial picks its terms: one subset for every Euler step (auto: a "
+              "categorical over subsets up to 4 terms, else one flag per term), or layers: a subset per step.")
 @click.option("--objectives", type=click.Choice(OBJECTIVE_CHOICES), default="metric", show_default=True,
               help="The task metric alone, or against FLOPs or parameter count (Pareto front).")
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
@@ -161,25 +157,37 @@ def _report(study: Any, as_json: bool, top: int, where: str, study_dir: Path) ->
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
               help="torch CPU threads per worker (small models train fastest on one; raise it for large models).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler, the weights and the data.")
-@click.option("--no-baseline", is_flag=True, help="Do not queue the baseline (linear MLP + linear attention) first.")
+@click.option("--no-baseline", is_flag=True, help="Do not queue the baselines first (the paper's block: linear MLP + "
+              "linear attention; the standard Transformer block: softmax attention + a GELU MLP of 4x width; "
+              "that MLP alone), which run at the space's default width, depth and learning rate.")
+@click.option("--confirm", "confirm_top", type=click.IntRange(1), metavar="K",
+              help="At the end, retrain the top K trials and the baselines with --seeds new seeds at the full "
+                   "budget (archsearch confirm) and say whether the winner beats the best baseline.")
+@click.option("--seeds", type=click.IntRange(1), default=3, show_default=True,
+              help="Seeds per configuration for --confirm.")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("results"),
               show_default=True, help="Directory of the study directories.")
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="Rows of the leaderboard.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
 def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], study_name: str | None,
-           trials: int | None, storage: str | None, sampler: str, pruner: str | None, objectives: str, workers: int,
-           resume: bool, steps: int, batch_size: int, space_items: tuple[str, ...], device: str, threads: int,
-           seed: int, no_baseline: bool, results_dir: Path, top: int, no_progress: bool, as_json: bool) -> None:
+           trials: int | None, storage: str | None, budget: str | None, sampler: str, pruner: str | None,
+           mode: str, objectives: str, workers: int, resume: bool, steps: int, batch_size: int,
+           space_items: tuple[str, ...], device: str, threads: int, seed: int, no_baseline: bool,
+           confirm_top: int | None, seeds: int, results_dir: Path, top: int, no_progress: bool,
+           as_json: bool) -> None:
     """Train and rank candidate architectures built from a grammar's terms with Optuna.
 
     Each trial picks a set of terms and hyper-parameters (width, depth, heads, rank, step size h, learning
     rate), trains the model on the task, and records the validation metric, parameters, FLOPs and the
-    weights (RESULTS/STUDY/trials/N/model.safetensors). Ends with a leaderboard.
+    weights (RESULTS/STUDY/trials/N/model.safetensors). The baselines run first; a proposal that repeats a
+    trained configuration reuses its result and does not count. Ends with a leaderboard: each trial's gap
+    to the best baseline at no more FLOPs, and with --confirm its mean ± std over seeds.
 
     \b
     Examples:
       archsearch search --trials 20 --steps 300 --space width=16,32 --task-option d=4
+      archsearch search --grammar grammars/permutation.toml --pruner hyperband --budget 1h --confirm 5
       archsearch search --grammar grammars/softmax.toml --sampler grid
       archsearch search --objectives metric,flops --sampler nsga2 --trials 40
       archsearch search --study paper-icl-regression --resume --trials 40 --workers 2
@@ -195,14 +203,22 @@ def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], stu
     try:
         study = run_search(
             grammar_path, task_name, options, study_name, trials, storage, sampler, pruner,
-            tuple(objectives.split(",")), steps=steps, batch_size=batch_size, space=space, workers=workers,
-            resume=resume, baseline=not no_baseline, device=device, seed=seed, results_dir=results_dir,
-            progress=not (no_progress or as_json), threads=threads, on_resume=_note_ignored_on_resume,
+            tuple(objectives.split(",")), steps=steps, batch_size=batch_size, space=space, mode=mode,
+            workers=workers, resume=resume, baseline=not no_baseline, budget=budget, device=device, seed=seed,
+            results_dir=results_dir, progress=not (no_progress or as_json), threads=threads,
+            on_resume=_note_ignored_on_resume,
         )
+        if confirm_top is not None:
+            from archsearch.search import run_confirm
+
+            run_confirm(study.study_name, confirm_top, seeds, storage, results_dir, workers, device,
+                        progress=not (no_progress or as_json), threads=threads)
     except (grammar_error, search_error) as err:
         raise SearchUserError(str(err)) from None
     study_dir = results_dir / study.study_name
-    _report(study, as_json, top, describe_storage(storage, study_dir), study_dir)
+    _report(study, as_json, top, describe_storage(storage, study_dir), study_dir, storage)
+    if confirm_top is not None and not as_json:
+        _print_verdict(study.study_name, storage, results_dir, as_json)
 
 
 @click.command()
@@ -226,7 +242,7 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
       archsearch search --study s --trials 40 --storage postgresql://u:p@db/archsearch
       archsearch worker --study s --storage postgresql://u:p@db/archsearch   # on another machine
     """
-    from archsearch.search import count_trials, describe_storage, run_worker
+    from archsearch.search import count_trials, describe_storage, load_settings, run_worker
 
     _, search_error = _errors()
     try:
@@ -235,12 +251,56 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
         raise SearchUserError(str(err)) from None
     study_dir = results_dir / study_name
     if as_json:
-        _report(study, True, 10, describe_storage(storage, study_dir), study_dir)
+        _report(study, True, 10, describe_storage(storage, study_dir), study_dir, storage)
     else:
         counts = count_trials(study)
-        click.echo(f"study {study_name}: {counts['finished']} of {study.user_attrs['archsearch']['n_trials']} "
+        click.echo(f"study {study_name}: {counts['finished']} of {load_settings(study).n_trials} "
                    f"trials finished ({counts['COMPLETE']} complete, {counts['PRUNED']} pruned, "
                    f"{counts['FAIL']} failed)")
 
 
-COMMANDS: list[click.Command] = [search, worker]
+@click.command()
+@click.option("--study", "study_name", required=True, help="The search study whose results to confirm.")
+@click.option("--top", type=click.IntRange(1), default=5, show_default=True,
+              help="How many of the best distinct trials to retrain (the baselines are always retrained).")
+@click.option("--seeds", type=click.IntRange(1), default=3, show_default=True,
+              help="New seeds per configuration (model initialisation and data order).")
+@click.option("--storage", help="The study's storage URL (default: the journal file RESULTS/NAME/journal.log).")
+@click.option("--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("results"),
+              show_default=True, help="Directory of the study directories.")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True, help="Worker processes.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:i.")
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="torch CPU threads per worker.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+def confirm(study_name: str, top: int, seeds: int, storage: str | None, results_dir: Path, workers: int,
+            device: str, threads: int, no_progress: bool, as_json: bool) -> None:
+    """Retrain a study's top trials and its baselines with new seeds at the full budget.
+
+    One search run per configuration, the best of many, is optimistic and noisy; this retrains each chosen
+    configuration with SEEDS new seeds (as the trials of the study STUDY.confirm, so it can be killed and
+    resumed by running the command again) and prints the leaderboard with mean ± std over the seeds and
+    whether the winner beats the best baseline by more than twice the seed spread.
+
+    \b
+    Example:
+      archsearch confirm --study paper-icl-regression --top 5 --seeds 3
+    """
+    from archsearch.search import describe_storage, open_storage, run_confirm
+    from archsearch.search.factories import load_study
+
+    _, search_error = _errors()
+    try:
+        run_confirm(study_name, top, seeds, storage, results_dir, workers, device,
+                    progress=not (no_progress or as_json), threads=threads)
+        study_dir = results_dir / study_name
+        where = describe_storage(storage, study_dir)
+        study = load_study(study_name, open_storage(storage, study_dir, create=False), where=where)
+        if not as_json:
+            _print_leaderboard(study, top + 3, where, study_dir, storage)
+        _print_verdict(study_name, storage, results_dir, as_json)
+    except search_error as err:
+        raise SearchUserError(str(err)) from None
+
+
+COMMANDS: list[click.Command] = [search, worker, confirm]

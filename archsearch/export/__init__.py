@@ -275,7 +275,11 @@ def _header(ref: StudyRef, trial: Any, config: dict[str, Any], model_cfg: Any, t
     if doc:
         lines += textwrap.wrap(doc[0], 100, initial_indent="    ", subsequent_indent="    ")
     kind = "tied (exact gradients of V)" if model_cfg.tied else "untied (one parameter set per branch)"
-    lines += ["", f"Terms ({model_cfg.field} field, {kind}; every Euler step applies all of them):"]
+    if model_cfg.layers is None:
+        lines += ["", f"Terms ({model_cfg.field} field, {kind}; every Euler step applies all of them):"]
+    else:
+        steps = "; ".join(f"step {t + 1}: {' + '.join(layer)}" for t, layer in enumerate(model_cfg.layers))
+        lines += ["", f"Terms ({model_cfg.field} field, {kind}; each Euler step its own: {steps}):"]
     for cb in compiled:
         desc = describe_term(cb.term, field=model_cfg.field, untied=not model_cfg.tied)
         name = desc["name"] or "no established name"

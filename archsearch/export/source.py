@@ -242,8 +242,10 @@ def build_model_source(model_cfg: Any, embedding: ModuleCall, readout: ModuleCal
                        trial: int) -> str:
     """``build_model()``: the statements of :func:`archsearch.train.build_model` with every choice baked in."""
     complex_state = model_cfg.field == "complex"
-    n_norms = 1 if model_cfg.scheme == "parallel" else len(block_classes)
     dtype = "torch.complex64" if complex_state else "torch.float32"
+    if model_cfg.layers is not None:
+        return _build_model_layers(model_cfg, embedding, readout, block_classes, trial, complex_state, dtype)
+    n_norms = 1 if model_cfg.scheme == "parallel" else len(block_classes)
     blocks = "\n".join(f"                {name}(WIDTH, rank=RANK, heads=HEADS, dtype={dtype}),"
                        for name in block_classes)
     return f'''def build_model() -> EulerModel:
@@ -258,6 +260,31 @@ def build_model_source(model_cfg: Any, embedding: ModuleCall, readout: ModuleCal
 {blocks}
             ]
             norms = [make_norm(NORM, WIDTH, {complex_state}) for _ in range({n_norms})]
+            steps.append(EulerStep(blocks, norms, STEP, SCHEME, rotate={complex_state}))
+        norm = make_norm(NORM, WIDTH, {complex_state})
+        readout = {readout.call()}
+    return EulerModel(embedding, steps, norm, readout, {complex_state})
+'''
+
+
+def _build_model_layers(model_cfg: Any, embedding: ModuleCall, readout: ModuleCall, block_classes: list[str],
+                        trial: int, complex_state: bool, dtype: str) -> str:
+    """``build_model()`` when each Euler step applies its own terms (``ModelConfig.layers``)."""
+    by_key = dict(zip(model_cfg.terms, block_classes, strict=True))
+    rows = "\n".join("            (" + ", ".join(by_key[k] for k in layer) + ",)," for layer in model_cfg.layers)
+    return f'''def build_model() -> EulerModel:
+    """The model with fresh parameters: the initial values the search started trial {trial} from (seed SEED);
+    the global random state is left untouched. Each Euler step applies its own blocks."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        embedding = {embedding.call()}
+        steps = []
+        for classes in (  # one tuple of block classes per Euler step
+{rows}
+        ):
+            blocks = [cls(WIDTH, rank=RANK, heads=HEADS, dtype={dtype}) for cls in classes]
+            n_norms = 1 if SCHEME == "parallel" else len(classes)
+            norms = [make_norm(NORM, WIDTH, {complex_state}) for _ in range(n_norms)]
             steps.append(EulerStep(blocks, norms, STEP, SCHEME, rotate={complex_state}))
         norm = make_norm(NORM, WIDTH, {complex_state})
         readout = {readout.call()}

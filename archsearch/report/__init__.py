@@ -92,17 +92,19 @@ def _plotly_pages(ref: StudyRef) -> dict[str, bytes]:
 
 def _page(ref: StudyRef, rows: list[dict[str, Any]], pngs: list[str], interactive: list[str],
           where: str | None) -> str:
-    from archsearch.search.study import count_trials
+    from archsearch.search.recovery import count_trials
 
     esc = html.escape
     settings = ref.settings
     counts = count_trials(ref.study)
     states = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n and s != "finished")
     objectives = ", ".join(f"{o} ({d})" for o, d in zip(ref.objectives, ref.directions, strict=True))
-    facts = [("study", ref.name), ("task", settings.get("task")), ("metric", ref.metric),
-             ("objectives", objectives), ("trials", states or "none"), ("grammar", settings.get("grammar", {}).get(
-                 "name") if isinstance(settings.get("grammar"), dict) else None),
-             ("sampler", settings.get("sampler")), ("storage", where)]
+    facts = [("study", ref.name), ("task", settings.task if settings else None), ("metric", ref.metric),
+             ("objectives", objectives), ("trials", states or "none"),
+             ("grammar", settings.grammar.get("name") if settings else None),
+             ("sampler", settings.sampler if settings else None),
+             ("baselines", ", ".join(settings.baselines) if settings and settings.baselines else None),
+             ("storage", where)]
     dl = "\n".join(f"<dt>{esc(k)}</dt><dd>{esc(str(v))}</dd>" for k, v in facts if v is not None)
     figs = "\n".join(
         f'<figure><img src="{esc(name)}.png" alt="{esc(name)}"><figcaption>{esc(_CAPTIONS.get(name, ""))}'

@@ -10,10 +10,14 @@ import json
 import math
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archsearch.search.errors import SearchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from archsearch.search.settings import StudySettings
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -25,22 +29,31 @@ class ResultsError(SearchError):
 
 @dataclass(frozen=True)
 class StudyRef:
-    """An opened study and the directory that holds its trials' files (``<results>/<study>``)."""
+    """An opened study, the directory that holds its trials' files (``<results>/<study>``) and its storage
+    URL (None: the journal file there)."""
 
     study: Any  # optuna.Study
     study_dir: Path
+    storage: str | None = None
 
     @property
     def name(self) -> str:
         return self.study.study_name
 
     @property
-    def settings(self) -> dict[str, Any]:
-        """The archsearch settings stored with the study ({} for a study made by other means)."""
-        from archsearch.search.study import SETTINGS_ATTR
+    def settings(self) -> StudySettings | None:
+        """The archsearch settings stored with the study (None for a study made by other means)."""
+        from archsearch.search.settings import SETTINGS_ATTR, StudySettings
 
-        settings = self.study.user_attrs.get(SETTINGS_ATTR)
-        return settings if isinstance(settings, dict) else {}
+        raw = self.study.user_attrs.get(SETTINGS_ATTR)
+        return StudySettings.from_dict(raw) if isinstance(raw, dict) else None
+
+    @cached_property
+    def confirmed(self) -> dict[int, Any]:
+        """Trial number → its confirmation over seeds (archsearch.search.confirm), {} without one."""
+        from archsearch.search.confirm import confirmations
+
+        return confirmations(self.name, self.storage, self.study_dir.parent)
 
     @property
     def directions(self) -> list[str]:
@@ -49,8 +62,8 @@ class StudyRef:
     @property
     def objectives(self) -> list[str]:
         """Objective names: the stored ones (metric, flops, params), else Optuna's metric names, else value i."""
-        stored = self.settings.get("objectives")
-        if isinstance(stored, list) and len(stored) == len(self.directions):
+        stored = self.settings.objectives if self.settings else ()
+        if len(stored) == len(self.directions):
             return [str(s) for s in stored]
         names = self.study.metric_names
         return list(names) if names else [f"value {i}" for i in range(len(self.directions))]
@@ -58,7 +71,7 @@ class StudyRef:
     @property
     def metric(self) -> str:
         """The task metric's name (e.g. mse, accuracy), or the first objective's name."""
-        return str(self.settings.get("task_info", {}).get("metric") or self.objectives[0])
+        return str(self.settings.metric if self.settings else self.objectives[0])
 
     def objective_name(self, i: int) -> str:
         """What objective ``i`` measures: 'val mse', 'forward FLOPs per example', 'parameters', …"""
@@ -82,12 +95,12 @@ def open_study(study: Any, storage: str | None = None, results_dir: str | os.Pat
     if isinstance(study, StudyRef):
         return study
     if not isinstance(study, str):
-        return StudyRef(study, Path(results_dir) / study.study_name)
+        return StudyRef(study, Path(results_dir) / study.study_name, storage)
     import optuna
 
     from archsearch.search.errors import StudyError
+    from archsearch.search.settings import check_study_name
     from archsearch.search.storage import describe_storage, open_storage
-    from archsearch.search.study import check_study_name
 
     name = check_study_name(study)
     study_dir = Path(results_dir) / name
@@ -98,7 +111,7 @@ def open_study(study: Any, storage: str | None = None, results_dir: str | os.Pat
         raise ResultsError(f"no study named {name!r}: no {where}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        return StudyRef(optuna.load_study(study_name=name, storage=raw), study_dir)
+        return StudyRef(optuna.load_study(study_name=name, storage=raw), study_dir, storage)
     except KeyError:
         raise ResultsError(f"no study named {name!r} in {where}") from None
 

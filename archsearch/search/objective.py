@@ -4,13 +4,17 @@
 - ``TrialDiverged`` (a non-finite loss, gradient or parameter) is PRUNED too, with the reason in the
   user attribute ``pruned_reason`` and ``diverged = True``: the study goes on.
 - A candidate already trained in the study (same :meth:`Candidate.key` as a COMPLETE trial) is not
-  trained again: its values and records are reused and ``duplicate_of`` names the original.
+  trained again: its values and records are reused, ``duplicate_of`` names the original, and the trial's
+  own wall time (the lookup) is recorded; duplicates do not count towards the study's target.
+- A baseline trial (queued first, archsearch.search.baselines) takes its candidate from the user attribute
+  ``baseline_candidate`` instead of the sampler: its terms need not be in the grammar.
 - Every COMPLETE trial has ``results/<study>/trials/<number>/model.safetensors`` and ``config.json``
   (ModelConfig + TrainConfig + task), so the export can rebuild the model.
 
 User attributes of a trial: candidate (the key), term_ids, terms (canonical forms), n_params, flops,
-wall_time, device, test_metric, config (JSON), and duplicate_of / pruned_reason / diverged / error. (Each
-attribute is one journal entry, so the list is kept short; the value is the validation metric.)
+wall_time, steps (trained), device, test_metric, config (JSON), and duplicate_of / pruned_reason / diverged /
+error / baseline. (Each attribute is one journal entry, so the list is kept short; the value is the
+validation metric.)
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
+from archsearch.search.settings import StudySettings
 from archsearch.search.space import Candidate, SearchSpace
 
-OBJECTIVES = ("metric", "flops", "params")
-RECORD_ATTRS = ("n_params", "flops", "wall_time", "device", "test_metric", "config")
+RECORD_ATTRS = ("n_params", "flops", "device", "test_metric", "config")  # copied onto a duplicate
 
 
 def term_descriptions(keys: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -73,25 +78,26 @@ def save_trial_files(study_dir: str | os.PathLike[str], number: int, state_dict:
 class Objective:
     """The objective of one worker: ``values = objective(trial)``; raises ``optuna.TrialPruned``.
 
-    settings: the study's stored settings (see :mod:`archsearch.search.study`); task: the built task.
+    settings: the study's stored settings (archsearch.search.settings); task: the built task.
     """
 
-    def __init__(self, settings: dict[str, Any], space: SearchSpace, task: Any, study_dir: str | os.PathLike[str],
+    def __init__(self, settings: StudySettings, space: SearchSpace, task: Any, study_dir: str | os.PathLike[str],
                  device: str = "auto") -> None:
         self.settings = settings
         self.space = space
         self.task = task
         self.study_dir = Path(study_dir)
         self.device = device
-        self.objectives = tuple(settings["objectives"])
-        self.prune = settings.get("pruner", "none") != "none" and len(self.objectives) == 1
+        self.objectives = tuple(settings.objectives)
+        self.prune = settings.pruner != "none" and len(self.objectives) == 1
 
     # ------------------------------------------------------------------ helpers
-    def train_config(self, candidate: Candidate) -> Any:
+    def train_config(self, candidate: Candidate, seed: int | None = None, **changes: Any) -> Any:
         from archsearch.train import TrainConfig
 
-        options = dict(self.settings["train"])
-        return TrainConfig(lr=candidate.lr, seed=self.settings["seed"], device=self.device, **options)
+        options = {**self.settings.train, **changes}
+        return TrainConfig(lr=candidate.lr, seed=self.settings.seed if seed is None else seed, device=self.device,
+                           **options)
 
     def values_of(self, result_attrs: dict[str, Any]) -> list[float]:
         out = []
@@ -116,15 +122,25 @@ class Objective:
         return None
 
     # ------------------------------------------------------------------ the objective
+    def candidate(self, trial: Any) -> Candidate:
+        """A baseline's stored candidate, else the sampler's proposal."""
+        stored = trial.user_attrs.get("baseline_candidate")
+        if stored is not None:
+            return Candidate.from_dict(stored)
+        return self.space.suggest(trial)
+
     def __call__(self, trial: Any) -> float | list[float]:
         import optuna
 
-        candidate = self.space.suggest(trial)
+        started = time.perf_counter()
+        candidate = self.candidate(trial)
         key = candidate.key()
         forms, _ = term_descriptions(candidate.terms)
         trial.set_user_attr("candidate", key)
         trial.set_user_attr("term_ids", list(candidate.terms))
         trial.set_user_attr("terms", forms)
+        if candidate.layers is not None:
+            trial.set_user_attr("layers", [list(layer) for layer in candidate.layers])
 
         original = self._find_duplicate(trial, key)
         if original is not None:
@@ -137,6 +153,7 @@ class Objective:
             for name in RECORD_ATTRS:
                 if name in original.user_attrs:
                     trial.set_user_attr(name, original.user_attrs[name])
+            trial.set_user_attr("steps", 0)
             src = trial_dir(self.study_dir, original.number)
             if src.is_dir():
                 dst = trial_dir(self.study_dir, trial.number)
@@ -144,19 +161,20 @@ class Objective:
                 for name in ("model.safetensors", "config.json"):
                     if (src / name).exists():
                         shutil.copyfile(src / name, dst / name)
+            trial.set_user_attr("wall_time", time.perf_counter() - started)  # its own: a lookup and a copy
             values = list(original.values)
             return values[0] if len(values) == 1 else values
 
         from archsearch.train import Pruned, TrialDiverged, train
 
-        model_cfg = candidate.model_config(seed=self.settings["seed"])
+        model_cfg = candidate.model_config(seed=self.settings.seed)
         train_cfg = self.train_config(candidate)
         config = {
             "model": model_cfg.to_dict(),
             "train": train_cfg.to_dict(),
-            "task": {"name": self.settings["task"], "options": self.settings["task_options"]},
+            "task": {"name": self.settings.task, "options": self.settings.task_options},
             "candidate": candidate.to_dict(),
-            "study": self.settings["study"],
+            "study": self.settings.study,
             "trial": trial.number,
         }
         trial.set_user_attr("config", json.dumps(config, sort_keys=True))
@@ -172,15 +190,18 @@ class Objective:
         except TrialDiverged as err:
             trial.set_user_attr("diverged", True)
             trial.set_user_attr("pruned_reason", err.reason)
+            trial.set_user_attr("steps", int(err.step or 0))
             raise optuna.TrialPruned(err.reason) from None
         except Pruned as err:
-            trial.set_user_attr("pruned_reason", f"{self.settings['pruner']} pruner: {err}")
+            trial.set_user_attr("pruned_reason", f"{self.settings.pruner} pruner: {err}")
+            trial.set_user_attr("steps", int(err.step))
             raise optuna.TrialPruned(str(err)) from None
 
         attrs = {
             "n_params": int(result.n_params),
             "flops": int(result.flops),
             "wall_time": float(result.wall_time),
+            "steps": int(result.steps),
             "device": result.device,
             "test_metric": float(result.test_metric),
         }

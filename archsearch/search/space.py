@@ -11,7 +11,9 @@ How the terms are chosen:
   subset, e.g. ``"0-0+0-1.0-1"`` (the samplers then model the subsets jointly);
 - ``flags`` (larger grammars): one boolean ``use:<key>`` per term; an empty choice falls back to the first
   term of the grammar (deterministically, so it is an ordinary duplicate);
-- ``single`` (the grid sampler): one categorical ``term`` over the terms, each alone.
+- ``single`` (the grid sampler): one categorical ``term`` over the terms, each alone;
+- ``layers``: a term set per Euler step — depth first, then one boolean ``use:<t>:<key>`` per term for each
+  of the ``depth`` steps (an empty step falls back to the grammar's first term).
 
 No torch and no optuna at import time: the module works with any object that has ``suggest_categorical``.
 """
@@ -31,13 +33,15 @@ SUBSET_LIMIT = 4  # up to this many terms: a categorical over subsets (2^4 - 1 =
 # complex keys), else softmax attention; otherwise the grammar's first term.
 BASELINE_TERMS = (("0-0", "0-1.0-1"), ("0~0", "0~1.1~0"), ("0-0", "lse"))
 HYPER = ("width", "depth", "heads", "rank_frac", "step", "lr", "tied")
+MODES = ("subsets", "flags", "single", "layers")
 SCHEMES = ("parallel", "split")  # as archsearch.train.model (not imported: no torch here)
 NORMS = ("layer", "rms", "none")
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One point of the space: sorted term keys and every hyper-parameter."""
+    """One point of the space: sorted term keys and every hyper-parameter; ``layers``: the term set of each
+    Euler step when the steps differ (then ``terms`` is their union), None when every step uses ``terms``."""
 
     terms: tuple[str, ...]
     width: int
@@ -50,8 +54,19 @@ class Candidate:
     field: str = "real"
     scheme: str = "parallel"
     norm: str = "layer"
+    layers: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.layers is not None:
+            layers = tuple(tuple(sorted(set(layer))) for layer in self.layers)
+            if len(layers) != self.depth or not all(layers):
+                raise ValueError(f"layers must give a non-empty term set for each of the {self.depth} steps")
+            if len(set(layers)) == 1:  # the same set everywhere: the ordinary candidate
+                object.__setattr__(self, "terms", layers[0])
+                object.__setattr__(self, "layers", None)
+            else:
+                object.__setattr__(self, "layers", layers)
+                object.__setattr__(self, "terms", tuple(sorted({t for layer in layers for t in layer})))
         object.__setattr__(self, "terms", tuple(sorted(set(self.terms))))
         if not self.terms:
             raise ValueError("a candidate needs at least one term")
@@ -59,11 +74,17 @@ class Candidate:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["terms"] = list(self.terms)
+        if self.layers is None:
+            d.pop("layers")  # keys of per-step-less candidates are unchanged
+        else:
+            d["layers"] = [list(layer) for layer in self.layers]
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Candidate:
-        return cls(**{**d, "terms": tuple(d["terms"])})
+        layers = d.get("layers")
+        return cls(**{**d, "terms": tuple(d["terms"]),
+                      "layers": tuple(tuple(layer) for layer in layers) if layers else None})
 
     def key(self) -> str:
         """Canonical JSON: equal candidates have equal keys, whatever order their terms were chosen in."""
@@ -76,7 +97,7 @@ class Candidate:
         return ModelConfig(
             terms=self.terms, field=self.field, tied=self.tied, width=self.width, depth=self.depth,
             step=self.step, scheme=self.scheme, norm=self.norm, rank=self.rank, heads=self.heads,
-            lowrank=True, seed=seed,
+            lowrank=True, seed=seed, layers=self.layers,
         )
 
 
@@ -85,7 +106,7 @@ class SearchSpace:
     """Finite choices for every parameter; ``terms`` in grammar order. JSON round trip: to_dict/from_dict."""
 
     terms: tuple[str, ...]
-    mode: str = "auto"  # subsets | flags | single (auto: subsets up to SUBSET_LIMIT terms, else flags)
+    mode: str = "auto"  # subsets | flags | single | layers (auto: subsets up to SUBSET_LIMIT terms, else flags)
     width: tuple[int, ...] = (16, 32, 64)
     depth: tuple[int, ...] = (1, 2, 3)
     heads: tuple[int, ...] = (1, 2, 4)
@@ -105,8 +126,8 @@ class SearchSpace:
             raise ValueError("duplicate term keys in the search space")
         if self.mode == "auto":
             object.__setattr__(self, "mode", "subsets" if len(self.terms) <= SUBSET_LIMIT else "flags")
-        if self.mode not in ("subsets", "flags", "single"):
-            raise ValueError(f"unknown term mode {self.mode!r} (known: subsets, flags, single)")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown term mode {self.mode!r} (known: {', '.join(MODES)})")
         for name in HYPER:
             values = tuple(getattr(self, name))
             if not values:
@@ -144,11 +165,14 @@ class SearchSpace:
 
     def size(self) -> int:
         """The number of distinct candidates."""
-        n_terms = len(self.terms) if self.mode == "single" else 2 ** len(self.terms) - 1
-        n = n_terms
+        sets = len(self.terms) if self.mode == "single" else 2 ** len(self.terms) - 1
+        others = 1
         for name in HYPER:
-            n *= len(getattr(self, name))
-        return n
+            if name != "depth":
+                others *= len(getattr(self, name))
+        if self.mode == "layers":  # a set per step (all steps equal: the ordinary candidate, counted once)
+            return others * sum(sets ** d for d in self.depth)
+        return others * sets * len(self.depth)
 
     def _rank(self, width: int, frac: float) -> int:
         return max(1, round(width * frac))
@@ -162,19 +186,28 @@ class SearchSpace:
         elif self.mode == "flags":
             for key in self.terms:
                 params[f"use:{key}"] = trial.suggest_categorical(f"use:{key}", [False, True])
-        else:
+        elif self.mode == "single":
             params["term"] = trial.suggest_categorical("term", list(self.terms))
         for name in HYPER:
             params[name] = trial.suggest_categorical(name, list(getattr(self, name)))
+        if self.mode == "layers":
+            for t in range(int(params["depth"])):
+                for key in self.terms:
+                    params[f"use:{t}:{key}"] = trial.suggest_categorical(f"use:{t}:{key}", [False, True])
         return self.decode(params)
 
     def decode(self, params: dict[str, Any]) -> Candidate:
         """The candidate of a trial's parameters (deterministic; an empty flag choice → the first term)."""
+        layers = None
         if self.mode == "subsets":
             terms = tuple(t for t in str(params["terms"]).split("+") if t)
         elif self.mode == "flags":
             terms = tuple(k for k in self.terms if params.get(f"use:{k}"))
             terms = terms or self.terms[:1]
+        elif self.mode == "layers":
+            layers = tuple(tuple(k for k in self.terms if params.get(f"use:{t}:{k}")) or self.terms[:1]
+                           for t in range(int(params["depth"])))
+            terms = tuple(k for layer in layers for k in layer)
         else:
             terms = (str(params["term"]),)
         unknown = [t for t in terms if t not in self.terms]
@@ -182,6 +215,7 @@ class SearchSpace:
             raise ValueError(f"term(s) {', '.join(unknown)} are not in the search space")
         width = int(params["width"])
         return Candidate(
+            layers=layers,
             terms=terms,
             width=width,
             depth=int(params["depth"]),
@@ -206,7 +240,7 @@ class SearchSpace:
             params["terms"] = "+".join(chosen)
         elif self.mode == "flags":
             params.update({f"use:{k}": k in chosen for k in self.terms})
-        else:
+        elif self.mode == "single":
             if len(chosen) != 1:
                 raise ValueError("the single-term space takes exactly one term")
             params["term"] = chosen[0]
@@ -215,6 +249,8 @@ class SearchSpace:
             if value not in getattr(self, name):
                 raise ValueError(f"{name}={value!r} is not a choice of the space ({list(getattr(self, name))})")
             params[name] = value
+        if self.mode == "layers":  # the same set in every step
+            params.update({f"use:{t}:{k}": k in chosen for t in range(int(params["depth"])) for k in self.terms})
         return params
 
     def default(self, name: str) -> Any:

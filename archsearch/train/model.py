@@ -50,6 +50,8 @@ class ModelConfig:
              report. The compiled modules support both weight kinds and factorise W = Q Kᵀ exactly
              when ``rank`` is set (the compiler's convention), so ``rank`` decides what runs.
     seed:    parameter initialisation seed
+    layers:  the term keys of each Euler step when the steps differ (``terms`` is then their union, in
+             order of first use); None: every step applies ``terms``
     """
 
     terms: tuple[str, ...] = ("0-0", "0-1.0-1")
@@ -64,6 +66,7 @@ class ModelConfig:
     heads: int = 1
     lowrank: bool = True
     seed: int = 0
+    layers: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.terms, str):
@@ -71,6 +74,11 @@ class ModelConfig:
         object.__setattr__(self, "terms", tuple(self.terms))
         if not self.terms:
             raise ValueError("ModelConfig.terms is empty: name at least one term key, e.g. ('0-0', '0-1.0-1')")
+        if self.layers is not None:
+            layers = tuple(tuple(layer) for layer in self.layers)
+            if len(layers) != self.depth or not all(layers) or any(k not in self.terms for k in sum(layers, ())):
+                raise ValueError(f"ModelConfig.layers must give {self.depth} non-empty term sets drawn from terms")
+            object.__setattr__(self, "layers", layers)
         from archsearch.terms import term_from_key
 
         for key in self.terms:
@@ -90,9 +98,17 @@ class ModelConfig:
         if not math.isfinite(self.step):
             raise ValueError(f"step h must be finite, not {self.step}")
 
+    def step_terms(self, t: int) -> tuple[str, ...]:
+        """The term keys Euler step ``t`` applies."""
+        return self.terms if self.layers is None else self.layers[t]
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["terms"] = list(self.terms)
+        if self.layers is None:
+            d.pop("layers")  # configs without per-step sets read as before
+        else:
+            d["layers"] = [list(layer) for layer in self.layers]
         return d
 
     @classmethod
@@ -101,6 +117,8 @@ class ModelConfig:
         d = dict(d)
         if "terms" in d:
             d["terms"] = tuple(d["terms"])
+        if d.get("layers") is not None:
+            d["layers"] = tuple(tuple(layer) for layer in d["layers"])
         return cls(**d)
 
     def to_json(self) -> str:
@@ -224,18 +242,20 @@ def build_model(model_cfg: ModelConfig, task: Task, compiled: list[Any] | None =
     """The model of ``model_cfg`` for ``task``; parameters initialised from ``model_cfg.seed`` (the global
     RNG state is left untouched). ``compiled``: the blocks of :func:`compile_blocks`, to skip compiling."""
     compiled = compile_blocks(model_cfg, task) if compiled is None else compiled
+    by_key = dict(zip(model_cfg.terms, compiled, strict=True))
     complex_state = model_cfg.field == "complex"
     C = model_cfg.width
     block_dtype = torch.complex64 if complex_state else torch.float32
-    n_norms = 1 if model_cfg.scheme == "parallel" else len(compiled)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(model_cfg.seed)
         embedding = task.embedding(2 * C if complex_state else C)
         steps = []
-        for _ in range(model_cfg.depth):
+        for t in range(model_cfg.depth):
+            step_blocks = [by_key[key] for key in model_cfg.step_terms(t)]
             blocks = [
-                cb.build(C, rank=model_cfg.rank, heads=model_cfg.heads, dtype=block_dtype) for cb in compiled
+                cb.build(C, rank=model_cfg.rank, heads=model_cfg.heads, dtype=block_dtype) for cb in step_blocks
             ]
+            n_norms = 1 if model_cfg.scheme == "parallel" else len(step_blocks)
             norms = [make_norm(model_cfg.norm, C, complex_state) for _ in range(n_norms)]
             steps.append(EulerStep(blocks, norms, model_cfg.step, model_cfg.scheme, rotate=complex_state))
         norm = make_norm(model_cfg.norm, C, complex_state)

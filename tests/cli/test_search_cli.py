@@ -32,7 +32,7 @@ def test_small_search_prints_the_leaderboard(run, tmp_path):
     assert res.code == 0, res.err
     assert "study paper-icl-regression" in res.out and "4 of 4 trials finished" in res.out
     assert "val mse" in res.out and ("linear attention" in res.out or "linear MLP" in res.out)
-    assert "params" in res.out and "flops" in res.out
+    assert "params" in res.out and "FLOPs" in res.out
     journal = tmp_path / "paper-icl-regression" / "journal.log"
     assert journal.exists() and journal.stat().st_size > 0
     assert (tmp_path / "paper-icl-regression" / "trials" / "0" / "model.safetensors").exists()
@@ -67,7 +67,7 @@ def test_grid_and_multi_objective_through_the_cli(run, tmp_path):
     mo = run("search", "--objectives", "metric,params", "--sampler", "motpe", "--trials", "3", "--study", "mo",
              "--results", str(tmp_path), *TINY)
     assert mo.code == 0, mo.err
-    assert "pareto" in mo.out
+    assert "Pareto-optimal" in mo.out
 
 
 @pytest.mark.parametrize("command", ["search", "worker"])

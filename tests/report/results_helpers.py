@@ -20,16 +20,21 @@ STUDIES: dict[str, dict[str, Any]] = {
     # two objectives (metric, flops), a non-causal task, linear MLP + linear attention
     "multi": dict(grammar=GRAMMARS / "paper.toml", task_name="icl-regression",
                   task_options={"d": 3, "n": 5, "eval_size": 16}, n_trials=4, sampler="random", pruner="none",
-                  objectives=("metric", "flops"), space=_TINY),
+                  objectives=("metric", "flops"), space=_TINY, baseline=False),
     # one objective, a causal task (chunked-scan linear attention, softmax attention)
     "causal": dict(grammar=GRAMMARS / "softmax.toml", task_name="mqar",
                    task_options={"vocab": 16, "seq_len": 8, "num_kv": 2, "eval_size": 16}, n_trials=4,
-                   sampler="random", pruner="none", objectives=("metric",), space={**_TINY, "heads": (2,)}),
+                   sampler="random", pruner="none", objectives=("metric",), space={**_TINY, "heads": (2,)},
+                   baseline=False),
+    # a term set per Euler step, and the three baselines (the Transformer block's softmax + GELU MLP)
+    "layers": dict(grammar=GRAMMARS / "paper.toml", task_name="icl-regression",
+                   task_options={"d": 3, "n": 5, "eval_size": 16}, n_trials=6, sampler="random", pruner="none",
+                   objectives=("metric",), space={**_TINY, "depth": (2,), "heads": (1, 2)}, mode="layers"),
     # the complex field, the split scheme and RMS norms
     "complex": dict(grammar=GRAMMARS / "complex.toml", task_name="set-duplicate",
                     task_options={"vocab": 12, "set_size": 5, "eval_size": 16}, n_trials=1, sampler="random",
                     pruner="none", objectives=("metric",),
-                    space={**_TINY, "depth": (2,), "scheme": "split", "norm": "rms"}),
+                    space={**_TINY, "depth": (2,), "scheme": "split", "norm": "rms"}, baseline=False),
 }
 
 _BUILT: dict[str, Path] = {}

@@ -14,13 +14,16 @@ from archsearch.search import (
     SearchError,
     SearchSpace,
     StudyError,
+    count_trials,
     leaderboard,
     recover_stale_trials,
     run_search,
     summary,
     trial_dir,
 )
-from archsearch.search.study import OWNER_ATTR, owner_alive, owner_record, run_worker
+from archsearch.search.liveness import owner_alive, owner_record
+from archsearch.search.recovery import OWNER_ATTR
+from archsearch.search.worker import run_worker
 
 BUDGET = dict(task_options=TASK_OPTIONS, steps=3, batch_size=8, space=SPACE, progress=False, threads=1)
 
@@ -51,7 +54,7 @@ def test_trial_records_weights_and_config(tmp_path):
     model.load_state_dict(load_file(folder / "model.safetensors"))
     assert (tmp_path / "rec" / "journal.log").exists()
     rows = leaderboard(study)
-    assert len(rows) == 3 and rows[0]["values"][0] <= rows[-1]["values"][0]
+    assert len(rows) == 3 and rows[0].values[0] <= rows[-1].values[0]
     assert summary(study)["counts"]["finished"] == 3
 
 
@@ -64,17 +67,19 @@ def test_duplicates_are_not_trained_twice(tmp_path, monkeypatch):
         return real(model_cfg, *args, **kwargs)
 
     monkeypatch.setattr(train_module, "train", counting)
-    # a space of exactly 3 candidates (the paper's term subsets, everything else fixed): 8 trials must repeat
+    # a space of exactly 3 candidates (the paper's term subsets, everything else fixed): asked for 8, the search
+    # trains the 3, reuses the results of repeated proposals without counting them, and ends: the space is spent
     space = {"width": (8,), "depth": (1,), "heads": (1,), "rank_frac": (1.0,), "step": (0.5,), "lr": (1e-2,)}
     study = run_search("grammars/paper.toml", "icl-regression", TASK_OPTIONS, "dup", 8, sampler="random",
                        pruner="none", steps=3, batch_size=8, space=space, results_dir=tmp_path, progress=False,
-                       threads=1)
+                       threads=1, baseline=False)
     trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    assert len(trials) == 8
     keys = {t.user_attrs["candidate"] for t in trials}
-    assert len(calls) == len(keys) <= 3
+    assert len(calls) == len(keys) == 3
     dups = [t for t in trials if "duplicate_of" in t.user_attrs]
-    assert len(dups) == 8 - len(keys)
+    assert len(dups) == len(trials) - 3 and dups, "random proposals in a 3-point space repeat"
+    assert count_trials(study)["finished"] == 3 and count_trials(study)["duplicates"] == len(dups)
+    assert all(t.user_attrs["wall_time"] < 1.0 and t.user_attrs["steps"] == 0 for t in dups)  # their own time
     by_number = {t.number: t for t in trials}
     for t in dups:
         original = by_number[t.user_attrs["duplicate_of"]]
@@ -122,9 +127,9 @@ def test_metric_against_cost(tmp_path, sampler, objective):
     assert [d.name for d in study.directions] == ["MINIMIZE", "MINIMIZE"]
     assert states(study) == {"COMPLETE": 5}
     rows = leaderboard(study)
-    assert rows[0]["pareto"] and len(rows[0]["values"]) == 2
+    assert rows[0].pareto and len(rows[0].values) == 2
     key = "flops" if objective == "flops" else "n_params"
-    assert all(row["values"][1] == row[key] for row in rows)
+    assert all(row.values[1] == getattr(row, key) for row in rows)
 
 
 def test_median_pruner_prunes_with_a_reason(tmp_path):
@@ -154,7 +159,8 @@ def test_resume_extends_and_refuses_what_does_not_exist(tmp_path):
 
 def test_stale_running_trial_is_failed_and_requeued(tmp_path):
     """A RUNNING trial whose owner process is dead is failed and its parameters queued again (no sampling)."""
-    run_search("grammars/paper.toml", "icl-regression", study_name="st", n_trials=1, results_dir=tmp_path, **BUDGET)
+    run_search("grammars/paper.toml", "icl-regression", study_name="st", n_trials=1, results_dir=tmp_path,
+               baseline=False, **BUDGET)
     study = load(tmp_path, "st")
     storage = study._storage
     params = {"terms": "0-1.0-1", "width": 8, "depth": 1, "heads": 2, "rank_frac": 0.5, "step": 0.5, "lr": 3e-3,

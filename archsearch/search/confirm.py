@@ -1,0 +1,232 @@
+"""The confirmation stage: retrain a study's top-k trials and its baselines with several fresh seeds at the
+full training budget, and say whether the winner beats the best baseline by more than twice the seed spread.
+
+A search ranks configurations by one training run each, picked as the best of many: the winner's value is
+optimistic (the winner's curse) and one seed's noise can exceed the gaps between rows. Confirmation trains
+each chosen configuration again with ``seeds`` new seeds (model initialisation and data order; the val and
+test sets stay the task's) and reports mean ± std over those retrains only.
+
+The retrains are the trials of a second study, ``<study>.confirm``, in the same storage (its own directory
+under the results): one queued trial per (configuration, seed), run by the same worker loop as a search —
+so killed workers are recovered, the count is exact and ``--resume`` continues. A configuration and its
+seeds are the user attribute ``confirm`` of each queued trial.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from archsearch.search.errors import StudyError
+from archsearch.search.factories import load_study, quiet_optuna, study_names
+from archsearch.search.results import Confirmed
+from archsearch.search.settings import StudySettings, check_study_name, load_settings, save_settings
+from archsearch.search.space import Candidate
+from archsearch.search.storage import describe_storage, open_storage
+
+SUFFIX = ".confirm"
+DEFAULT_SEEDS = 3
+
+
+def confirm_name(study_name: str) -> str:
+    return f"{study_name}{SUFFIX}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Does the best confirmed trial beat the best confirmed baseline by more than twice the seed spread?
+
+    spread: the larger of the two seed standard deviations; margin: how much better the winner's mean is
+    (in the metric's direction); real: margin > 2·spread."""
+
+    winner: int | None
+    baseline: int | None
+    baseline_name: str | None
+    margin: float | None
+    spread: float | None
+
+    @property
+    def real(self) -> bool:
+        return self.margin is not None and self.spread is not None and self.margin > 2 * self.spread
+
+    def describe(self, metric: str) -> str:
+        if self.winner is None or self.baseline is None:
+            return "no verdict: the confirmation needs at least one confirmed trial and one confirmed baseline"
+        if self.margin is None or self.spread is None:
+            return "no verdict"
+        if self.real:
+            return (f"trial {self.winner} beats the best baseline ({self.baseline_name}, trial {self.baseline}) by "
+                    f"{self.margin:.4g} {metric}, more than twice the seed spread ({self.spread:.3g})")
+        if self.margin > 0:
+            return (f"trial {self.winner} is better than the best baseline ({self.baseline_name}) by "
+                    f"{self.margin:.4g} {metric}, within twice the seed spread ({self.spread:.3g}): not a real "
+                    "difference")
+        return (f"no trial beats the best baseline ({self.baseline_name}, trial {self.baseline}): the best is "
+                f"{-self.margin:.4g} {metric} worse (seed spread {self.spread:.3g})")
+
+
+def chosen_trials(study: Any, top: int) -> list[Any]:
+    """The top-``top`` distinct COMPLETE trials by validation metric (no duplicates, no baselines), and every
+    COMPLETE baseline."""
+    from optuna.trial import TrialState
+
+    settings = load_settings(study)
+    sign = 1.0 if settings.directions[0] == "minimize" else -1.0
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.values and math.isfinite(t.values[0]) and t.user_attrs.get("duplicate_of") is None]
+    searched = sorted((t for t in done if not t.user_attrs.get("baseline")), key=lambda t: (sign * t.values[0],
+                                                                                           t.number))
+    return searched[:top] + [t for t in done if t.user_attrs.get("baseline")]
+
+
+def _candidate_of(trial: Any) -> dict[str, Any]:
+    import json
+
+    config = trial.user_attrs.get("config")
+    config = json.loads(config) if isinstance(config, str) else config
+    return dict(config["candidate"])
+
+
+def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS, storage: str | None = None,
+                       results_dir: str | os.PathLike[str] = "results") -> tuple[Any, StudySettings]:
+    """Create (or reopen) the confirmation study of ``study_name`` and queue its retrains. Re-running with a
+    larger ``top`` or ``seeds`` queues only what is missing."""
+    import optuna
+
+    quiet_optuna()
+    if top < 1 or seeds < 1:
+        raise StudyError(f"--top and --seeds must be at least 1 (got {top} and {seeds})")
+    check_study_name(study_name)
+    parent_dir = Path(results_dir) / study_name
+    parent = load_study(study_name, open_storage(storage, parent_dir, create=False),
+                        where=describe_storage(storage, parent_dir))
+    settings = load_settings(parent)
+    if settings.kind != "search":
+        raise StudyError(f"study {study_name!r} is a {settings.kind} study; confirm the search it belongs to")
+    name = confirm_name(study_name)
+    study_dir = Path(results_dir) / name
+    raw = open_storage(storage, study_dir, create=True)
+    wanted = [(t, settings.seed + 1 + i) for t in chosen_trials(parent, top) for i in range(seeds)]
+    if not wanted:
+        raise StudyError(f"study {study_name!r} has no COMPLETE trial to confirm")
+    if name in study_names(raw):
+        study = load_study(name, raw, where=describe_storage(storage, study_dir))
+        mine = load_settings(study)
+        have = {(t.user_attrs["confirm"]["source"], t.user_attrs["confirm"]["seed"])
+                for t in study.get_trials(deepcopy=False) if "confirm" in t.user_attrs}
+    else:
+        study = optuna.create_study(study_name=name, storage=raw, directions=list(settings.directions[:1]))
+        mine = replace(settings, study=name, kind="confirm", parent=study_name, objectives=("metric",),
+                       directions=settings.directions[:1], sampler="random", pruner="none", baselines=(),
+                       step_budget=None, n_trials=0, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        have = set()
+    added = 0
+    for trial, seed in wanted:
+        if (trial.number, seed) in have:
+            continue
+        item = {"source": trial.number, "seed": seed, "candidate": _candidate_of(trial),
+                "baseline": trial.user_attrs.get("baseline")}
+        study.enqueue_trial({}, user_attrs={"confirm": item})
+        added += 1
+    mine = replace(mine, n_trials=len(have) + added)
+    save_settings(study, mine)
+    return study, mine
+
+
+class ConfirmObjective:
+    """Train one queued (configuration, seed) at the full budget, no pruning; the value is the val metric."""
+
+    def __init__(self, settings: StudySettings, task: Any, study_dir: str | os.PathLike[str],
+                 device: str = "auto") -> None:
+        self.settings, self.task, self.study_dir, self.device = settings, task, Path(study_dir), device
+
+    def __call__(self, trial: Any) -> float:
+        import json
+
+        from archsearch.search.objective import save_trial_files, term_descriptions
+        from archsearch.train import TrainConfig, train
+
+        item = trial.user_attrs.get("confirm")
+        if item is None:
+            raise StudyError(f"trial {trial.number} of the confirmation study has nothing queued to retrain")
+        candidate = Candidate.from_dict(item["candidate"])
+        model_cfg = candidate.model_config(seed=int(item["seed"]))
+        train_cfg = TrainConfig(lr=candidate.lr, seed=int(item["seed"]), device=self.device, **self.settings.train)
+        trial.set_user_attr("term_ids", list(candidate.terms))
+        trial.set_user_attr("terms", term_descriptions(candidate.terms)[0])
+        result = train(model_cfg, train_cfg, self.task)
+        config = {"model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
+                  "task": {"name": self.settings.task, "options": self.settings.task_options},
+                  "candidate": candidate.to_dict(), "study": self.settings.study, "trial": trial.number}
+        save_trial_files(self.study_dir, trial.number, result.state_dict, config)
+        for name, value in (("n_params", int(result.n_params)), ("flops", int(result.flops)),
+                            ("wall_time", float(result.wall_time)), ("steps", int(result.steps)),
+                            ("test_metric", float(result.test_metric)), ("device", result.device),
+                            ("config", json.dumps(config, sort_keys=True))):
+            trial.set_user_attr(name, value)
+        return float(result.val_metric)
+
+
+def confirmations(study_name: str, storage: str | None = None, results_dir: str | os.PathLike[str] = "results",
+                  ) -> dict[int, Confirmed]:
+    """Source trial number → its confirmation (mean ± std over the finished retrains), {} without a
+    confirmation study."""
+    name = confirm_name(study_name)
+    study_dir = Path(results_dir) / name
+    try:
+        raw = open_storage(storage, study_dir, create=False)
+        if name not in study_names(raw):
+            return {}
+        study = load_study(name, raw, where=describe_storage(storage, study_dir))
+    except StudyError:
+        return {}
+    runs: dict[int, list[tuple[int, float, float | None]]] = {}
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name == "COMPLETE" and t.values and "confirm" in t.user_attrs:
+            item = t.user_attrs["confirm"]
+            runs.setdefault(int(item["source"]), []).append((int(item["seed"]), t.values[0],
+                                                             t.user_attrs.get("test_metric")))
+    out = {}
+    for source, rows in runs.items():
+        rows.sort()
+        vals = [v for _, v, _ in rows]
+        tests = [x for _, _, x in rows if x is not None]
+        out[source] = Confirmed(
+            seeds=tuple(s for s, _, _ in rows), mean=statistics.fmean(vals),
+            std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
+            test_mean=statistics.fmean(tests) if tests else None,
+            test_std=statistics.stdev(tests) if len(tests) > 1 else (0.0 if tests else None),
+        )
+    return out
+
+
+def verdict(study: Any, confirmed: dict[int, Confirmed], min_seeds: int = 2) -> Verdict:
+    """The best confirmed non-baseline trial against the best confirmed baseline (see :class:`Verdict`)."""
+    settings = load_settings(study)
+    better = 1.0 if settings.directions[0] == "maximize" else -1.0
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    ok = {n: c for n, c in confirmed.items() if c.n >= min_seeds and n in trials}
+    searched = [n for n in ok if not trials[n].user_attrs.get("baseline")]
+    bases = [n for n in ok if trials[n].user_attrs.get("baseline")]
+    if not searched or not bases:
+        return Verdict(None, None, None, None, None)
+    win = max(searched, key=lambda n: better * ok[n].mean)
+    base = max(bases, key=lambda n: better * ok[n].mean)
+    return Verdict(win, base, trials[base].user_attrs["baseline"], better * (ok[win].mean - ok[base].mean),
+                   max(ok[win].std, ok[base].std))
+
+
+def run_confirm(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS, storage: str | None = None,
+                results_dir: str | os.PathLike[str] = "results", workers: int = 1, device: str = "auto",
+                progress: bool = True, console: Any = None, threads: int | None = 1) -> Any:
+    """Queue and run the confirmation of ``study_name``; returns the confirmation study."""
+    from archsearch.search.spawn import run_workers
+
+    study, settings = start_confirmation(study_name, top, seeds, storage, results_dir)
+    run_workers(study, settings, storage, Path(results_dir), workers, device, progress, console, threads, None)
+    return study

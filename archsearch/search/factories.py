@@ -1,0 +1,86 @@
+"""The Optuna and task parts a worker builds from a study's settings: sampler, pruner, task, device check."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+from archsearch.search.errors import SearchError, StudyError
+from archsearch.search.settings import StudySettings
+
+
+def make_sampler(settings: StudySettings, worker_index: int = 0) -> Any:
+    import optuna
+
+    seed = int(settings.seed) * 1009 + worker_index
+    n_trials = int(settings.n_trials)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if settings.sampler in ("tpe", "motpe"):
+            return optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=min(10, max(3, n_trials // 4)), multivariate=True, constant_liar=True
+            )
+        if settings.sampler == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed, population_size=max(4, min(50, n_trials // 4)))
+        return optuna.samplers.RandomSampler(seed=seed)  # random; grid: every trial is queued
+
+
+def make_pruner(settings: StudySettings) -> Any:
+    """median (from the second report on), hyperband over the training steps (successive halving with
+    brackets: a trial's resource is the step of its report), or none (also for several objectives)."""
+    import optuna
+
+    if settings.pruner == "none" or len(settings.objectives) > 1:
+        return optuna.pruners.NopPruner()
+    steps = int(settings.train["steps"])
+    every = max(1, int(settings.train.get("eval_every", steps)))
+    if settings.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=every, max_resource=max(every, steps), reduction_factor=3)
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=every + 1)  # judge from the 2nd report on
+
+
+def make_task(name: str, options: dict[str, Any]) -> Any:
+    from archsearch.tasks import make_task as build
+
+    try:
+        return build(name, **options)
+    except KeyError as err:
+        raise SearchError(str(err.args[0]) if err.args else f"unknown task {name!r}") from None
+    except (TypeError, ValueError) as err:
+        raise SearchError(f"task {name!r}: {err}") from None
+
+
+def check_device(device: str) -> str:
+    """'auto', 'cpu', 'cuda' or 'cuda:i', and CUDA present when asked for (a SearchError otherwise)."""
+    if not (device in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", device or "")):
+        raise SearchError(f"invalid device {device!r}: use auto, cpu, cuda or cuda:i")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise SearchError(f"device {device!r} requested but CUDA is not available here")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise SearchError(f"device {device!r} does not exist ({torch.cuda.device_count()} CUDA devices)")
+    return device
+
+
+def quiet_optuna() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def load_study(name: str, storage: Any, sampler: Any = None, pruner: Any = None, where: str = "") -> Any:
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    except KeyError:
+        raise StudyError(f"no study named {name!r} in {where}; start it with archsearch search --study {name}") \
+            from None
+
+
+def study_names(storage: Any) -> list[str]:
+    return [s.study_name for s in storage.get_all_studies()]
