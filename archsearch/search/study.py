@@ -96,7 +96,7 @@ def _make_task(name: str, options: dict[str, Any]) -> Any:
         return make_task(name, **options)
     except KeyError as err:
         raise SearchError(str(err.args[0]) if err.args else f"unknown task {name!r}") from None
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OSError) as err:  # OSError: a text file that is missing or unreadable
         raise SearchError(f"task {name!r}: {err}") from None
 
 
