@@ -10,7 +10,8 @@ Splits
 Disjointness: every example has a key (:meth:`Task.example_keys`; by default the bytes of its
 inputs, for set tasks the sorted multiset). The test set excludes the val keys, and training batches
 replace any example whose key is in val or test, so no evaluation example is ever trained on. Tasks
-whose splits are disjoint by construction (the text task: positions) skip the check.
+whose splits are disjoint by construction skip the check: text (positions in a file, or whole files of
+the stdlib corpus) and digits (a fixed partition of the data set's images).
 
 Every batch is a dict of tensors with at least ``"inputs"`` (what the model reads, first dimension
 the batch) and ``"targets"``; ``model(batch["inputs"])`` gives ``pred``, which :meth:`Task.loss` and
