@@ -124,9 +124,9 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 @click.option("--grammar", "grammar_path", type=click.Path(path_type=Path, dir_okay=False),
               default=Path("grammars/paper.toml"), show_default=True, help="Grammar file whose terms are searched.")
 @click.option("--task", "task_name", default="icl-regression", show_default=True,
-              help="Task: icl-regression, mqar, text, set-duplicate.")
+              help="Task: icl-regression, mqar, text, set-duplicate, digits.")
 @click.option("--task-option", "task_option", multiple=True, metavar="KEY=VALUE",
-              help="A task option, e.g. d=4 or eval_size=256 (repeatable).")
+              help="A task option, e.g. d=4, corpus=stdlib, patch=4 or eval_size=256 (repeatable).")
 @click.option("--study", "study_name", help="Study name (default: <grammar>-<task>); its files go to RESULTS/NAME/.")
 @click.option("--trials", type=click.IntRange(1), help="Finished trials to reach (default 20; grid: one per term).")
 @click.option("--storage", help="postgresql://user:password@host:port/db for workers on several machines "

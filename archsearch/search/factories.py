@@ -47,7 +47,7 @@ def make_task(name: str, options: dict[str, Any]) -> Any:
         return build(name, **options)
     except KeyError as err:
         raise SearchError(str(err.args[0]) if err.args else f"unknown task {name!r}") from None
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OSError) as err:  # OSError: a text file that is missing or unreadable
         raise SearchError(f"task {name!r}: {err}") from None
 
 

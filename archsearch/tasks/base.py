@@ -10,7 +10,8 @@ Splits
 Disjointness: every example has a key (:meth:`Task.example_keys`; by default the bytes of its
 inputs, for set tasks the sorted multiset). The test set excludes the val keys, and training batches
 replace any example whose key is in val or test, so no evaluation example is ever trained on. Tasks
-whose splits are disjoint by construction (the text task: positions) skip the check.
+whose splits are disjoint by construction skip the check: text (positions in a file, or whole files of
+the stdlib corpus) and digits (a fixed partition of the data set's images).
 
 Every batch is a dict of tensors with at least ``"inputs"`` (what the model reads, first dimension
 the batch) and ``"targets"``; ``model(batch["inputs"])`` gives ``pred``, which :meth:`Task.loss` and
@@ -25,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from archsearch.checks import check_keys
@@ -32,6 +34,11 @@ from archsearch.checks import check_keys
 SPLITS = ("train", "val", "test")
 EVAL_SPLITS = ("val", "test")
 DIRECTIONS = ("minimize", "maximize")
+
+
+class MissingDependencyError(ImportError, ValueError):
+    """A task needs a package that is not installed; the message says what to install. A ValueError too, so
+    every caller that reports bad task options on one line reports this one the same way."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,19 @@ def split_seed(seed: int, split: str, salt: str = "") -> int:
     """A 63-bit seed derived from (seed, split, salt) by hashing: stable across runs and platforms."""
     digest = hashlib.sha256(f"archsearch/{salt}/{seed}/{split}".encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def check_int(task: str, name: str, value: Any, minimum: int) -> None:
+    """Raise ``ValueError("<task>: <name> must be an integer >= <minimum>, not <value>")`` unless it is one
+    (a bool is not an integer here; options from the command line arrive parsed as JSON)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{task}: {name} must be an integer >= {minimum}, not {value!r}")
+
+
+def check_choice(task: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """Raise ``ValueError("<task>: unknown <name> <value> (known: …)")`` unless ``value`` is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{task}: unknown {name} {value!r} (known: {', '.join(choices)})")
 
 
 def check_split(split: str) -> None:
@@ -226,3 +246,18 @@ class Task:
 
     def worst_value(self) -> float:
         return float("inf") if self.direction == "minimize" else float("-inf")
+
+
+class Classification(Task):
+    """A task whose predictions are class logits (B, classes) for integer targets (B,): cross-entropy loss,
+    accuracy metric (higher is better)."""
+
+    metric_name = "accuracy"
+    direction = "maximize"
+
+    def loss(self, pred: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        return F.cross_entropy(pred.float(), batch["targets"])
+
+    def metric_terms(self, pred: Tensor, batch: dict[str, Tensor]) -> tuple[float, float]:
+        correct = pred.detach().argmax(-1) == batch["targets"]
+        return float(correct.sum()), float(correct.numel())

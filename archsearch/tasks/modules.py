@@ -9,14 +9,21 @@ from torch import nn
 
 
 class VectorEmbedding(nn.Module):
-    """Real token vectors (B, N, D) → (B, N, C) by a linear map (no positions: a set stays a set)."""
+    """Real token vectors (B, N, D) → (B, N, C) by a linear map. Without ``max_len`` there are no positions (a
+    set stays a set); with it a learned absolute position embedding is added (image patches)."""
 
-    def __init__(self, in_features: int, d_model: int, bias: bool = True) -> None:
+    def __init__(self, in_features: int, d_model: int, bias: bool = True, max_len: int | None = None) -> None:
         super().__init__()
         self.proj = nn.Linear(in_features, d_model, bias=bias)
+        self.positions = None
+        if max_len is not None:
+            self.positions = nn.Parameter(torch.randn(max_len, d_model) * 0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x)
+        out = self.proj(x)
+        if self.positions is not None:
+            out = out + self.positions[: x.shape[1]]
+        return out
 
 
 class TokenEmbedding(nn.Module):

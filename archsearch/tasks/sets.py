@@ -15,10 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from archsearch.tasks.base import Task, TaskConfig
+from archsearch.tasks.base import Classification, TaskConfig
 from archsearch.tasks.modules import MeanPoolReadout, TokenEmbedding
 
 
@@ -44,13 +43,11 @@ def has_duplicate(tokens: Tensor) -> Tensor:
     return (s[:, 1:] == s[:, :-1]).any(dim=1)
 
 
-class SetDuplicate(Task):
+class SetDuplicate(Classification):
     """set-duplicate; batch: inputs (B, set_size) long, targets (B,) long in {0, 1}."""
 
     name = "set-duplicate"
     causal = False
-    metric_name = "accuracy"
-    direction = "maximize"
     Config = SetDuplicateConfig
     config: SetDuplicateConfig
 
@@ -84,10 +81,3 @@ class SetDuplicate(Task):
 
     def readout(self, d_model: int) -> nn.Module:
         return MeanPoolReadout(d_model, 2)
-
-    def loss(self, pred: Tensor, batch: dict[str, Tensor]) -> Tensor:
-        return F.cross_entropy(pred.float(), batch["targets"])
-
-    def metric_terms(self, pred: Tensor, batch: dict[str, Tensor]) -> tuple[float, float]:
-        correct = pred.detach().argmax(-1) == batch["targets"]
-        return float(correct.sum()), float(correct.numel())

@@ -145,3 +145,48 @@ def test_existing_study_is_not_overwritten(run, tmp_path):
                     "already exists", "--resume")
     assert journal.read_bytes() == before
     _one_line_error(run("worker", "--study", "other", "--results", str(tmp_path)), "worker", "no study")
+
+
+REAL_DATA_TINY = ["--trials", "2", "--steps", "3", "--batch-size", "8", "--space", "width=8", "--space", "depth=1",
+                  "--task-option", "eval_size=16", "--threads", "1"]
+
+
+@pytest.mark.parametrize(("options", "metric"), [
+    (["--task", "digits", "--task-option", "patch=4", "--task-option", "train_fraction=0.5"], "accuracy"),
+    (["--task", "text", "--task-option", "corpus=stdlib", "--task-option", "seq_len=16",
+      "--task-option", "max_bytes=2000000"], "bpb"),
+], ids=["digits", "stdlib"])
+def test_real_data_tasks_search_and_export(run, tmp_path, options, metric):
+    from archsearch.tasks import make_task
+
+    res = run("search", "--results", str(tmp_path), "--study", "real", "--json", *REAL_DATA_TINY, *options)
+    assert res.code == 0, res.err
+    data = json.loads(res.out)
+    assert data["counts"]["finished"] == 2 and data["metric"] == metric
+    out = tmp_path / "winner.py"
+    exported = run("export", "--study", "real", "--results", str(tmp_path), "-o", str(out), "--weights",
+                   str(tmp_path / "winner.safetensors"))
+    assert exported.code == 0, exported.err
+    namespace = {"__name__": "winner", "__file__": str(out)}
+    exec(compile(out.read_text(), str(out), "exec"), namespace)
+    task = make_task(namespace["TASK"]["name"], **namespace["TASK"]["options"])
+    assert task.metric_name == metric and namespace["TASK"]["options"]["eval_size"] == 16
+    batch = task.dataset("test")
+    pred = namespace["load_model"]()(batch["inputs"])
+    assert 0.0 <= task.metric(pred, batch) <= (1.0 if metric == "accuracy" else 8.5)
+
+
+@pytest.mark.parametrize(("options", "needles"), [
+    (["--task", "text"], ["needs a file or a corpus", "corpus=stdlib"]),
+    (["--task", "text", "--task-option", "path=no/such/file.txt"], ["no such file"]),
+    (["--task", "text", "--task-option", "corpus=web"], ["unknown corpus 'web' (known: stdlib)"]),
+    (["--task", "text", "--task-option", "corpus=stdlib", "--task-option", "max_bytes=lots"],
+     ["max_bytes must be an integer >= 1, not 'lots'"]),
+    (["--task", "text", "--task-option", "corpus=stdlib", "--task-option", "level=word"], ["unknown level 'word'"]),
+    (["--task", "digits", "--task-option", "patch=3"], ["task 'digits'", "patch must be 1, 2 or 4"]),
+    (["--task", "digits", "--task-option", "train_fraction=0"], ["train_fraction must be a number in (0, 1]"]),
+])
+def test_real_data_task_options_are_checked(run, tmp_path, options, needles):
+    res = run("search", "--results", str(tmp_path / "results"), *REAL_DATA_TINY, *options)
+    _one_line_error(res, "search", *needles)
+    assert not (tmp_path / "results").exists()

@@ -6,11 +6,12 @@ import ast
 import json
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 import torch
-from results_helpers import STUDIES, journal_bytes
+from results_helpers import REAL_DATA_STUDIES, STUDIES, build_studies, journal_bytes
 
 from archsearch.export import ExportError, export_source, export_trial
 from archsearch.export.source import check_sections, check_standalone
@@ -35,9 +36,9 @@ def _trained_model(results: Path, study: str, number: int):
     return model.eval(), task
 
 
-def _distinct_trials(results: Path) -> list[tuple[str, int]]:
+def _distinct_trials(results: Path, studies: Iterable[str] = STUDIES) -> list[tuple[str, int]]:
     out = []
-    for study in STUDIES:
+    for study in studies:
         for t in complete_trials(open_study(study, results_dir=results)):
             if t.user_attrs.get("duplicate_of") is None:
                 out.append((study, t.number))
@@ -80,15 +81,11 @@ print(json.dumps(out))
 """
 
 
-def test_fresh_interpreter_reproduces_every_trial(results, tmp_path):
-    """Every distinct COMPLETE trial of the three studies (real and complex fields, causal and not, parallel and
-    split, linear/softmax/entrywise attention) is exported, then run by a fresh interpreter in which archsearch
-    cannot be imported: outputs match archsearch's in-process model to 1e-6, state_dict keys match exactly, and
-    build_model() reproduces archsearch's initial parameters."""
-    before = {s: journal_bytes(results, s) for s in STUDIES}
+def _check_in_fresh_interpreter(results: Path, trials: list[tuple[str, int]], tmp_path: Path) -> None:
+    """Export every trial, then run the files in a fresh interpreter in which archsearch cannot be imported:
+    outputs match archsearch's in-process model to 1e-6, state_dict keys match exactly, and build_model()
+    reproduces archsearch's initial parameters."""
     cases = {}
-    trials = _distinct_trials(results)
-    assert len(trials) >= 6
     for i, (study, number) in enumerate(trials):
         name = f"winner_{study}_{number}"
         weights = tmp_path / (f"{name}.pt" if i % 2 else f"{name}.safetensors")  # both formats
@@ -116,7 +113,25 @@ def test_fresh_interpreter_reproduces_every_trial(results, tmp_path):
         assert got["max_diff"] <= TOL, (name, got["max_diff"])
         assert got["keys"] == case["keys"], name
         assert got["init_equal"], name
+
+
+def test_fresh_interpreter_reproduces_every_trial(results, tmp_path):
+    """Every distinct COMPLETE trial of the three studies (real and complex fields, causal and not, parallel and
+    split, linear/softmax/entrywise attention) reproduces in a fresh interpreter without archsearch."""
+    before = {s: journal_bytes(results, s) for s in STUDIES}
+    trials = _distinct_trials(results)
+    assert len(trials) >= 6
+    _check_in_fresh_interpreter(results, trials, tmp_path)
     assert {s: journal_bytes(results, s) for s in STUDIES} == before  # export only reads the study
+
+
+def test_real_data_tasks_export(tmp_path):
+    """digits (patch tokens with positions, mean-pool readout) and the stdlib byte corpus (causal, softmax
+    attention among the terms) export and reproduce in a fresh interpreter too."""
+    results = build_studies(tmp_path / "results", REAL_DATA_STUDIES)
+    trials = _distinct_trials(results, REAL_DATA_STUDIES)
+    assert {study for study, _ in trials} == set(REAL_DATA_STUDIES)
+    _check_in_fresh_interpreter(results, trials, tmp_path)
 
 
 def test_exported_file_imports_only_torch(results, tmp_path):

@@ -37,27 +37,40 @@ STUDIES: dict[str, dict[str, Any]] = {
                     space={**_TINY, "depth": (2,), "scheme": "split", "norm": "rms"}, baseline=False),
 }
 
+# studies on the tasks with real data (built only by the tests that ask for them: tests/export)
+REAL_DATA_STUDIES: dict[str, dict[str, Any]] = {
+    "digits": dict(grammar=GRAMMARS / "paper.toml", task_name="digits", task_options={"patch": "1x8", "eval_size": 16},
+                   n_trials=2, sampler="random", pruner="none", objectives=("metric",), space={**_TINY, "depth": (1,)}),
+    "stdlib": dict(grammar=GRAMMARS / "softmax.toml", task_name="text",
+                   task_options={"corpus": "stdlib", "seq_len": 16, "eval_size": 16}, n_trials=2, sampler="random",
+                   pruner="none", objectives=("metric",), space={**_TINY, "depth": (1,)}),
+}
+
 _BUILT: dict[str, Path] = {}
 
 
 def results_dir(tmp_path_factory: Any) -> Path:
     """The results directory holding every study of :data:`STUDIES` (built on first use in this session)."""
     if "root" not in _BUILT:
-        import torch
-
-        from archsearch.search.study import run_search
-
-        root = tmp_path_factory.mktemp("results")
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and robust on a busy machine
-        try:
-            for name, kwargs in STUDIES.items():
-                run_search(study_name=name, steps=4, batch_size=8, train_options={"eval_every": 0}, device="cpu",
-                           seed=0, results_dir=root, progress=False, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-        _BUILT["root"] = root
+        _BUILT["root"] = build_studies(tmp_path_factory.mktemp("results"), STUDIES)
     return _BUILT["root"]
+
+
+def build_studies(root: Path, studies: dict[str, dict[str, Any]]) -> Path:
+    """Run the small searches ``studies`` (name → run_search keyword arguments) into ``root``; returns it."""
+    import torch
+
+    from archsearch.search.study import run_search
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and robust on a busy machine
+    try:
+        for name, kwargs in studies.items():
+            run_search(study_name=name, steps=4, batch_size=8, train_options={"eval_every": 0}, device="cpu",
+                       seed=0, results_dir=root, progress=False, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+    return root
 
 
 def copy_study(results: Path, name: str, dest: Path) -> Path:

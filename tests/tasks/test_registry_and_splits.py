@@ -7,15 +7,17 @@ import torch
 
 from archsearch.tasks import TASKS, Task, make_task
 
+# tasks whose examples are keyed by their inputs (generated, or drawn from a fixed data set)
 GENERATED = {
     "icl-regression": {"eval_size": 64},
     "mqar": {"eval_size": 64},
     "set-duplicate": {"eval_size": 64},
+    "digits": {"eval_size": 64},
 }
 
 
 def test_registry_names():
-    assert set(TASKS) == {"icl-regression", "mqar", "text", "set-duplicate"}
+    assert set(TASKS) == {"icl-regression", "mqar", "text", "set-duplicate", "digits"}
     for name, cls in TASKS.items():
         assert issubclass(cls, Task) and cls.name == name
         assert cls.direction in ("minimize", "maximize") and cls.metric_name

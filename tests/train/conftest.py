@@ -31,6 +31,8 @@ def small_tasks(corpus_path):
         "mqar": make_task("mqar", vocab=64, seq_len=32, num_kv=4, eval_size=64),
         "text": make_task("text", path=corpus_path, seq_len=16, eval_size=64),
         "set-duplicate": make_task("set-duplicate", vocab=16, set_size=6, eval_size=64),
+        "digits": make_task("digits", eval_size=128),
+        "text-stdlib": make_task("text", corpus="stdlib", seq_len=16, eval_size=64),
     }
 
 

@@ -39,14 +39,15 @@ def test_model_config_validation(kw, match):
         ModelConfig.from_dict({"widht": 3})
 
 
-@pytest.mark.parametrize("name", ["icl-regression", "mqar", "text", "set-duplicate"])
+@pytest.mark.parametrize("name", ["icl-regression", "mqar", "text", "set-duplicate", "digits", "text-stdlib"])
 def test_forward_shapes(name, small_tasks):
     task = small_tasks[name]
     model = build_model(tiny_model(terms=TERMS), task)
     batch = task.batch("train", 5, torch.Generator().manual_seed(0))
     pred = model(batch["inputs"])
     vocab = getattr(task, "vocab", None)
-    expected = {"icl-regression": (5,), "mqar": (5, 32, 64), "text": (5, 16, vocab), "set-duplicate": (5, 2)}[name]
+    expected = {"icl-regression": (5,), "mqar": (5, 32, 64), "text": (5, 16, vocab), "set-duplicate": (5, 2),
+                "digits": (5, 10), "text-stdlib": (5, 16, 256)}[name]
     assert pred.shape == expected
     assert torch.isfinite(pred).all()
     loss = task.loss(pred, batch)
@@ -65,6 +66,7 @@ def test_forward_shapes(name, small_tasks):
         ("mqar", {"terms": ("lse", "f-exp"), "tied": True, "rank": 4}),
         ("mqar", {"field": "complex", "width": 8}),
         ("text", {}),
+        ("text-stdlib", {}),
     ],
 )
 def test_causal_model(name, kw, small_tasks):

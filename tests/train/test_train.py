@@ -53,6 +53,18 @@ def test_training_learns(small_tasks):
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
 
 
+@pytest.mark.parametrize(("name", "width", "batch_size", "better_than"), [
+    ("digits", 32, 64, 0.3),  # accuracy; chance is 0.1
+    ("text-stdlib", 16, 16, 6.0),  # bits per byte; uniform is 8
+])
+def test_real_data_tasks_learn(small_tasks, name, width, batch_size, better_than):
+    task = small_tasks[name]
+    cfg = tiny_train(steps=60, lr=1e-2, warmup_steps=4, eval_every=30, batch_size=batch_size)
+    res = train(tiny_model(width=width, depth=1), cfg, task)
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    assert task.better(res.val_metric, better_than) and task.better(res.test_metric, better_than)
+
+
 def test_divergence_is_detected(small_tasks):
     task = small_tasks["icl-regression"]
     with pytest.raises(TrialDiverged) as err:
