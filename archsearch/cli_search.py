@@ -140,9 +140,10 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 @click.option("--pruner", type=click.Choice(PRUNER_CHOICES),
               help="Stop unpromising trials early: median, or hyperband (successive halving over the training "
                    "steps: multi-fidelity). Default median; none for the grid and several objectives.")
-@click.option("--mode", type=click.Choice(["auto", "subsets", "flags", "layers"]), default="auto",
+@click.option("--mode", type=click.Choice(["auto", "subsets", "flags", "few", "layers"]), default="auto",
               show_default=True, help="How a trial picks its terms: one subset for every Euler step (auto: a "
-              "categorical over subsets up to 4 terms, else one flag per term), or layers: a subset per step.")
+              "categorical over subsets up to 4 terms, else one flag per term; few: at most --space max_terms=K "
+              "terms, default 3), or layers: a subset per step.")
 @click.option("--objectives", type=click.Choice(OBJECTIVE_CHOICES), default="metric", show_default=True,
               help="The task metric alone, or against FLOPs or parameter count (Pareto front).")
 @click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
@@ -152,7 +153,8 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Training batch size.")
 @click.option("--space", "space_items", multiple=True, metavar="KEY=V1,V2",
               help="Replace the choices of width, depth, heads, rank_frac, step, lr or tied, or fix scheme "
-              "(parallel|split) or norm (layer|rms|none) (repeatable), e.g. --space width=8 --space depth=1,2.")
+              "(parallel|split), norm (layer|rms|none) or max_terms (--mode few) (repeatable), e.g. --space "
+              "width=8 --space depth=1,2.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:i.")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
               help="torch CPU threads per worker (small models train fastest on one; raise it for large models).")

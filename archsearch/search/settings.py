@@ -140,6 +140,7 @@ class StudySettings:
     n_trials: int
     space: dict[str, Any]
     grammar: dict[str, Any] = field(default_factory=dict)
+    task_data: dict[str, Any] = field(default_factory=dict)  # what the task trains on (corpus, versions, sizes)
     baselines: tuple[str, ...] = ()
     step_budget: int | None = None
     created: str = ""

@@ -13,7 +13,10 @@ How the terms are chosen:
   term of the grammar (deterministically, so it is an ordinary duplicate);
 - ``single`` (the grid sampler): one categorical ``term`` over the terms, each alone;
 - ``layers``: a term set per Euler step — depth first, then one boolean ``use:<t>:<key>`` per term for each
-  of the ``depth`` steps (an empty step falls back to the grammar's first term).
+  of the ``depth`` steps (an empty step falls back to the grammar's first term);
+- ``few``: at most ``max_terms`` terms (default 3): categorical slots ``term1`` (a term) and ``term2`` …
+  (a term or none); the set of the chosen terms. On a large grammar (17 terms up to order 6) flags give
+  trials of about half the terms; this asks which few terms beside each other earn their cost.
 
 No torch and no optuna at import time: the module works with any object that has ``suggest_categorical``.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
@@ -33,7 +37,8 @@ SUBSET_LIMIT = 4  # up to this many terms: a categorical over subsets (2^4 - 1 =
 # complex keys), else softmax attention; otherwise the grammar's first term.
 BASELINE_TERMS = (("0-0", "0-1.0-1"), ("0~0", "0~1.1~0"), ("0-0", "lse"))
 HYPER = ("width", "depth", "heads", "rank_frac", "step", "lr", "tied")
-MODES = ("subsets", "flags", "single", "layers")
+MODES = ("subsets", "flags", "single", "layers", "few")
+NONE = "none"  # an empty slot of the ``few`` mode
 SCHEMES = ("parallel", "split")  # as archsearch.train.model (not imported: no torch here)
 NORMS = ("layer", "rms", "none")
 
@@ -117,9 +122,12 @@ class SearchSpace:
     field: str = "real"
     scheme: str = "parallel"
     norm: str = "layer"
+    max_terms: int = 3  # the ``few`` mode: at most this many terms per candidate
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "terms", tuple(self.terms))
+        if not 1 <= self.max_terms <= 16:
+            raise ValueError(f"max_terms must be between 1 and 16, not {self.max_terms}")
         if not self.terms:
             raise ValueError("the grammar admits no terms to search over")
         if len(set(self.terms)) != len(self.terms):
@@ -165,7 +173,12 @@ class SearchSpace:
 
     def size(self) -> int:
         """The number of distinct candidates."""
-        sets = len(self.terms) if self.mode == "single" else 2 ** len(self.terms) - 1
+        if self.mode == "single":
+            sets = len(self.terms)
+        elif self.mode == "few":
+            sets = sum(math.comb(len(self.terms), r) for r in range(1, min(self.max_terms, len(self.terms)) + 1))
+        else:
+            sets = 2 ** len(self.terms) - 1
         others = 1
         for name in HYPER:
             if name != "depth":
@@ -188,6 +201,10 @@ class SearchSpace:
                 params[f"use:{key}"] = trial.suggest_categorical(f"use:{key}", [False, True])
         elif self.mode == "single":
             params["term"] = trial.suggest_categorical("term", list(self.terms))
+        elif self.mode == "few":
+            params["term1"] = trial.suggest_categorical("term1", list(self.terms))
+            for slot in range(2, self.max_terms + 1):
+                params[f"term{slot}"] = trial.suggest_categorical(f"term{slot}", [NONE, *self.terms])
         for name in HYPER:
             params[name] = trial.suggest_categorical(name, list(getattr(self, name)))
         if self.mode == "layers":
@@ -208,6 +225,9 @@ class SearchSpace:
             layers = tuple(tuple(k for k in self.terms if params.get(f"use:{t}:{k}")) or self.terms[:1]
                            for t in range(int(params["depth"])))
             terms = tuple(k for layer in layers for k in layer)
+        elif self.mode == "few":
+            terms = tuple(dict.fromkeys(str(params[f"term{s}"]) for s in range(1, self.max_terms + 1)
+                                        if params.get(f"term{s}", NONE) != NONE))
         else:
             terms = (str(params["term"]),)
         unknown = [t for t in terms if t not in self.terms]
@@ -244,6 +264,11 @@ class SearchSpace:
             if len(chosen) != 1:
                 raise ValueError("the single-term space takes exactly one term")
             params["term"] = chosen[0]
+        elif self.mode == "few":
+            if len(chosen) > self.max_terms:
+                raise ValueError(f"at most {self.max_terms} terms in this space, not {len(chosen)}")
+            slots = [*chosen, *[NONE] * (self.max_terms - len(chosen))]
+            params.update({f"term{s + 1}": v for s, v in enumerate(slots)})
         for name in HYPER:
             value = hyper.get(name, self.default(name))
             if value not in getattr(self, name):
@@ -285,8 +310,9 @@ class SearchSpace:
 
 SPACE_KEYS = {
     "width": int, "depth": int, "heads": int, "rank_frac": float, "step": float, "lr": float, "tied": bool,
-    "scheme": str, "norm": str,  # fixed for the whole study: one value each
+    "scheme": str, "norm": str, "max_terms": int,
 }
+SINGLE_VALUED = ("scheme", "norm", "max_terms")  # fixed for the whole study: one value each
 SPACE_ALIASES = {"rank": "rank_frac", "h": "step", "layers": "depth", "d_model": "width"}
 
 
@@ -315,7 +341,7 @@ def parse_space_overrides(items: Sequence[str]) -> dict[str, tuple[Any, ...]]:
                     values.append(kind(raw))
             except ValueError:
                 raise ValueError(f"{item!r}: {raw!r} is not a valid {kind.__name__}") from None
-        if kind is str:
+        if key in SINGLE_VALUED:
             if len(values) != 1:
                 raise ValueError(f"{item!r}: {key} takes one value for the whole study")
             out[key] = values[0]

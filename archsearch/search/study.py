@@ -182,6 +182,7 @@ def _create_study(grammar: Any, task_name: str, task_options: dict[str, Any], st
         task=task_name,
         task_options=dict(task_options),
         task_info=TaskInfo(task.metric_name, task.direction, bool(task.causal)),
+        task_data=dict(task.describe().get("data") or {}),
         objectives=objectives,
         directions=directions,
         sampler=sampler,

@@ -120,3 +120,44 @@ def test_quick_run_writes_every_file(reproduce, tmp_path):
         assert f"[{name}]({name})" in readme
     assert (tmp_path / "studies" / "paper-paper-mqar" / "journal.log").is_file()  # studies in the scratch dir
     assert not (out / "studies").exists()
+
+
+@pytest.mark.slow
+def test_question_quick_writes_every_file(tmp_path):
+    """benchmarks/question.py --quick: search, confirm and answer on two tasks with tiny budgets."""
+    question = _load("question")
+    question.main(["--quick", "--out", str(tmp_path), "--tasks", "icl-regression,digits",
+                   "--studies", str(tmp_path / "studies")])
+    for name in ("README.md", "question.json", "icl-regression.md", "icl-regression.png", "digits.md", "digits.png"):
+        assert (tmp_path / name).is_file(), name
+    readme = (tmp_path / "README.md").read_text()
+    assert "earned their cost" in readme and "| [digits](digits.md) |" in readme
+    import json
+
+    data = json.loads((tmp_path / "question.json").read_text())
+    for task in ("icl-regression", "digits"):
+        rows = data["tasks"][task]["result"]["rows"]
+        assert {r["baseline"] for r in rows if r["baseline"]} == {"paper", "transformer", "mlp"}
+        assert all(len(r["seeds"]) == 2 for r in rows)
+
+
+def test_question_answer_logic():
+    """The verdict rule on hand-made rows: earned only with a term beyond MLP + attention that beats every
+    MLP + attention configuration of no more FLOPs by more than twice the seed spread."""
+    question = _load("question")
+
+    def row(trial, terms, flops, mean, std, baseline=None):
+        beyond = sorted(set(terms) - question.MLP_AND_ATTENTION)
+        return {"trial": trial, "terms": terms, "beyond": beyond, "order6": "0-1.0-1.0-1" in terms,
+                "flops": flops, "mean": mean, "std": std, "baseline": baseline, "seeds": [1, 2, 3],
+                "search_value": mean, "test_mean": None, "test_std": None}
+
+    rows = [row(0, ["0-0", "0-1.0-1"], 100, 1.0, 0.05, "paper"), row(1, ["lse", "mlp-gelu"], 300, 0.8, 0.05,
+            "transformer"), row(2, ["0-0", "0-1.0-1.0-1"], 200, 0.7, 0.05), row(3, ["0-1"], 50, 0.5, 0.3)]
+    ans = question.answer({"direction": "minimize", "rows": rows})
+    assert ans["earned"] == [2] and ans["order6_earned"] == [2]  # 1.0 - 0.7 = 0.3 > 2·0.05 against trial 0
+    assert 3 not in ans["earned"]  # cheaper than all, but 0.8 - 0.5 is within twice its spread 0.3
+    assert ans["best"] == 3 and ans["best_baseline"] == 1
+    assert ans["front"] == [3]  # cheapest and best: it dominates everything
+    rows[2]["std"] = 0.2  # within twice the spread now
+    assert question.answer({"direction": "minimize", "rows": rows})["earned"] == []

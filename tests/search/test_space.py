@@ -115,3 +115,24 @@ def test_space_overrides():
         SearchSpace(terms=())
     with pytest.raises(ValueError, match="scheme"):
         SearchSpace(terms=("0-0",), scheme="sideways")
+
+
+def test_few_mode_picks_at_most_max_terms():
+    import math
+
+    space = _space("permutation.toml", mode="few")
+    others = math.prod(len(getattr(space, name)) for name in ("width", "depth", "heads", "rank_frac", "step", "lr",
+                                                              "tied"))
+    assert space.max_terms == 3 and space.size() == (17 + math.comb(17, 2) + math.comb(17, 3)) * others
+    sampler = optuna.trial.FixedTrial  # a deterministic stand-in for an Optuna trial
+    for terms in (["0-0"], ["0-0", "0-1.0-1"], ["0-1", "0-1.0-1", "0-1.0-2.1-2"]):
+        params = space.params_for(terms)
+        assert space.decode(params).terms == tuple(sorted(terms))
+        assert space.suggest(sampler(params)).terms == tuple(sorted(terms))
+    with pytest.raises(ValueError, match="at most 3 terms"):
+        space.params_for(["0-0", "0-1", "0-1.0-1", "0-0.0-0"])
+    repeated = {**space.params_for(["0-0"]), "term2": "0-0", "term3": "none"}
+    assert space.decode(repeated).terms == ("0-0",)  # a slot repeating a term adds nothing
+    assert parse_space_overrides(["max_terms=2"]) == {"max_terms": 2}
+    with pytest.raises(ValueError, match="one value"):
+        parse_space_overrides(["max_terms=2,3"])
