@@ -29,6 +29,37 @@ def make_console() -> Console:
     return Console(soft_wrap=False)
 
 
+class StageProgress:
+    """A transient progress bar on stderr (terminals only) for ``progress(stage, done, total)`` callbacks."""
+
+    LABELS = {"enumerate": "enumerating orders", "cost": "planning costs"}
+
+    def __init__(self) -> None:
+        self._console = Console(stderr=True)
+        self._bar: object | None = None
+        self._tasks: dict[str, object] = {}
+
+    def __enter__(self) -> StageProgress:
+        if self._console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), console=self._console, transient=True)
+            self._bar.start()  # type: ignore[attr-defined]
+        return self
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._bar is None:
+            return
+        if stage not in self._tasks:
+            self._tasks[stage] = self._bar.add_task(self.LABELS.get(stage, stage), total=total)  # type: ignore[attr-defined]
+        self._bar.update(self._tasks[stage], completed=done, total=total)  # type: ignore[attr-defined]
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()  # type: ignore[attr-defined]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="archsearch")
 def cli() -> None:
@@ -72,6 +103,12 @@ def cli() -> None:
               "see --tokens.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "latex"]), default="table",
               show_default=True, help="Output format.")
+@click.option("--no-cost", "no_cost", is_flag=True,
+              help="Leave out the cost column (planning each term's contraction order is the slow part: about "
+                   "0.5 s a term at order 10, hours for the 6,460 terms of order ≤ 16).")
+@click.option("--force", is_flag=True,
+              help="List more than 20,000 terms, or plan a cost column estimated to take over 2 minutes; "
+                   "without it such requests are refused with the estimate.")
 def enumerate(  # noqa: A001 - the command's name
     grammar_path: Path | None,
     left: str | None,
@@ -86,14 +123,22 @@ def enumerate(  # noqa: A001 - the command's name
     tokens: int | None,
     features: int | None,
     fmt: str,
+    no_cost: bool,
+    force: bool,
 ) -> None:
     """List every admissible term: id, order, potential, field, recognised name, and counts.
 
     Admissible means invariant under the axioms: a grammar that names a family its axioms do not
     admit (softmax under left = unitary, say) is an error. The id column is the term's canonical
     key; pass it to `archsearch show`.
+
+    Limits: at most 20,000 terms (estimated from the growth of the lower orders before the
+    expensive ones are listed), alphabets of at most 26 letters, a cost column estimated (from one
+    term per order) under 2 minutes; --force lifts the first and the last. A progress bar follows
+    long runs on a terminal.
     """
     from archsearch import describe, render
+    from archsearch.enumeration import TooManyTerms
     from archsearch.families import InadmissibleFamily
     from archsearch.grammar import GrammarError, load_grammar
 
@@ -109,8 +154,13 @@ def enumerate(  # noqa: A001 - the command's name
         else:
             grammar = describe.grammar_from_options(**overrides)
         grammar = describe.grammar_with_sizes(grammar, tokens=tokens, features=features)
-        desc = describe.describe_grammar(grammar)
+        with StageProgress() as progress:
+            desc = describe.describe_grammar(grammar, cost=not no_cost, force=force, progress=progress)
     except GrammarError as err:
+        raise UserError(str(err)) from None
+    except TooManyTerms as err:
+        raise UserError(f"{err}, or pass --force") from None
+    except describe.CostTooSlow as err:
         raise UserError(str(err)) from None
     except InadmissibleFamily as err:
         option = f"--{err.axiom} {overrides[err.axiom]}: " if overrides.get(err.axiom) is not None else ""

@@ -54,6 +54,16 @@ def _errors():
     return GrammarError, SearchError
 
 
+def _disk(err: OSError, where: str) -> SearchUserError:
+    """A full or read-only disk as one line (exit 2); other OS errors are bugs and propagate."""
+    from archsearch.search.errors import disk_error
+
+    mapped = disk_error(err, where)
+    if mapped is None:
+        raise err
+    return SearchUserError(str(mapped))
+
+
 STUDY_DEFINITION = {
     "grammar_path": "--grammar", "task_name": "--task", "task_option": "--task-option", "sampler": "--sampler",
     "pruner": "--pruner", "objectives": "--objectives", "steps": "--steps", "batch_size": "--batch-size",
@@ -88,9 +98,24 @@ def _print_leaderboard(study: Any, top: int, where: str, study_dir: Path, storag
         console.print(rich_table(ref, leaderboard(ref, top, include_duplicates=False)))
     dups = f"; {counts['duplicates']} repeated proposals reused a result, not counted" if counts["duplicates"] else ""
     console.print(f"{counts['finished']} of {settings.n_trials} trials finished ({counts['COMPLETE']} complete, "
-                  f"{counts['PRUNED']} pruned, {counts['FAIL']} failed{dups})", highlight=False, soft_wrap=True)
+                  f"{counts['PRUNED']} pruned, {counts['FAIL']} failed{dups}){_why_fewer(study, settings, counts)}",
+                  highlight=False, soft_wrap=True)
     console.print(f"storage: {where}", highlight=False, soft_wrap=True)
     console.print(f"weights: {study_dir / 'trials'}/<number>/model.safetensors", highlight=False, soft_wrap=True)
+
+
+def _why_fewer(study: Any, settings: Any, counts: dict[str, int]) -> str:
+    """Why a search ended before its target: the step budget, the space, or the time budget."""
+    from archsearch.search.recovery import steps_spent
+    from archsearch.search.space import SearchSpace
+
+    if counts["finished"] >= settings.n_trials or settings.kind != "search":
+        return ""
+    if settings.step_budget is not None and steps_spent(study) >= settings.step_budget:
+        return f": the budget of {settings.step_budget} training steps is spent"
+    if counts["finished"] >= SearchSpace.from_dict(settings.space).size():
+        return ": every configuration of the space is trained"
+    return ": the time budget is spent, or the sampler proposed only trained configurations"
 
 
 def _report(study: Any, as_json: bool, top: int, where: str, study_dir: Path, storage: str | None) -> None:
@@ -217,6 +242,8 @@ def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], stu
                         progress=not (no_progress or as_json), threads=threads)
     except (grammar_error, search_error) as err:
         raise SearchUserError(str(err)) from None
+    except OSError as err:
+        raise _disk(err, describe_storage(storage, results_dir / (study_name or "<study>"))) from None
     study_dir = results_dir / study.study_name
     _report(study, as_json, top, describe_storage(storage, study_dir), study_dir, storage)
     if confirm_top is not None and not as_json:
@@ -251,6 +278,8 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
         study = run_worker(study_name, storage, results_dir, device, max_trials=max_trials, threads=threads)
     except search_error as err:
         raise SearchUserError(str(err)) from None
+    except OSError as err:
+        raise _disk(err, describe_storage(storage, results_dir / study_name)) from None
     study_dir = results_dir / study_name
     if as_json:
         _report(study, True, 10, describe_storage(storage, study_dir), study_dir, storage)
@@ -303,6 +332,8 @@ def confirm(study_name: str, top: int, seeds: int, storage: str | None, results_
         _print_verdict(study_name, storage, results_dir, as_json)
     except search_error as err:
         raise SearchUserError(str(err)) from None
+    except OSError as err:
+        raise _disk(err, describe_storage(storage, results_dir / f"{study_name}.confirm")) from None
 
 
 COMMANDS: list[click.Command] = [search, worker, confirm]

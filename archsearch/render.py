@@ -21,13 +21,16 @@ def grammar_table(desc: dict[str, Any], console: Console) -> None:
     table.add_column("order", justify="right")
     table.add_column("term V(X)")
     table.add_column("field F(X)")
-    table.add_column("cost", no_wrap=True)
+    with_cost = any(t["cost"] is not None for t in desc["terms"])  # enumerate --no-cost: no column
+    if with_cost:
+        table.add_column("cost", no_wrap=True)
     table.add_column("recognised as", style="green")
     for t in desc["terms"]:
         name = t["name"] or "—"
         if not t["has_potential"]:
             name += " [no potential]"
-        table.add_row(t["id"], str(t["order"] or "—"), t["potential"], t["field"], t["cost"], name)
+        cells = [t["id"], str(t["order"] or "—"), t["potential"], t["field"]] + ([t["cost"]] if with_cost else [])
+        table.add_row(*cells, name)
     console.print(table)
     counts = Table(title="diagram counts", header_style="bold")
     gated = desc["axioms"]["right"] == "none"
@@ -104,16 +107,17 @@ def term_panel(desc: dict[str, Any], console: Console) -> None:
 
 
 def grammar_latex(desc: dict[str, Any]) -> str:
+    with_cost = any(t["cost"] is not None for t in desc["terms"])
     lines = [
-        r"\begin{tabular}{lllll}",
+        r"\begin{tabular}{lllll}" if with_cost else r"\begin{tabular}{llll}",
         r"\hline",
-        r"order & $V(X)$ & $F(X)$ & cost & recognised as \\",
+        r"order & $V(X)$ & $F(X)$ & " + (r"cost & " if with_cost else "") + r"recognised as \\",
         r"\hline",
     ]
     for t in desc["terms"]:
         name = (t["name"] or "--") + ("" if t["has_potential"] else " (no potential)")
-        cost = t["cost"].replace("²", "^2").replace("³", "^3")
-        lines.append(f"{t['order'] or '--'} & ${t['potential_latex']}$ & ${t['field_latex']}$ & ${cost}$ & {name} \\\\")
+        cost = f" & ${t['cost'].replace('²', '^2').replace('³', '^3')}$" if with_cost else ""
+        lines.append(f"{t['order'] or '--'} & ${t['potential_latex']}$ & ${t['field_latex']}${cost} & {name} \\\\")
     lines += [r"\hline", r"\end{tabular}"]
     return "\n".join(lines)
 

@@ -225,8 +225,16 @@ def run_confirm(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS, stora
                 results_dir: str | os.PathLike[str] = "results", workers: int = 1, device: str = "auto",
                 progress: bool = True, console: Any = None, threads: int | None = 1) -> Any:
     """Queue and run the confirmation of ``study_name``; returns the confirmation study."""
+    from archsearch.search.errors import disk_error
     from archsearch.search.spawn import run_workers
 
-    study, settings = start_confirmation(study_name, top, seeds, storage, results_dir)
-    run_workers(study, settings, storage, Path(results_dir), workers, device, progress, console, threads, None)
+    try:
+        study, settings = start_confirmation(study_name, top, seeds, storage, results_dir)
+        run_workers(study, settings, storage, Path(results_dir), workers, device, progress, console, threads,
+                    None)
+    except OSError as err:
+        mapped = disk_error(err, describe_storage(storage, Path(results_dir) / confirm_name(study_name)))
+        if mapped is None:
+            raise
+        raise mapped from None
     return study

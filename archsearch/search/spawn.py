@@ -46,7 +46,7 @@ def run_workers(study: Any, settings: StudySettings, storage: str | None, result
     try:
         refresh()
         if workers == 1:
-            run_worker(settings.study, storage, results_dir, device, 0, target, on_trial=lambda *_: refresh(),
+            run_worker(settings.study, storage, results_dir, device, 0, None, on_trial=lambda *_: refresh(),
                        threads=threads, deadline=deadline)
         else:
             _spawn_workers(settings, storage, results_dir, workers, device, target, refresh, threads, deadline,
@@ -70,7 +70,7 @@ def _spawn_workers(settings: StudySettings, storage: str | None, results_dir: Pa
     def start(index: int) -> Any:
         kwargs = {
             "study_name": settings.study, "storage": storage, "results_dir": str(results_dir),
-            "device": "cuda" if n_gpu else device, "worker_index": index, "n_trials": target, "threads": threads,
+            "device": "cuda" if n_gpu else device, "worker_index": index, "n_trials": None, "threads": threads,
             "cuda_visible_devices": index % n_gpu if n_gpu else None,
             "start_barrier": barrier if index < workers else None, "deadline": deadline,
         }
@@ -90,6 +90,8 @@ def _spawn_workers(settings: StudySettings, storage: str | None, results_dir: Pa
                 proc.join()
                 procs.remove(proc)
                 code = proc.exitcode
+                if code != 0:
+                    barrier.abort()  # a first worker that died never reaches the start barrier: free the others
                 if code == 0:
                     continue
                 if code is not None and code < 0 and replaced < workers:

@@ -1,10 +1,15 @@
 """Where a study lives: a journal file under results/<study>/ (default) or a PostgreSQL database.
 
-- No URL: ``JournalStorage(JournalFileBackend(results/<study>/journal.log))``, Optuna's recommendation for
-  several processes on one machine (SQLite is not: "database is locked" under concurrent writers). The
-  file is locked with ``fcntl.flock`` (released by the kernel when a holder is killed, so a ``kill -9``
-  never leaves a stale lock behind). The file is validated before use: a corrupt journal is refused with
-  a one-line error and never written to.
+- No URL: ``JournalStorage`` on ``results/<study>/journal.log``, Optuna's recommendation for several
+  processes on one machine (SQLite is not: "database is locked" under concurrent writers). Appends are
+  locked with ``fcntl.flock`` on ``journal.log.archsearch-lock`` — a name of its own, so that Optuna's tools
+  (optuna-dashboard, a plain ``optuna.load_study``), whose lock is ``journal.log.lock``, can write to a
+  running study without waiting for or deleting archsearch's lock (each append is one ``write`` of whole
+  lines to a file opened for appending, which the kernel does not interleave). The kernel releases a flock
+  when its holder is killed, so a ``kill -9`` never leaves a stale lock behind. The file is validated
+  before use: a corrupt journal is refused with a one-line error and never written to; an incomplete last
+  line (an append cut short by a full disk or a kill) is ignored by readers, as Optuna's reader does, and
+  removed, with a warning, before the next append.
 - ``postgresql://user:password@host:port/db``: ``RDBStorage`` with heartbeats (a trial whose worker stops
   beating for ``grace_period`` seconds is failed and re-queued by ``RetryHeartbeatStaleTrialCallback``), for
   workers on several machines. A short connect timeout: an unreachable server is a one-line error, not a hang.
@@ -18,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -30,6 +34,8 @@ from archsearch.search.errors import StorageError, StudyError
 
 JOURNAL_NAME = "journal.log"
 CLAIM_SUFFIX = ".claim"
+LOCK_SUFFIX = ".archsearch-lock"  # not Optuna's ".lock": see the module docstring
+FAULT_ENV = "ARCHSEARCH_FAULT_JOURNAL"  # tests: "kill@K", "torn@K" or "enospc@K" at this process's K-th append
 HEARTBEAT_INTERVAL = 15  # seconds between heartbeats of a running trial (PostgreSQL)
 GRACE_PERIOD = 60  # seconds without a heartbeat after which a running trial is stale
 MAX_RETRY = 3  # how many times a stale trial is re-queued
@@ -63,9 +69,30 @@ def storage_kind(url: str | None) -> str:
     )
 
 
+_SECRET_KEYS = re.compile(r"(?i)^(password|passwd|pwd|sslpassword|secret|token|api_key)$")
+
+
 def hide_password(url: str) -> str:
-    """The URL with its password replaced by ***."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    """The URL with every password replaced by ***: the one in the user part (up to the last '@' before the
+    host, so a raw '@' inside the password hides it whole) and ``password=`` query parameters.
+
+    (SQLAlchemy's ``render_as_string(hide_password=True)`` was measured to leave the tail of a password with a
+    raw '@' and every query-parameter password in the clear.)"""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    rest, qmark, query = rest.partition("?")
+    userinfo, at, hostpath = rest.rpartition("@")
+    if at:
+        user, colon, _ = userinfo.partition(":")
+        rest = f"{user}:***@{hostpath}" if colon else f"{user}@{hostpath}"
+    if qmark:
+        parts = []
+        for item in query.split("&"):
+            key, eq, _value = item.partition("=")
+            parts.append(f"{key}=***" if eq and _SECRET_KEYS.match(key) else item)
+        query = "&".join(parts)
+    return f"{scheme}{sep}{rest}{qmark}{query}"
 
 
 def describe_storage(url: str | None, study_dir: str | os.PathLike[str]) -> str:
@@ -102,7 +129,7 @@ def _flock_class():
     from optuna.storages.journal._file import BaseJournalFileLock
 
     class FlockLock(BaseJournalFileLock):
-        """An exclusive ``flock`` on ``<journal>.lock``: works across processes, released on process death."""
+        """An exclusive ``flock`` on ``<journal>.archsearch-lock``: across processes, released when its holder dies."""
 
         def __init__(self, path: str) -> None:
             self._path = path
@@ -134,11 +161,73 @@ def _flock_class():
 
 def _journal_lock(path: Path):
     try:
-        return _flock_class()(str(path) + ".lock")
+        return _flock_class()(str(path) + LOCK_SUFFIX)
     except ImportError:  # no fcntl (Windows): Optuna's open-file lock
         from optuna.storages.journal import JournalFileOpenLock
 
         return JournalFileOpenLock(str(path))
+
+
+def _backend_class():
+    """Optuna's journal file backend, plus: a torn last line is cut off (with a warning) before an append,
+    and the test hook :data:`FAULT_ENV` (kill, tear or fill the disk at this process's K-th append)."""
+    import errno
+    import signal
+    import sys
+
+    from optuna.storages.journal import JournalFileBackend
+
+    class Backend(JournalFileBackend):
+        appends = 0
+
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            from optuna.storages.journal._file import get_lock_file
+
+            type(self).appends += 1
+            kind, _, k = os.environ.get(FAULT_ENV, "").partition("@")
+            fault = kind if k.isdigit() and int(k) == type(self).appends else ""
+            data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
+            with get_lock_file(self._lock):
+                _repair_torn_tail(Path(self._file_path))
+                with open(self._file_path, "ab") as fh:
+                    if fault in ("torn", "enospc"):  # a partial line, then the writer dies or the disk is full
+                        fh.write(data[: max(1, len(data) // 2)])
+                        fh.flush()
+                        if fault == "torn":
+                            os.kill(os.getpid(), signal.SIGKILL)
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self._file_path)
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            if fault == "kill":
+                sys.stdout.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return Backend
+
+
+def _repair_torn_tail(path: Path) -> None:
+    """Cut an incomplete last line off the journal (call under its lock): a later append would otherwise glue a
+    whole entry to the partial one and corrupt the file."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size == 0:
+        return
+    with open(path, "rb+") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        start = max(0, size - (1 << 20))
+        fh.seek(start)
+        tail = fh.read()
+        cut = start + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+        fh.truncate(cut)
+    import sys
+
+    print(f"archsearch: warning: {path}: removed an incomplete last entry ({size - cut} bytes: an append cut short "
+          "by a full disk or a kill); the study is otherwise intact", file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -150,11 +239,12 @@ def _locked(lock: Any) -> Iterator[None]:
         lock.release()
 
 
-def check_journal(path: str | os.PathLike[str]) -> int:
-    """Validate a journal file line by line (read only); return the number of entries.
+def check_journal(path: str | os.PathLike[str], torn: list[int] | None = None) -> int:
+    """Validate a journal file line by line (read only); return the number of complete entries.
 
-    A StorageError names the file and the first bad line: not UTF-8 JSON, not an Optuna journal entry, or an
-    incomplete last line (a truncated file).
+    A StorageError names the file and the first bad line: not UTF-8 JSON or not an Optuna journal entry. An
+    incomplete last line (an append cut short) is not an error: readers ignore it, the next append removes it;
+    its line number is appended to ``torn`` when given.
     """
     path = Path(path)
     n = 0
@@ -162,9 +252,9 @@ def check_journal(path: str | os.PathLike[str]) -> int:
         with open(path, "rb") as fh:
             for n, raw in enumerate(fh, start=1):  # noqa: B007 - n is used after the loop
                 if not raw.endswith(b"\n"):
-                    raise StorageError(f"{path}:{n}: corrupt study journal (incomplete last line: a writer killed "
-                                       "in the middle of an entry? delete that partial line to continue); the file "
-                                       "was left unchanged")
+                    if torn is not None:
+                        torn.append(n)
+                    return n - 1
                 try:
                     entry = json.loads(raw)
                 except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -191,21 +281,13 @@ def _open_journal(path: Path, *, create: bool) -> Any:
     elif path.is_dir():
         raise StorageError(f"{path} is a directory, not a study journal")
     if path.exists():
-        for attempt in range(4):  # an incomplete last line may be an append in progress: look again
-            try:
-                check_journal(path)
-                break
-            except StorageError as err:
-                if "incomplete last line" not in str(err) or attempt == 3:
-                    raise
-                time.sleep(0.1)
+        check_journal(path)
     lock = _journal_lock(path)
 
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
     try:
-        return JournalStorage(JournalFileBackend(str(path), lock_obj=lock))
+        return JournalStorage(_backend_class()(str(path), lock_obj=lock))
     except StorageError:
         raise
     except OSError as err:
@@ -290,3 +372,15 @@ def _open_postgresql(url: str, heartbeat_interval: int, grace_period: int, max_r
         raise StorageError(f"cannot connect to {shown}: {reason}") from None
     except Exception as err:  # e.g. a malformed port number
         raise StorageError(f"cannot open storage {shown}: {err}") from None
+
+
+def has_heartbeat(storage: Any, trial_id: int) -> bool:
+    """Whether a trial ever recorded a heartbeat (PostgreSQL; True for storages without heartbeats)."""
+    engine = getattr(storage, "engine", None)
+    if engine is None:
+        return True
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT 1 FROM trial_heartbeats WHERE trial_id = :t"), {"t": trial_id}).first()
+    return row is not None

@@ -120,8 +120,9 @@ def test_unreachable_database(run, tmp_path):
                     "cannot connect")
 
 
-@pytest.mark.parametrize("content", [b"\x00\x01garbage\xff\n{}\n", b'{"op_code": 0, "worker_id": "w", "study_na'],
-                         ids=["garbage", "truncated"])
+@pytest.mark.parametrize("content", [b"\x00\x01garbage\xff\n{}\n",
+                                     b'{"op_code": 0, "worker_id": "w", "study_na\n{"op_code": 0}\n'],
+                         ids=["garbage", "cut-inside"])
 def test_corrupt_journal_is_refused_and_unchanged(run, tmp_path, content):
     study_dir = tmp_path / "corrupt"
     study_dir.mkdir()
@@ -181,7 +182,7 @@ def test_real_data_tasks_search_and_export(run, tmp_path, options, metric):
     (["--task", "text", "--task-option", "path=no/such/file.txt"], ["no such file"]),
     (["--task", "text", "--task-option", "corpus=web"], ["unknown corpus 'web' (known: stdlib)"]),
     (["--task", "text", "--task-option", "corpus=stdlib", "--task-option", "max_bytes=lots"],
-     ["max_bytes must be an integer >= 1, not 'lots'"]),
+     ["max_bytes must be an integer, not 'lots'"]),
     (["--task", "text", "--task-option", "corpus=stdlib", "--task-option", "level=word"], ["unknown level 'word'"]),
     (["--task", "digits", "--task-option", "patch=3"], ["task 'digits'", "patch must be 1, 2 or 4"]),
     (["--task", "digits", "--task-option", "train_fraction=0"], ["train_fraction must be a number in (0, 1]"]),
