@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from archsearch.search.errors import StorageError, StudyError
+from archsearch.search.errors import StorageError, StudyError, disk_error
 
 JOURNAL_NAME = "journal.log"
 CLAIM_SUFFIX = ".claim"
@@ -74,13 +74,15 @@ _SECRET_KEYS = re.compile(r"(?i)^(password|passwd|pwd|sslpassword|secret|token|a
 
 def hide_password(url: str) -> str:
     """The URL with every password replaced by ***: the one in the user part (up to the last '@' before the
-    host, so a raw '@' inside the password hides it whole) and ``password=`` query parameters.
+    host, so a raw '@' inside the password hides it whole), ``password=`` query parameters, and the secret
+    values of a libpq ``key=value`` string given in place of a URL.
 
     (SQLAlchemy's ``render_as_string(hide_password=True)`` was measured to leave the tail of a password with a
     raw '@' and every query-parameter password in the clear.)"""
     scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
+    if not sep:  # not a URL; perhaps a libpq "key=value" string: hide the values of secret keys
+        words = [w.partition("=") for w in url.split(" ")]
+        return " ".join(f"{k}=***" if eq and _SECRET_KEYS.match(k) else k + eq + v for k, eq, v in words)
     rest, qmark, query = rest.partition("?")
     userinfo, at, hostpath = rest.rpartition("@")
     if at:
@@ -277,7 +279,8 @@ def _open_journal(path: Path, *, create: bool) -> Any:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StorageError(f"cannot create {path.parent}: {err.strerror or err}") from None
+            raise (disk_error(err, str(path.parent), intact=False)
+                   or StorageError(f"cannot create {path.parent}: {err.strerror or err}")) from None
     elif path.is_dir():
         raise StorageError(f"{path} is a directory, not a study journal")
     if path.exists():
@@ -291,7 +294,8 @@ def _open_journal(path: Path, *, create: bool) -> Any:
     except StorageError:
         raise
     except OSError as err:
-        raise StorageError(f"cannot open study journal {path}: {err.strerror or err}") from None
+        raise (disk_error(err, str(path), intact=path.stat().st_size > 0 if path.exists() else False)
+               or StorageError(f"cannot open study journal {path}: {err.strerror or err}")) from None
     except Exception as err:  # replay of a file that parses but is inconsistent
         raise StorageError(f"{path}: corrupt study journal ({type(err).__name__}: {err}); "
                            "the file was left unchanged") from None
@@ -347,9 +351,43 @@ def _driver_url(url: str) -> str:
     raise StorageError("PostgreSQL storage needs a driver: pip install 'archsearch[postgres]' (psycopg2)")
 
 
+def _quote_raw_at(url: str) -> str:
+    """Percent-encode a raw '@' in the user part (everything up to the last '@' before the host): no host name
+    has one, so ``postgresql://u:p@ss@host/db`` means the password ``p@ss`` (SQLAlchemy would split at the first)."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, tail = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if not at or "@" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.replace('@', '%40')}@{host}{slash}{tail}"
+
+
+def _secrets(url: str) -> list[str]:
+    """The password pieces of a URL (user part, its '@'-separated parts, secret query values, decoded and not)."""
+    from urllib.parse import unquote
+
+    rest = url.partition("://")[2]
+    rest, _, query = rest.partition("?")
+    userinfo = rest.partition("/")[0].rpartition("@")[0]
+    found = [userinfo.partition(":")[2]] if ":" in userinfo else []
+    for item in query.split("&"):
+        key, eq, value = item.partition("=")
+        if eq and _SECRET_KEYS.match(key):
+            found.append(value)
+    pieces = {p for secret in found for q in (secret, unquote(secret)) for p in (q, *q.split("@"))}
+    return sorted((p for p in pieces if len(p) >= 3), key=len, reverse=True)
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` (a driver's error message) with every password piece of ``url`` replaced by ***."""
+    for piece in _secrets(url):
+        text = text.replace(piece, "***")
+    return text
+
+
 def _open_postgresql(url: str, heartbeat_interval: int, grace_period: int, max_retry: int | None) -> Any:
     shown = hide_password(url)
-    url = _driver_url(url)
+    given, url = url, _driver_url(_quote_raw_at(url))
     import sqlalchemy.exc
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
@@ -364,14 +402,14 @@ def _open_postgresql(url: str, heartbeat_interval: int, grace_period: int, max_r
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
             )
     except sqlalchemy.exc.ArgumentError as err:
-        raise StorageError(f"invalid storage URL {shown!r}: {err}") from None
+        raise StorageError(f"invalid storage URL {shown!r}: {_scrub(str(err), given)}") from None
     except sqlalchemy.exc.SQLAlchemyError as err:
         orig = getattr(err, "orig", None) or err
         lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip()]
         reason = lines[0] if lines else type(orig).__name__
-        raise StorageError(f"cannot connect to {shown}: {reason}") from None
+        raise StorageError(f"cannot connect to {shown}: {_scrub(reason, given)}") from None
     except Exception as err:  # e.g. a malformed port number
-        raise StorageError(f"cannot open storage {shown}: {err}") from None
+        raise StorageError(f"cannot open storage {shown}: {_scrub(str(err), given)}") from None
 
 
 def has_heartbeat(storage: Any, trial_id: int) -> bool:

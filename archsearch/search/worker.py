@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 import warnings
@@ -38,6 +39,7 @@ from archsearch.search.settings import StudySettings, check_study_name, load_set
 from archsearch.search.storage import claim_lock, describe_storage, open_storage
 
 MAX_CONSECUTIVE_FAILURES = 3
+WORKER_FAULT_ENV = "ARCHSEARCH_FAULT_WORKER"  # tests: "kill@I" kills spawned worker I as it starts
 POLL = 1.0  # seconds between looks at trials that other workers are finishing
 MAX_CONSECUTIVE_DUPLICATES = 50  # even random proposals keep repeating: the reachable space is spent
 
@@ -145,12 +147,14 @@ def run_worker(
             except KeyboardInterrupt:
                 study.tell(trial, state=TrialState.FAIL)
                 raise
+            except OSError as err:
+                if disk_error(err, "") is not None:
+                    raise  # a full or read-only disk: stop; the trial stays RUNNING, re-queued when the study resumes
+                state, error = TrialState.FAIL, f"{type(err).__name__}: {err}"
+                _report_failure(trial, error)
             except Exception as err:  # a bug or an unsupported term: FAIL, and the study goes on
                 state, error = TrialState.FAIL, f"{type(err).__name__}: {err}"
-                with contextlib.suppress(Exception):
-                    trial.set_user_attr("error", error[:2000])
-                print(f"archsearch: trial {trial.number} failed: {' '.join(error.split())[:300]}", file=sys.stderr,
-                      flush=True)
+                _report_failure(trial, error)
             frozen = study.tell(trial, values, state=state) if state == TrialState.COMPLETE else \
                 study.tell(trial, state=state)
         if on_trial is not None:
@@ -165,9 +169,18 @@ def run_worker(
     return study
 
 
+def _report_failure(trial: Any, error: str) -> None:
+    with contextlib.suppress(Exception):
+        trial.set_user_attr("error", error[:2000])
+    print(f"archsearch: trial {trial.number} failed: {' '.join(error.split())[:300]}", file=sys.stderr, flush=True)
+
+
 def worker_process(kwargs: dict[str, Any]) -> None:
     """Entry point of a spawned worker process (a ``multiprocessing`` spawn context)."""
     import threading
+
+    if os.environ.get(WORKER_FAULT_ENV) == f"kill@{kwargs.get('worker_index')}":  # tests: die before the barrier
+        os.kill(os.getpid(), signal.SIGKILL)
 
     gpu = kwargs.pop("cuda_visible_devices", None)
     if gpu is not None:
