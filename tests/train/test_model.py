@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from train_helpers import TERMS, tiny_model
+from train_helpers import TERMS, check_euler_step, tiny_model
 
 from archsearch.tasks import make_task
 from archsearch.train import ModelConfig, build_model, count_parameters, estimate_flops, plan_flops
+from archsearch.train.model import EulerStep
 
 
 def test_model_config_json_round_trip():
@@ -181,3 +182,26 @@ def test_icl_model_readout_is_last_token():
     x = task.batch("train", 2, torch.Generator().manual_seed(0))["inputs"]
     feats = model.features(x)
     assert torch.allclose(model(x), model.readout.proj(feats[:, -1]).squeeze(-1))
+
+
+def test_euler_step_with_known_fields():
+    """Both schemes, real and complex: h applied once per term, −i h F in the complex field, h = 0 is X."""
+    check_euler_step(EulerStep)
+
+
+@pytest.mark.parametrize("kw", [{"scheme": "parallel"}, {"scheme": "split"}, {"field": "complex", "width": 8}])
+def test_model_passes_its_step_to_every_euler_step(kw, small_tasks):
+    """build_model gives each EulerStep the config's h, scheme and rotation: h = 0 leaves the embedding as
+    it is, and h ≠ 0 does not."""
+    task = small_tasks["set-duplicate"]
+    x = task.batch("train", 3, torch.Generator().manual_seed(0))["inputs"]
+    still = build_model(tiny_model(step=0.0, norm="none", **kw), task).eval()
+    moving = build_model(tiny_model(step=0.5, norm="none", **kw), task).eval()
+    assert all(s.step == 0.5 and s.scheme == moving.steps[0].scheme for s in moving.steps)
+    assert all(s.rotate == (kw.get("field") == "complex") for s in moving.steps)
+    with torch.no_grad():
+        embedded = still.embedding(x)
+        if still.complex_state:
+            embedded = torch.complex(embedded[..., :8], embedded[..., 8:])
+        assert torch.equal(still.features(x), embedded)
+        assert not torch.allclose(moving.features(x), embedded)
