@@ -237,6 +237,7 @@ def test_complex_norm_formula(kind):
 
     norm = make_norm(kind, 5, complex_state=True)
     assert isinstance(norm, ComplexNorm) and norm.center == (kind == "layer")
+    assert norm.eps == torch.nn.LayerNorm(5).eps  # the same eps as the real norms
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         norm.weight.copy_(torch.rand(5, generator=g) + 0.5)
@@ -281,7 +282,7 @@ def test_model_builds_what_the_config_says(small_tasks):
     assert count_parameters(build_model(tiny_model(rank=2, heads=1), task)) < full
     assert count_parameters(build_model(tiny_model(rank=None, heads=2), task)) > full
     for tied in (True, False):
-        blocks = compile_blocks(tiny_model(tied=tied, rank=4, heads=2), task)
-        assert all(b.tied == tied for b in blocks)
+        blocks = compile_blocks(tiny_model(tied=tied, rank=4, heads=2, lowrank=not tied), task)
+        assert all(b.tied == tied and b.plan.lowrank == (not tied) for b in blocks)
         sizes = blocks[1].plan.sizes
         assert (sizes.N, sizes.C, sizes.C_A, sizes.H) == (task.sequence_length(), 16, 4, 2)
