@@ -223,3 +223,23 @@ def test_failing_trials_are_recorded_and_three_in_a_row_stop_the_worker(tmp_path
     study = load(tmp_path, "fail")
     assert states(study) == {"FAIL": 3}
     assert all("RuntimeError: boom" in t.user_attrs["error"] for t in study.trials)
+
+
+def test_owner_alive_cases():
+    """Who is alive on this host: this process and pid 1 (with their start times, or without one) are; a
+    reused pid (another start time), a record from before a reboot (another boot id), and a record without
+    a pid or with pid 0 are not; a record of another host cannot be judged (None)."""
+    from archsearch.search.study import _boot_id, _proc_start
+
+    me = owner_record()
+    assert owner_alive(me) is True
+    assert owner_alive({**me, "start": me["start"] + 1}) is False  # the pid was reused by a later process
+    assert owner_alive({**me, "boot": "another-boot"}) is False
+    assert owner_alive({**me, "boot": ""}) is True  # no boot id recorded: judged by the pid alone
+    assert owner_alive({**me, "start": None}) is True  # no start time recorded: the pid exists
+    assert owner_alive({key: v for key, v in me.items() if key != "pid"}) is False
+    assert owner_alive({"host": me["host"]}) is False  # neither pid nor start time
+    assert owner_alive({**me, "pid": 0}) is False
+    init = _proc_start(1)
+    assert owner_alive({"host": me["host"], "pid": 1, "start": init[1] if init else None, "boot": _boot_id()}) is True
+    assert owner_alive({**me, "host": me["host"] + "-elsewhere"}) is None
