@@ -243,3 +243,20 @@ def test_owner_alive_cases():
     init = _proc_start(1)
     assert owner_alive({"host": me["host"], "pid": 1, "start": init[1] if init else None, "boot": _boot_id()}) is True
     assert owner_alive({**me, "host": me["host"] + "-elsewhere"}) is None
+
+
+def test_a_trial_without_an_owner_record_is_stale_after_the_grace_period():
+    """A crash between claiming a trial and recording its owner leaves no owner: such a RUNNING trial is stale
+    once it has run NO_OWNER_GRACE seconds (a claim that is still being recorded is not)."""
+    import datetime
+    import time
+    from types import SimpleNamespace
+
+    from archsearch.search.study import NO_OWNER_GRACE, _is_stale
+
+    now = time.time()
+    started = datetime.datetime.fromtimestamp(now - NO_OWNER_GRACE - 5)
+    assert _is_stale(SimpleNamespace(system_attrs={}, datetime_start=started), now) is True
+    recent = datetime.datetime.fromtimestamp(now - NO_OWNER_GRACE + 5)
+    assert _is_stale(SimpleNamespace(system_attrs={}, datetime_start=recent), now) is False
+    assert _is_stale(SimpleNamespace(system_attrs={}, datetime_start=None), now) is False
