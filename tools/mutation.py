@@ -64,7 +64,7 @@ def prepare(module: str, tests: list[str]) -> Path:
         f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
         "timeout_multiplier = 5.0",  # a mutant that loops forever is given up after 5x its tests' time
-        'also_copy = ["grammars", "tests", "docs", "benchmarks", "results"]',
+        'also_copy = ["grammars", "tests", "docs", "benchmarks", "results", "README.md"]',
         "",
     ])
     (work / "pyproject.toml").write_text(pyproject + section)
