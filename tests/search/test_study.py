@@ -4,6 +4,9 @@ resume and the errors a user can cause."""
 from __future__ import annotations
 
 import json
+import os
+import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -260,3 +263,43 @@ def test_a_trial_without_an_owner_record_is_stale_after_the_grace_period():
     recent = datetime.datetime.fromtimestamp(now - NO_OWNER_GRACE + 5)
     assert _is_stale(SimpleNamespace(system_attrs={}, datetime_start=recent), now) is False
     assert _is_stale(SimpleNamespace(system_attrs={}, datetime_start=None), now) is False
+
+
+def test_proc_start_reads_state_and_start_time_of_any_process_name(tmp_path, monkeypatch):
+    """/proc/<pid>/stat with a process name holding ') ', spaces and bytes that are not UTF-8 (the name is
+    the only field that can): the state is the field after the last ')', and the start time (clock ticks
+    since boot) lies between /proc/uptime read just before and just after starting the process."""
+    import shutil
+    import subprocess
+
+    from archsearch.search import study
+
+    def uptime_ticks() -> float:
+        return float(Path("/proc/uptime").read_text().split()[0]) * os.sysconf("SC_CLK_TCK")
+
+    odd = os.path.join(os.fsencode(tmp_path), b"sl) e \xffp")
+    shutil.copy("/bin/sleep", odd)
+    before = uptime_ticks()
+    child = subprocess.Popen([odd, "30"])
+    try:
+        after = uptime_ticks()
+        study_state, start = study._proc_start(child.pid)
+        deadline = time.monotonic() + 10
+        while study_state != "S" and time.monotonic() < deadline:  # running the exec, then asleep
+            time.sleep(0.05)
+            study_state, start = study._proc_start(child.pid)
+        assert study_state == "S"
+        assert before - 2 <= start <= after + 2
+    finally:
+        child.kill()
+        child.wait()
+    assert study._proc_start(child.pid) is None  # reaped: gone
+    assert len(study._boot_id()) == 36  # a UUID
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError("not allowed")
+
+    me = owner_record()
+    monkeypatch.setattr(study, "open", unreadable, raising=False)
+    assert study._proc_start(os.getpid()) == ("?", -1)
+    assert owner_alive(me) is True  # cannot be read: presumed alive, never failed by mistake
