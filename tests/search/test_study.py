@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -235,6 +236,8 @@ def test_owner_alive_cases():
     from archsearch.search.study import _boot_id, _proc_start
 
     me = owner_record()
+    assert me == {"host": socket.gethostname(), "pid": os.getpid(), "start": _proc_start(os.getpid())[1],
+                  "boot": _boot_id()}
     assert owner_alive(me) is True
     assert owner_alive({**me, "start": me["start"] + 1}) is False  # the pid was reused by a later process
     assert owner_alive({**me, "boot": "another-boot"}) is False
