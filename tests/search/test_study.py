@@ -306,3 +306,19 @@ def test_proc_start_reads_state_and_start_time_of_any_process_name(tmp_path, mon
     monkeypatch.setattr(study, "open", unreadable, raising=False)
     assert study._proc_start(os.getpid()) == ("?", -1)
     assert owner_alive(me) is True  # cannot be read: presumed alive, never failed by mistake
+
+
+def test_recover_fails_a_trial_left_without_owner_record(tmp_path, monkeypatch):
+    """A worker that died between claiming a trial and recording its owner: after the grace period (set to 0
+    here) the next recovery fails the trial and queues its parameters again."""
+    from archsearch.search import study as study_module
+
+    run_search("grammars/paper.toml", "icl-regression", study_name="nw", n_trials=1, results_dir=tmp_path, **BUDGET)
+    study = load(tmp_path, "nw")
+    trial = study.ask()  # claimed, and the worker died before recording its owner
+    SearchSpace.from_dict(study.user_attrs["archsearch"]["space"]).suggest(trial)
+    assert recover_stale_trials(study, study._storage) == []  # within the grace period
+    monkeypatch.setattr(study_module, "NO_OWNER_GRACE", 0.0)
+    assert recover_stale_trials(study, study._storage) == [trial.number]
+    retry = study.get_trials()[-1]
+    assert retry.state.name == "WAITING" and retry.params == trial.params
