@@ -322,3 +322,50 @@ def test_recover_fails_a_trial_left_without_owner_record(tmp_path, monkeypatch):
     assert recover_stale_trials(study, study._storage) == [trial.number]
     retry = study.get_trials()[-1]
     assert retry.state.name == "WAITING" and retry.params == trial.params
+
+
+def test_recovery_goes_past_live_and_contested_trials(tmp_path):
+    """RUNNING trials: one whose owner lives, then two with dead owners, the first of which another worker
+    fails at the same moment (the storage refuses the change, or raises). Recovery leaves the live one, skips
+    the contested one and still fails and re-queues the last, naming its dead worker."""
+    import optuna
+
+    run_search("grammars/paper.toml", "icl-regression", study_name="mx", n_trials=1, results_dir=tmp_path, **BUDGET)
+    study = load(tmp_path, "mx")
+    storage = study._storage
+    space = SearchSpace.from_dict(study.user_attrs["archsearch"]["space"])
+    dead = {**owner_record(), "pid": 2**22 + 321}
+
+    def claim(owner):
+        trial = study.ask()
+        space.suggest(trial)
+        storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, owner)
+        return trial
+
+    class Contested:
+        """The real storage, except that another worker wins the race for one trial."""
+
+        def __init__(self, real, contested_id, how):
+            self.real, self.contested_id, self.how = real, contested_id, how
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def set_trial_state_values(self, trial_id, state, values=None):
+            if trial_id == self.contested_id:
+                if self.how == "raise":
+                    raise optuna.exceptions.UpdateFinishedTrialError("finished by another worker")
+                return False
+            return self.real.set_trial_state_values(trial_id, state=state, values=values)
+
+    live = claim(owner_record())
+    for how in ("refuse", "raise"):
+        contested, victim = claim(dead), claim(dead)
+        assert recover_stale_trials(study, Contested(storage, contested._trial_id, how)) == [victim.number]
+        after = study.get_trials()
+        assert after[contested.number].state.name == "RUNNING"
+        assert after[victim.number].user_attrs["stale"] == f"worker pid {dead['pid']} on {dead['host']} died " \
+                                                           "while running it"
+        assert after[-1].state.name == "WAITING" and after[-1].system_attrs["failed_trial"] == victim.number
+        storage.set_trial_state_values(contested._trial_id, state=optuna.trial.TrialState.FAIL)  # the other won
+    assert study.get_trials()[live.number].state.name == "RUNNING"
