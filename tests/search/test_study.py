@@ -369,3 +369,29 @@ def test_recovery_goes_past_live_and_contested_trials(tmp_path):
         assert after[-1].state.name == "WAITING" and after[-1].system_attrs["failed_trial"] == victim.number
         storage.set_trial_state_values(contested._trial_id, state=optuna.trial.TrialState.FAIL)  # the other won
     assert study.get_trials()[live.number].state.name == "RUNNING"
+
+
+def test_recovery_counts_each_trials_own_retry_history(tmp_path):
+    """Two dead workers' trials, re-runs of trial 0: one already ran MAX_RETRY + 1 times (failed, not queued
+    again, and the next trial is still recovered), one MAX_RETRY times (queued once more, carrying the original
+    trial number and its history)."""
+    from archsearch.search.study import MAX_RETRY
+
+    run_search("grammars/paper.toml", "icl-regression", study_name="rh", n_trials=1, results_dir=tmp_path, **BUDGET)
+    study = load(tmp_path, "rh")
+    storage = study._storage
+    space = SearchSpace.from_dict(study.user_attrs["archsearch"]["space"])
+    dead = {**owner_record(), "pid": 2**22 + 777}
+    runs = []
+    for history in (list(range(100, 100 + MAX_RETRY)), list(range(200, 200 + MAX_RETRY - 1))):
+        trial = study.ask()
+        space.suggest(trial)
+        for key, value in ((OWNER_ATTR, dead), ("failed_trial", 0), ("retry_history", history)):
+            storage.set_trial_system_attr(trial._trial_id, key, value)
+        runs.append((trial, history))
+    (capped, _), (last, history) = runs
+    assert recover_stale_trials(study, storage) == [capped.number, last.number]
+    queued = [t for t in study.get_trials() if t.state.name == "WAITING"]
+    assert len(queued) == 1 and queued[0].params == last.params
+    assert queued[0].system_attrs["failed_trial"] == 0
+    assert queued[0].system_attrs["retry_history"] == [*history, last.number]
