@@ -39,11 +39,13 @@ bench: setup
 # .mutation/<module>/, results are summarised in results/quality/mutation.md.
 #   make mutation MODULE=archsearch/families/canonical.py
 #   make mutation MODULE=archsearch/compiler/plan.py FUNCTIONS="perm_to permute_expr"   (some functions only)
+#   make mutation MODULE=archsearch/search/study.py SURVIVORS=1   (re-check the last run's survivors)
 MODULE ?= archsearch/families/canonical.py
 FUNCTIONS ?=
+SURVIVORS ?=
 mutation: setup
 	$(BIN)/pip install -q -e '.[mutation]'
-	nice -n 15 $(BIN)/python tools/mutation.py $(MODULE) $(if $(FUNCTIONS),--only $(FUNCTIONS))
+	nice -n 15 $(BIN)/python tools/mutation.py $(MODULE) $(if $(FUNCTIONS),--only $(FUNCTIONS)) $(if $(SURVIVORS),--survivors)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mutation
