@@ -133,3 +133,14 @@ def test_diagrams_follows_the_connected_axiom():
         ax = Axioms(connected=connected)
         assert diagrams(ax, 3) == (connected_diagrams(ax, 3) if connected else all_diagrams(ax, 3))
     assert len(diagrams(Axioms(connected=True), 3)) == 11 and len(diagrams(Axioms(connected=False), 3)) == 23
+
+
+def test_labelled_weights_up_to_their_limit():
+    """Labelled weights: every set partition of the 8 endpoints at order 8 (Bell(8) = 4140, by the brute
+    force's own partition count), and a readable refusal above it."""
+    from archsearch.enumeration.diagrams import LABELLED_MAX_DEGREE
+
+    ax = Axioms(weights="labelled")
+    assert len(all_diagrams(ax, LABELLED_MAX_DEGREE)) == sum(1 for _ in set_partitions(2 * LABELLED_MAX_DEGREE))
+    with pytest.raises(ValueError, match=rf"^labelled weights are enumerated up to order {2 * LABELLED_MAX_DEGREE}$"):
+        connected_diagrams(ax, LABELLED_MAX_DEGREE + 1)
