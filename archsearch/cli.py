@@ -106,9 +106,13 @@ def cli() -> None:
 @click.option("--no-cost", "no_cost", is_flag=True,
               help="Leave out the cost column (planning each term's contraction order is the slow part: about "
                    "0.5 s a term at order 10, hours for the 6,460 terms of order ≤ 16).")
+@click.option("--cost-limit", "cost_limit", type=click.FloatRange(min=0), default=120.0, show_default=True,
+              metavar="SECONDS",
+              help="Refuse (with the estimate) a cost column estimated to take longer than this; "
+                   "--force or --no-cost lift it.")
 @click.option("--force", is_flag=True,
-              help="List more than 20,000 terms, or plan a cost column estimated to take over 2 minutes; "
-                   "without it such requests are refused with the estimate.")
+              help="List more than 20,000 terms, or plan a cost column estimated to take longer than "
+                   "--cost-limit; without it such requests are refused with the estimate.")
 def enumerate(  # noqa: A001 - the command's name
     grammar_path: Path | None,
     left: str | None,
@@ -124,6 +128,7 @@ def enumerate(  # noqa: A001 - the command's name
     features: int | None,
     fmt: str,
     no_cost: bool,
+    cost_limit: float,
     force: bool,
 ) -> None:
     """List every admissible term: id, order, potential, field, recognised name, and counts.
@@ -134,7 +139,7 @@ def enumerate(  # noqa: A001 - the command's name
 
     Limits: at most 20,000 terms (estimated from the growth of the lower orders before the
     expensive ones are listed), alphabets of at most 26 letters, a cost column estimated (from one
-    term per order) under 2 minutes; --force lifts the first and the last. A progress bar follows
+    term per order) under --cost-limit (2 minutes); --force lifts the first and the last. A progress bar follows
     long runs on a terminal.
     """
     from archsearch import describe, render
@@ -155,7 +160,8 @@ def enumerate(  # noqa: A001 - the command's name
             grammar = describe.grammar_from_options(**overrides)
         grammar = describe.grammar_with_sizes(grammar, tokens=tokens, features=features)
         with StageProgress() as progress:
-            desc = describe.describe_grammar(grammar, cost=not no_cost, force=force, progress=progress)
+            desc = describe.describe_grammar(grammar, cost=not no_cost, force=force, progress=progress,
+                                              cost_limit=cost_limit)
     except GrammarError as err:
         raise UserError(str(err)) from None
     except TooManyTerms as err:
@@ -235,7 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the click group, turning usage errors into one line with exit code 2."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=args, prog_name="archsearch", standalone_mode=False)
+        try:
+            cli.main(args=args, prog_name="archsearch", standalone_mode=False)
+        finally:  # a process that runs several commands (tests, a notebook) must not pile up server connections
+            opened = sys.modules.get("archsearch.search.storage")
+            if opened is not None:
+                opened.close_storages()
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:

@@ -112,12 +112,12 @@ class CostTooSlow(ValueError):
 
 
 def describe_grammar(grammar: Grammar, *, cost: bool = True, force: bool = False,
-                     progress: Progress | None = None) -> dict[str, Any]:
+                     progress: Progress | None = None, cost_limit: float = MAX_COST_SECONDS) -> dict[str, Any]:
     """All admissible terms of a grammar with their fields, names and (with ``cost``) compiled costs, and the
     count summary. Unless ``force``: TooManyTerms above MAX_TERMS terms, CostTooSlow when the cost column is
-    estimated to take more than MAX_COST_SECONDS. ``progress(stage, done, total)`` follows the long parts."""
+    estimated to take more than ``cost_limit`` seconds. ``progress(stage, done, total)`` follows the long parts."""
     found = enumerate_terms(grammar, max_terms=None if force else MAX_TERMS, progress=progress)
-    costs = _costs(found, grammar, force, progress) if cost else [None] * len(found)
+    costs = _costs(found, grammar, force, progress, cost_limit) if cost else [None] * len(found)
     terms = []
     for term, known in zip(found, costs, strict=True):
         terms.append(describe_term(term, field=grammar.axioms.field, sizes=grammar.sizes, cost=False))
@@ -151,9 +151,10 @@ def describe_grammar(grammar: Grammar, *, cost: bool = True, force: bool = False
     }
 
 
-def _costs(terms: list[Term], grammar: Grammar, force: bool, progress: Progress | None) -> list[str]:
+def _costs(terms: list[Term], grammar: Grammar, force: bool, progress: Progress | None,
+           limit: float = MAX_COST_SECONDS) -> list[str]:
     """The cost column: one term of each (family, order) is planned first and timed; unless ``force``, the
-    estimate Σ (group size × that time) must stay under MAX_COST_SECONDS."""
+    estimate Σ (group size × that time) must stay under ``limit`` seconds."""
     import time
 
     from archsearch.compiler import term_cost
@@ -172,11 +173,12 @@ def _costs(terms: list[Term], grammar: Grammar, force: bool, progress: Progress 
         took = time.perf_counter() - start
         estimate += took * (len(members) - 1)
         slowest = max(slowest, (took, order))
-    if not force and estimate > MAX_COST_SECONDS:
+    if not force and estimate > limit:
         raise CostTooSlow(
             f"planning the cost column of {len(terms):,} terms would take about {_duration(estimate)} (measured on "
-            f"one term of each order: {slowest[0]:.1f} s for an order-{slowest[1]} term); add --no-cost to list "
-            "the terms without it, or --force to plan them all")
+            f"one term of each order: {_duration(slowest[0])} for an order-{slowest[1]} term), over the limit of "
+            f"{_duration(limit)} (--cost-limit); add --no-cost to list the terms without it, or --force to plan them "
+            "all")
     for done, i in enumerate(range(len(terms))):
         if progress is not None:
             progress("cost", done, len(terms))
@@ -188,6 +190,8 @@ def _costs(terms: list[Term], grammar: Grammar, force: bool, progress: Progress 
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2g} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:

@@ -41,6 +41,7 @@ GRACE_PERIOD = 60  # seconds without a heartbeat after which a running trial is 
 MAX_RETRY = 3  # how many times a stale trial is re-queued
 CONNECT_TIMEOUT = 5  # seconds
 _N_OPS = 11  # Optuna journal operation codes 0..10
+_ENGINES: list[Any] = []  # the SQLAlchemy engines of the PostgreSQL storages this process opened (close_storages)
 
 
 def journal_path(study_dir: str | os.PathLike[str]) -> Path:
@@ -394,13 +395,15 @@ def _open_postgresql(url: str, heartbeat_interval: int, grace_period: int, max_r
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # heartbeat options are flagged experimental
-            return RDBStorage(
+            opened = RDBStorage(
                 url,
                 engine_kwargs={"connect_args": {"connect_timeout": CONNECT_TIMEOUT}, "pool_pre_ping": True},
                 heartbeat_interval=heartbeat_interval,
                 grace_period=grace_period,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
             )
+            _ENGINES.append(opened.engine)  # kept: a dropped storage leaves its pool to the garbage collector
+            return opened
     except sqlalchemy.exc.ArgumentError as err:
         raise StorageError(f"invalid storage URL {shown!r}: {_scrub(str(err), given)}") from None
     except sqlalchemy.exc.SQLAlchemyError as err:
@@ -410,6 +413,20 @@ def _open_postgresql(url: str, heartbeat_interval: int, grace_period: int, max_r
         raise StorageError(f"cannot connect to {shown}: {_scrub(reason, given)}") from None
     except Exception as err:  # e.g. a malformed port number
         raise StorageError(f"cannot open storage {shown}: {_scrub(str(err), given)}") from None
+
+
+def close_storages() -> int:
+    """Close the pooled server connections of every PostgreSQL storage this process opened; return how many engines.
+
+    A pool keeps idle connections until its engine is garbage-collected: a process that runs several commands
+    (the CLI in-process, a notebook) would otherwise hold a few per command and exhaust the server's
+    max_connections. The storages stay usable: a later query opens a fresh connection.
+    """
+    closed = 0
+    while _ENGINES:
+        _ENGINES.pop().dispose()
+        closed += 1
+    return closed
 
 
 def has_heartbeat(storage: Any, trial_id: int) -> bool:

@@ -102,9 +102,14 @@ def test_an_enumeration_past_the_term_cap_is_refused_from_its_estimate(run):
 
 
 def test_a_slow_cost_column_is_refused_with_its_estimate(run):
-    """The 470 terms to order 12 take minutes to plan: refused with the estimate; --no-cost lists them."""
-    line = one_line(run("enumerate", "--max-order", "12"), "enumerate", "470 terms", "--no-cost", "--force")
+    """A cost column estimated longer than --cost-limit is refused with the estimate (a limit of 1 ms: the
+    default 2 minutes depends on the machine's speed); --no-cost lists the terms; a generous limit plans them."""
+    line = one_line(run("enumerate", "--max-order", "12", "--cost-limit", "0.001"), "enumerate", "470 terms",
+                    "--no-cost", "--force", "--cost-limit", "over the limit of 0.001 s")
     assert "would take about" in line
+    planned = run("enumerate", "--max-order", "6", "--cost-limit", "1000", "--format", "json")
+    assert planned.code == 0 and all(t["cost"] for t in planned.json()["terms"])
+    assert run("enumerate", "--cost-limit", "-1").code == 2
     listed = run("enumerate", "--max-order", "12", "--no-cost", "--format", "json")
     assert listed.code == 0, listed.err
     terms = listed.json()["terms"]
