@@ -22,7 +22,7 @@ setup: $(STAMP)
 DEMO := --study demo --trials 20 --steps 300 --space width=16,32 --task-option d=4
 
 demo: setup
-	$(BIN)/archsearch enumerate --grammar grammars/paper.toml
+	$(BIN)/archsearch enumerate --grammar paper
 	$(BIN)/archsearch search $(DEMO) $$(test -f results/demo/journal.log && echo --resume)
 	$(BIN)/archsearch export --study demo -o results/demo/winner.py --weights results/demo/winner.safetensors
 

@@ -7,12 +7,12 @@ Every error a user can cause (bad grammar file, bad option, unknown term id) is 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 from rich.console import Console
 
 from archsearch import __version__
+from archsearch.tabular import choose_format
 
 
 class UserError(click.ClickException):
@@ -71,15 +71,17 @@ def cli() -> None:
 
     \b
     Examples:
-      archsearch enumerate --grammar grammars/paper.toml
+      archsearch grammars
+      archsearch enumerate --grammar paper
       archsearch enumerate --left perm --max-order 6 --all --format json
       archsearch show 0-1.0-1
     """
 
 
 @cli.command()
-@click.option("--grammar", "grammar_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Grammar file (TOML, see grammars/). Options given below override its axioms.")
+@click.option("--grammar", "grammar_path", metavar="NAME|FILE",
+              help="A shipped grammar's name (see `archsearch grammars`: paper, permutation, softmax, …) or a "
+                   "grammar file (TOML). Options given below override its axioms.")
 @click.option("--left", type=click.Choice(["perm", "orthogonal", "unitary"]),
               help="Left symmetry group: perm (S_N, tokens exchangeable), orthogonal (O(N), real field: traces "
                    "of words in the edges and their transposes) or unitary (U(N): traces of words in the edges; "
@@ -101,8 +103,9 @@ def cli() -> None:
               "vertices of a diagram; below that the numerical rank, with a warning when identities appear).")
 @click.option("--features", type=click.IntRange(1, 1 << 20), help="Number of features C (default: the grammar's); "
               "see --tokens.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "latex"]), default="table",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "table", "tsv", "csv", "json", "latex"]), default="auto",
+              show_default=True, help="auto: a table fitted to the terminal, plain TSV in a pipe; csv, json and "
+              "latex for documents and scripts (every format starts with the id column).")
 @click.option("--no-cost", "no_cost", is_flag=True,
               help="Leave out the cost column (planning each term's contraction order is the slow part: about "
                    "0.5 s a term at order 10, hours for the 6,460 terms of order ≤ 16).")
@@ -110,7 +113,7 @@ def cli() -> None:
               help="List more than 20,000 terms, or plan a cost column estimated to take over 2 minutes; "
                    "without it such requests are refused with the estimate.")
 def enumerate(  # noqa: A001 - the command's name
-    grammar_path: Path | None,
+    grammar_path: str | None,
     left: str | None,
     right: str | None,
     field_kind: str | None,
@@ -167,12 +170,16 @@ def enumerate(  # noqa: A001 - the command's name
         raise UserError(f"{option}{err.message} (named in {grammar_path})") from None
     except ValueError as err:
         raise UserError(f"invalid axioms: {err}") from None
+    fmt = choose_format(fmt)
     if fmt == "json":
         click.echo(render.to_json(desc))
-    elif fmt == "latex":
-        click.echo(render.grammar_latex(desc))
-    else:
+    elif fmt == "table":
         render.grammar_table(desc, make_console())
+    else:
+        text, warnings = render.grammar_text(desc, fmt)
+        click.echo(text)
+        for line in warnings:
+            click.echo(f"archsearch enumerate: warning: {line}", err=True)
 
 
 @cli.command()
@@ -184,11 +191,12 @@ def enumerate(  # noqa: A001 - the command's name
 @click.option("--causal", is_flag=True, help="Compile the causal variant: future tokens masked (each summed token "
               "index ≤ its parent's along a spanning tree rooted at the output token; softmax: keys ≤ the query). "
               "A causal block is not the gradient of a potential.")
-@click.option("--grammar", "grammar_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Take the declared sizes (N, C, C_A, H) the contraction order is chosen for from this grammar.")
+@click.option("--grammar", "grammar_path", metavar="NAME|FILE",
+              help="Take the declared sizes (N, C, C_A, H) the contraction order is chosen for from this grammar "
+                   "(a shipped grammar's name or a file).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text",
               show_default=True, help="Output format.")
-def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal: bool, grammar_path: Path | None,
+def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal: bool, grammar_path: str | None,
          fmt: str) -> None:
     """Show the derivation of one term: potential → field → known name.
 
@@ -219,6 +227,38 @@ def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal:
             click.echo(desc["code"])
     else:
         render.term_panel(desc, make_console())
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["auto", "table", "tsv", "csv", "json"]), default="auto",
+              show_default=True, help="auto: a table on a terminal, TSV in a pipe.")
+@click.option("--paths", is_flag=True, help="Also show each grammar's file.")
+def grammars(fmt: str, paths: bool) -> None:
+    """List the grammars shipped with archsearch: pass a name to --grammar (e.g. --grammar paper).
+
+    They are package data, so they work from any directory once archsearch is installed; copy one (the
+    path column of --paths) to start your own grammar file.
+    """
+    from archsearch import describe, render
+    from archsearch.tabular import Column, Tabular, render_table
+    from archsearch.tabular import render as render_text
+
+    rows = describe.describe_shipped_grammars()
+    fmt = choose_format(fmt)
+    if fmt == "json":
+        click.echo(render.to_json(rows))
+        return
+    cols = [Column("name", "name", "id", style="cyan"), Column("left", "left", "id"), Column("right", "right", "id",
+            drop=2), Column("field", "field", "id", drop=2), Column("orders", "orders", "number"),
+            Column("families", "named families", drop=1), Column("description", "description", drop=3)]
+    cols += [Column("path", "path", drop=4)] if paths else []
+    cells = [(r["name"], r["left"], r["right"], r["field"], r["orders"], ", ".join(r["families"]) or "—",
+              r["description"]) + ((r["path"],) if paths else ()) for r in rows]
+    table = Tabular(tuple(cols), tuple(cells), title="shipped grammars (--grammar NAME)")
+    if fmt == "table":
+        render_table(table, make_console())
+    else:
+        click.echo(render_text(table, fmt))
 
 
 def _register() -> None:

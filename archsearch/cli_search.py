@@ -146,8 +146,8 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 
 
 @click.command()
-@click.option("--grammar", "grammar_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("grammars/paper.toml"), show_default=True, help="Grammar file whose terms are searched.")
+@click.option("--grammar", "grammar_path", metavar="NAME|FILE", default="paper", show_default=True,
+              help="The grammar whose terms are searched: a shipped grammar's name (archsearch grammars) or a file.")
 @click.option("--task", "task_name", default="icl-regression", show_default=True,
               help="Task: icl-regression, mqar, text, set-duplicate, digits.")
 @click.option("--task-option", "task_option", multiple=True, metavar="KEY=VALUE",
@@ -197,7 +197,7 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="Rows of the leaderboard.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], study_name: str | None,
+def search(grammar_path: str, task_name: str, task_option: tuple[str, ...], study_name: str | None,
            trials: int | None, storage: str | None, budget: str | None, sampler: str, pruner: str | None,
            mode: str, objectives: str, workers: int, resume: bool, steps: int, batch_size: int,
            space_items: tuple[str, ...], device: str, threads: int, seed: int, no_baseline: bool,
@@ -214,8 +214,8 @@ def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], stu
     \b
     Examples:
       archsearch search --trials 20 --steps 300 --space width=16,32 --task-option d=4
-      archsearch search --grammar grammars/permutation.toml --pruner hyperband --budget 1h --confirm 5
-      archsearch search --grammar grammars/softmax.toml --sampler grid
+      archsearch search --grammar permutation --pruner hyperband --budget 1h --confirm 5
+      archsearch search --grammar softmax --sampler grid
       archsearch search --objectives metric,flops --sampler nsga2 --trials 40
       archsearch search --study paper-icl-regression --resume --trials 40 --workers 2
     """

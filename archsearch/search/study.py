@@ -36,7 +36,7 @@ from archsearch.search.storage import claim_lock, describe_storage, open_storage
 
 
 def run_search(
-    grammar: Any = "grammars/paper.toml",
+    grammar: Any = "paper",
     task_name: str = "icl-regression",
     task_options: dict[str, Any] | None = None,
     study_name: str | None = None,
@@ -69,7 +69,8 @@ def run_search(
     n_trials: distinct configurations to train (a duplicate proposal does not count), baselines included;
     budget: "1h" (wall time of this run) or "20000steps" (training steps over the study's trials) — the run
     ends at whichever of the target and the budget comes first (with a budget and no n_trials, the target is
-    the whole space). grammar: a Grammar or a grammar file; space: choices to replace (``{"width": (8,)}``);
+    the whole space). grammar: a Grammar, a shipped grammar's name or a grammar file; space: choices to
+    replace (``{"width": (8,)}``);
     mode: how terms are chosen ("auto", "subsets", "flags", "single", "layers": a term set per Euler step);
     baselines: names from archsearch.search.baselines (default all, none with ``baseline=False`` or the grid);
     pruner: default "median" ("hyperband" is successive halving over the training steps), "none" for the grid
