@@ -87,21 +87,36 @@ def _print_leaderboard(study: Any, top: int, where: str, study_dir: Path, storag
     """The leaderboard as ``archsearch leaderboard`` prints it, then the counts and where the files are."""
     from archsearch.cli import make_console
     from archsearch.report import open_study
-    from archsearch.report.tables import leaderboard, rich_table
+    from archsearch.report.tables import leaderboard, print_leaderboard
     from archsearch.search import count_trials, load_settings
+    from archsearch.tabular import choose_format
 
     console = make_console()
     ref = open_study(study, storage, study_dir.parent)
     counts = count_trials(study)
     settings = load_settings(study)
-    if counts["COMPLETE"]:
-        console.print(rich_table(ref, leaderboard(ref, top, include_duplicates=False)))
+    if counts["COMPLETE"]:  # as `archsearch leaderboard` prints it: a table on a terminal, TSV in a pipe
+        print_leaderboard(ref, leaderboard(ref, top, include_duplicates=False), choose_format("auto"), console)
     dups = f"; {counts['duplicates']} repeated proposals reused a result, not counted" if counts["duplicates"] else ""
-    console.print(f"{counts['finished']} of {settings.n_trials} trials finished ({counts['COMPLETE']} complete, "
-                  f"{counts['PRUNED']} pruned, {counts['FAIL']} failed{dups}){_why_fewer(study, settings, counts)}",
-                  highlight=False, soft_wrap=True)
+    console.print(f"study {settings.study}: {counts['finished']} of {settings.n_trials} trials finished "
+                  f"({counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed{dups})"
+                  f"{_why_fewer(study, settings, counts)}", highlight=False, soft_wrap=True)
+    for line in _failures(study):
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(f"storage: {where}", highlight=False, soft_wrap=True)
     console.print(f"weights: {study_dir / 'trials'}/<number>/model.safetensors", highlight=False, soft_wrap=True)
+
+
+def _failures(study: Any, most: int = 3) -> list[str]:
+    """Why trials failed: "failed trial 3: worker pid 41 on host died (re-queued)" for the last few."""
+    failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
+    lines = []
+    for t in failed[-most:]:
+        why = t.user_attrs.get("error") or t.user_attrs.get("stale") or "no reason recorded"
+        lines.append(f"failed trial {t.number}: {' '.join(str(why).split())[:160]}")
+    if len(failed) > most:
+        lines.insert(0, f"({len(failed) - most} earlier failed trials not shown)")
+    return lines
 
 
 def _why_fewer(study: Any, settings: Any, counts: dict[str, int]) -> str:

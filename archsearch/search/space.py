@@ -107,6 +107,14 @@ class Candidate:
         )
 
 
+def candidate_key(attr: Any) -> str | None:
+    """The canonical key (:meth:`Candidate.key`) of a trial's ``candidate`` attribute: a dict, or the key itself
+    in studies written before the attribute became a dict; None without one."""
+    if isinstance(attr, dict):
+        return json.dumps(attr, sort_keys=True, separators=(",", ":"))
+    return attr if isinstance(attr, str) else None
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """Finite choices for every parameter; ``terms`` in grammar order. JSON round trip: to_dict/from_dict."""

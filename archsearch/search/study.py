@@ -16,7 +16,14 @@ from typing import Any
 
 from archsearch.search.baselines import BASELINES, baseline_attrs, check_baselines
 from archsearch.search.errors import SearchError, StudyError, disk_error
-from archsearch.search.factories import check_device, load_study, make_task, quiet_optuna, study_names
+from archsearch.search.factories import (
+    check_device,
+    load_study,
+    make_task,
+    quiet_optuna,
+    set_metric_names,
+    study_names,
+)
 from archsearch.search.recovery import recover_stale_trials
 from archsearch.search.settings import (
     DEFAULT_TRIALS,
@@ -224,6 +231,7 @@ def _create_study(grammar: Any, task_name: str, task_options: dict[str, Any], st
         study = optuna.create_study(study_name=name, storage=raw, directions=list(directions))
     except optuna.exceptions.DuplicatedStudyError:
         raise StudyError(f"study {name!r} already exists in {where}; continue it with --resume") from None
+    set_metric_names(study, settings.metric_names)  # optuna-dashboard's axis labels
     for params in grid[:n_trials]:
         study.enqueue_trial(params, user_attrs={"grid": True})
     for baseline in baselines:
