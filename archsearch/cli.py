@@ -6,7 +6,11 @@ Every error a user can cause (bad grammar file, bad option, unknown term id) is 
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -25,6 +29,30 @@ class UserError(click.ClickException):
         self.ctx = click.get_current_context(silent=True)
 
 
+def logging_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--quiet, --verbose and --log-file (archsearch.logs.configure), taken off the command's arguments."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, quiet: bool, verbose: bool, log_file: Path | None, **kwargs: Any) -> Any:
+        from archsearch.logs import configure, verbosity_level
+
+        try:
+            level = verbosity_level(quiet, verbose)
+            configure(level, log_file)
+        except ValueError as err:
+            raise UserError(str(err)) from None
+        except OSError as err:
+            raise UserError(f"--log-file {log_file}: {err.strerror or err}") from None
+        return func(*args, **kwargs)
+
+    wrapper = click.option("--log-file", type=click.Path(path_type=Path, dir_okay=False),
+                           help="Append every message (per-trial details too) with timestamps to this file.")(wrapper)
+    wrapper = click.option("-v", "--verbose", is_flag=True, help="More detail: each trial's hyper-parameters, "
+                           "parameters and FLOPs.")(wrapper)
+    return click.option("-q", "--quiet", is_flag=True, help="Only warnings, errors and the result; no progress.")(
+        wrapper)
+
+
 def make_console() -> Console:
     return Console(soft_wrap=False)
 
@@ -33,6 +61,7 @@ class StageProgress:
     """A transient progress bar on stderr (terminals only) for ``progress(stage, done, total)`` callbacks."""
 
     LABELS = {"enumerate": "enumerating orders", "cost": "planning costs"}
+    LOG_EVERY = 5.0  # seconds
 
     def __init__(self) -> None:
         self._console = Console(stderr=True)
@@ -49,7 +78,18 @@ class StageProgress:
         return self
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._bar is None:
+        if self._bar is None:  # not a terminal: a log line at most every LOG_EVERY seconds of a long run
+            import time
+
+            from archsearch.logs import get_logger
+
+            now = time.monotonic()
+            self._start = getattr(self, "_start", now)
+            if now - getattr(self, "_last", self._start) >= self.LOG_EVERY or (done == total and now - self._start
+                                                                              >= self.LOG_EVERY):
+                self._last = now
+                get_logger("enumerate").info(f"enumerate: {self.LABELS.get(stage, stage)} {done}/{total} "
+                                             f"({now - self._start:.0f} s)")
             return
         if stage not in self._tasks:
             self._tasks[stage] = self._bar.add_task(self.LABELS.get(stage, stage), total=total)  # type: ignore[attr-defined]
@@ -79,6 +119,7 @@ def cli() -> None:
 
 
 @cli.command()
+@logging_options
 @click.option("--grammar", "grammar_path", metavar="NAME|FILE",
               help="A shipped grammar's name (see `archsearch grammars`: paper, permutation, softmax, …) or a "
                    "grammar file (TOML). Options given below override its axioms.")
@@ -290,6 +331,10 @@ def main(argv: list[str] | None = None) -> None:
         label = "" if ": error: " in message else "error: "
         click.echo(f"{command}: {label}{message}{hint}", err=True)
         sys.exit(2 if exc.exit_code in (1, 2) else exc.exit_code)
+    finally:
+        from archsearch.logs import reset
+
+        reset()
     sys.exit(0)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from archsearch.cli import UserError
+from archsearch.cli import UserError, logging_options
+from archsearch.logs import is_quiet
 
 SAMPLER_CHOICES = ["tpe", "grid", "nsga2", "motpe", "random"]
 PRUNER_CHOICES = ["median", "hyperband", "none"]
@@ -161,6 +162,7 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 
 
 @click.command()
+@logging_options
 @click.option("--grammar", "grammar_path", metavar="NAME|FILE", default="paper", show_default=True,
               help="The grammar whose terms are searched: a shipped grammar's name (archsearch grammars) or a file.")
 @click.option("--task", "task_name", default="icl-regression", show_default=True,
@@ -247,14 +249,14 @@ def search(grammar_path: str, task_name: str, task_option: tuple[str, ...], stud
             grammar_path, task_name, options, study_name, trials, storage, sampler, pruner,
             tuple(objectives.split(",")), steps=steps, batch_size=batch_size, space=space, mode=mode,
             workers=workers, resume=resume, baseline=not no_baseline, budget=budget, device=device, seed=seed,
-            results_dir=results_dir, progress=not (no_progress or as_json), threads=threads,
+            results_dir=results_dir, progress=not (no_progress or as_json or is_quiet()), threads=threads,
             on_resume=_note_ignored_on_resume,
         )
         if confirm_top is not None:
             from archsearch.search import run_confirm
 
             run_confirm(study.study_name, confirm_top, seeds, storage, results_dir, workers, device,
-                        progress=not (no_progress or as_json), threads=threads)
+                        progress=not (no_progress or as_json or is_quiet()), threads=threads)
     except (grammar_error, search_error) as err:
         raise SearchUserError(str(err)) from None
     except OSError as err:
@@ -266,6 +268,7 @@ def search(grammar_path: str, task_name: str, task_option: tuple[str, ...], stud
 
 
 @click.command()
+@logging_options
 @click.option("--study", "study_name", required=True, help="The study to join (created by archsearch search).")
 @click.option("--storage", help="The study's storage URL (default: the journal file RESULTS/NAME/journal.log).")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("results"),
@@ -286,11 +289,15 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
       archsearch search --study s --trials 40 --storage postgresql://u:p@db/archsearch
       archsearch worker --study s --storage postgresql://u:p@db/archsearch   # on another machine
     """
+    from archsearch.logs import get_logger
     from archsearch.search import count_trials, describe_storage, load_settings, run_worker
+    from archsearch.search.progress import trial_line
 
     _, search_error = _errors()
+    log = get_logger("search")
     try:
-        study = run_worker(study_name, storage, results_dir, device, max_trials=max_trials, threads=threads)
+        study = run_worker(study_name, storage, results_dir, device, max_trials=max_trials, threads=threads,
+                           on_trial=lambda _, trial: log.info(f"worker {study_name}: {trial_line(trial, 'value')}"))
     except search_error as err:
         raise SearchUserError(str(err)) from None
     except OSError as err:
@@ -306,6 +313,7 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
 
 
 @click.command()
+@logging_options
 @click.option("--study", "study_name", required=True, help="The search study whose results to confirm.")
 @click.option("--top", type=click.IntRange(1), default=5, show_default=True,
               help="How many of the best distinct trials to retrain (the baselines are always retrained).")
@@ -338,7 +346,7 @@ def confirm(study_name: str, top: int, seeds: int, storage: str | None, results_
     _, search_error = _errors()
     try:
         run_confirm(study_name, top, seeds, storage, results_dir, workers, device,
-                    progress=not (no_progress or as_json), threads=threads)
+                    progress=not (no_progress or as_json or is_quiet()), threads=threads)
         study_dir = results_dir / study_name
         where = describe_storage(storage, study_dir)
         study = load_study(study_name, open_storage(storage, study_dir, create=False), where=where)
