@@ -237,8 +237,11 @@ def enumerate(  # noqa: A001 - the command's name
                    "(a shipped grammar's name or a file).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text",
               show_default=True, help="Output format.")
+@click.option("--draw", "draw_path", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Also draw the contraction diagram to FILE (.png, .svg or .pdf): token vertices j, k, …, "
+                   "edges labelled by their weight, arrows X → X* on oriented edges.")
 def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal: bool, grammar_path: str | None,
-         fmt: str) -> None:
+         fmt: str, draw_path: Path | None) -> None:
     """Show the derivation of one term: potential → field → known name.
 
     TERM_ID is an id printed by `archsearch enumerate`: a diagram key such as 0-0 (Tr G, the MLP
@@ -246,6 +249,11 @@ def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal:
     named family: lse (softmax; lse@0.5 at temperature 0.5), f-exp (entrywise kernel), mlp-gelu,
     mlp-relu2, mlp-silu (activated MLPs as gradient fields), glu-silu (SwiGLU, no potential), relu,
     soc4, colu4 (cone projections), glu3, glu2.1, glu1 (the products of right = none).
+
+    \b
+    Examples:
+      archsearch show 0-1.0-1
+      archsearch show 0-1.0-1 --draw linear_attention.svg
     """
     from archsearch import describe, render
     from archsearch.grammar import GrammarError, load_grammar
@@ -260,6 +268,14 @@ def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal:
         raise UserError(str(err)) from None
     except ValueError as err:
         raise UserError(f"term {term_id!r}: {err}") from None
+    if draw_path is not None:
+        from archsearch.draw import DrawError, draw_diagram
+        from archsearch.report.studies import ResultsError
+
+        try:
+            draw_diagram(term, draw_path, title=f"{term.key}: {desc['name'] or desc['potential']}")
+        except (DrawError, ResultsError) as err:
+            raise UserError(str(err)) from None
     if fmt == "json":
         click.echo(render.to_json(desc))
     elif fmt == "latex":
