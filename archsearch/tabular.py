@@ -133,8 +133,11 @@ def render(table: Tabular, fmt: str, raw: Sequence[str] = ()) -> str:
 
 
 def _need(col: Column, cells: list[str]) -> int:
-    """Characters a column needs: its longest cell (id, number) or TEXT_MIN (text), and its longest header word."""
+    """Characters a column needs: its longest cell and whole header (id, number), or TEXT_MIN and its longest
+    header word (text)."""
     header = max((len(w) for w in col.header.split()), default=1)
+    if col.kind != "text":  # rich does not wrap a no_wrap column's header either
+        header = len(col.header)
     if col.kind == "text":
         longest_word = max((len(w) for cell in cells for w in str(cell).split()), default=1)
         return max(header, min(TEXT_MIN, max((len(c) for c in cells), default=1)), min(longest_word, TEXT_MIN))
@@ -157,6 +160,28 @@ def fit_columns(table: Tabular, width: int) -> Tabular:
     return table.select([c.key for c in kept])
 
 
+def _text_widths(table: Tabular, width: int) -> dict[str, int]:
+    """A fixed width for each text column: what it needs, plus a share of the room left (up to its longest cell)
+    — so the whole table fits ``width`` and rich never crops its right edge (id and number columns keep their
+    full width)."""
+    cols = list(table.columns)
+    need = {c.key: _need(c, table.column(c.key)) for c in cols}
+    room = width - (sum(need.values()) + BORDER * len(cols) + 1)
+    widths = {c.key: need[c.key] for c in cols if c.kind == "text"}
+    natural = {c.key: max([len(c.header)] + [len(cell) for cell in table.column(c.key)]) for c in cols
+               if c.kind == "text"}
+    while room > 0:
+        growing = [k for k in widths if widths[k] < natural[k]]
+        if not growing:
+            break
+        share = max(1, room // len(growing))
+        for k in growing:
+            add = min(share, natural[k] - widths[k], room)
+            widths[k] += add
+            room -= add
+    return widths
+
+
 def render_table(table: Tabular, console: Any, width: int | None = None) -> list[str]:
     """Print ``table`` on a rich ``console`` fitted to ``width`` (default the console's); return the headers of
     the columns left out."""
@@ -166,10 +191,11 @@ def render_table(table: Tabular, console: Any, width: int | None = None) -> list
     fitted = fit_columns(table, width)
     dropped = [c.header for c in table.columns if c not in fitted.columns]
     out = Table(title=table.title or None, title_justify="left", header_style="bold")
+    text_widths = _text_widths(fitted, width)
     for col in fitted.columns:
         cells = fitted.column(col.key)
         if col.kind == "text":
-            out.add_column(col.header, overflow="fold", style=col.style, min_width=_need(col, cells))
+            out.add_column(col.header, overflow="fold", style=col.style, width=text_widths[col.key])
         else:
             out.add_column(col.header, no_wrap=True, justify="right" if col.kind == "number" else "left",
                            min_width=_need(col, cells), style=col.style)
