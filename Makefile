@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,7 +29,11 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check archsearch tests benchmarks
 
-test: setup lint
+# mypy on the package (settings in pyproject.toml [tool.mypy]): zero errors
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup lint typecheck
 	$(BIN)/pytest -n 2 -q
 
 bench: setup

@@ -74,7 +74,7 @@ class StageProgress:
 
             self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn(), console=self._console, transient=True)
-            self._bar.start()  # type: ignore[attr-defined]
+            self._bar.start()
         return self
 
     def __call__(self, stage: str, done: int, total: int) -> None:

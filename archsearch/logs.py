@@ -73,10 +73,10 @@ def configure(level: int = logging.INFO, log_file: str | os.PathLike[str] | None
     stream.setFormatter(logging.Formatter("%(message)s"))
     handlers: list[logging.Handler] = [stream]
     if log_file is not None:
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setLevel(logging.DEBUG)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handlers.append(handler)
+        to_file = logging.FileHandler(log_file, encoding="utf-8")
+        to_file.setLevel(logging.DEBUG)
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handlers.append(to_file)
     for handler in handlers:
         setattr(handler, _OURS, True)
         logger.addHandler(handler)

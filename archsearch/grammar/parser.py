@@ -161,7 +161,9 @@ def _number(x: float) -> str:
 def _bounds(spec: KeySpec) -> str:
     if spec.low is not None and spec.high is not None:
         return f"between {_number(spec.low)} and {_number(spec.high)}"
-    return f"at least {_number(spec.low)}"
+    if spec.low is None and spec.high is not None:
+        return f"at most {_number(spec.high)}"
+    return f"at least {_number(spec.low)}" if spec.low is not None else "any number"
 
 
 # --------------------------------------------------------------------------------------------

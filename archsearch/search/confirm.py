@@ -120,7 +120,8 @@ def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS
         have = {(t.user_attrs["confirm"]["source"], t.user_attrs["confirm"]["seed"])
                 for t in study.get_trials(deepcopy=False) if "confirm" in t.user_attrs}
     else:
-        study = optuna.create_study(study_name=name, storage=raw, directions=list(settings.directions[:1]))
+        first = [optuna.study.StudyDirection[d.upper()] for d in settings.directions[:1]]
+        study = optuna.create_study(study_name=name, storage=raw, directions=first)
         set_metric_names(study, [settings.metric])
         mine = replace(settings, study=name, kind="confirm", parent=study_name, objectives=("metric",),
                        directions=settings.directions[:1], sampler="random", pruner="none", baselines=(),

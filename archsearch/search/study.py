@@ -228,7 +228,8 @@ def _create_study(grammar: Any, task_name: str, task_options: dict[str, Any], st
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     try:
-        study = optuna.create_study(study_name=name, storage=raw, directions=list(directions))
+        senses = [optuna.study.StudyDirection[d.upper()] for d in directions]
+        study = optuna.create_study(study_name=name, storage=raw, directions=senses)
     except optuna.exceptions.DuplicatedStudyError:
         raise StudyError(f"study {name!r} already exists in {where}; continue it with --resume") from None
     set_metric_names(study, settings.metric_names)  # optuna-dashboard's axis labels
