@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import networkx as nx
     from matplotlib.figure import Figure
 
-__all__ = ["DrawError", "diagram_graph", "draw_diagram", "same_family"]
+__all__ = ["DrawError", "diagram_graph", "draw_diagram", "figure", "picture_bytes", "same_family"]
 
 FORMATS = (".png", ".svg", ".pdf")
 _INDEX_NAMES = "jklmnpqrstuvwxyzabcdefghi"  # as in Diagram.index_form
@@ -154,16 +154,22 @@ def draw_diagram(term: Family, path: str | os.PathLike[str], title: str | None =
     out = Path(path)
     if out.suffix.lower() not in FORMATS:
         raise DrawError(f"--draw {out}: the picture must end in {', '.join(FORMATS)}")
-    fig = figure(term, title)
-    import matplotlib
-
     from archsearch.report.output import write_files
 
-    fmt = out.suffix.lower().lstrip(".")
+    write_files({out: picture_bytes(term, out.suffix.lower().lstrip("."), title)})
+    return out
+
+
+def picture_bytes(term: Family, fmt: str, title: str | None = None) -> bytes:
+    """The picture of a diagram as ``fmt`` ("png", "svg" or "pdf") bytes; DrawError for a term that is not a
+    diagram. No date and fixed ids: the same diagram draws to the same bytes (pictures committed under docs/)."""
+    import matplotlib
+
+    if f".{fmt}" not in FORMATS:
+        raise DrawError(f"pictures are {', '.join(FORMATS)}, not .{fmt}")
+    fig = figure(term, title)
     buf = io.BytesIO()
-    # no date and fixed ids: the same diagram draws to the same bytes (pictures committed under docs/)
     metadata: dict[str, Any] = {"Date": None} if fmt in ("svg", "pdf") else {}
     with matplotlib.rc_context({"svg.hashsalt": "archsearch"}):
         fig.savefig(buf, format=fmt, dpi=150, metadata=metadata)
-    write_files({out: buf.getvalue()})
-    return out
+    return buf.getvalue()
