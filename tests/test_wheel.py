@@ -52,8 +52,11 @@ def _fresh_env(tmp: Path, wheel: Path) -> Path:
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              check=True, capture_output=True, text=True).stdout.strip()
     (Path(purelib) / "archsearch_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
-                    str(wheel)], check=True, capture_output=True, text=True, timeout=300)
+    # --ignore-installed: the test environment's own archsearch (an editable install, or an egg-info on
+    # PYTHONPATH) is visible through the .pth and must not count as "already installed"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index",
+                    "--ignore-installed", "-q", str(wheel)], check=True, capture_output=True, text=True, timeout=300,
+                   env=_clean_env())
     return env_dir
 
 
