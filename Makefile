@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-exhaustive lint bench mutation clean
+.PHONY: setup demo test test-exhaustive lint typecheck bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,14 +22,18 @@ setup: $(STAMP)
 DEMO := --study demo --trials 20 --steps 300 --space width=16,32 --task-option d=4
 
 demo: setup
-	$(BIN)/archsearch enumerate --grammar grammars/paper.toml
+	$(BIN)/archsearch enumerate --grammar paper
 	$(BIN)/archsearch search $(DEMO) $$(test -f results/demo/journal.log && echo --resume)
 	$(BIN)/archsearch export --study demo -o results/demo/winner.py --weights results/demo/winner.safetensors
 
 lint: setup
 	$(BIN)/ruff check archsearch tests benchmarks tools
 
-test: setup lint
+# mypy on the package (settings in pyproject.toml [tool.mypy]): zero errors
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup lint typecheck
 	$(BIN)/pytest -n 2 -q
 
 # what the default run leaves out: the enumerator against Burnside at order 16 in the complex field (minutes)

@@ -217,3 +217,27 @@ def grammar_from_options(**options: Any) -> Grammar:
     """A grammar built from axiom options alone (``archsearch enumerate --left perm …``)."""
     changes = {k: v for k, v in options.items() if v is not None}
     return Grammar(name="command line", axioms=Axioms(**changes))
+
+
+def describe_shipped_grammars() -> list[dict[str, Any]]:
+    """The grammars shipped with archsearch (``--grammar NAME``): name, axioms, orders, named families,
+    description and file, one dict each, sorted by name."""
+    from dataclasses import fields
+
+    from archsearch.grammar import load_grammar
+    from archsearch.grammar.shipped import shipped_grammars
+
+    out = []
+    for name, path in shipped_grammars().items():
+        grammar = load_grammar(path)
+        ax, fam = grammar.axioms, grammar.families
+        named = []
+        for f in fields(fam):
+            value = getattr(fam, f.name)
+            if f.name in ("temperature", "cone_size") or not value:
+                continue
+            named += [f.name] if value is True else [f"{f.name}:{v}" for v in value]
+        out.append({"name": name, "left": ax.left, "right": ax.right, "field": ax.field,
+                    "orders": f"{ax.min_order}–{ax.max_order}", "connected": ax.connected, "weights": ax.weights,
+                    "families": named, "description": grammar.description, "path": str(path)})
+    return out

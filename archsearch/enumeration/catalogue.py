@@ -73,7 +73,8 @@ class CountRow:
     stability: Stability
 
     @property
-    def stable(self) -> bool:
+    def stable(self) -> bool | None:
+        """Whether the listed diagrams are independent at the declared sizes; None when unknown."""
         return self.stability.stable
 
 

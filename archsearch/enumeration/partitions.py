@@ -8,7 +8,7 @@ def integer_partitions(k: int, largest: int | None = None) -> list[tuple[int, ..
     largest = k if largest is None else largest
     if k == 0:
         return [()]
-    out = []
+    out: list[tuple[int, ...]] = []
     for first in range(min(k, largest), 0, -1):
         out.extend((first, *rest) for rest in integer_partitions(k - first, first))
     return out

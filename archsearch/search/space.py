@@ -107,6 +107,14 @@ class Candidate:
         )
 
 
+def candidate_key(attr: Any) -> str | None:
+    """The canonical key (:meth:`Candidate.key`) of a trial's ``candidate`` attribute: a dict, or the key itself
+    in studies written before the attribute became a dict; None without one."""
+    if isinstance(attr, dict):
+        return json.dumps(attr, sort_keys=True, separators=(",", ":"))
+    return attr if isinstance(attr, str) else None
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """Finite choices for every parameter; ``terms`` in grammar order. JSON round trip: to_dict/from_dict."""
@@ -166,7 +174,8 @@ class SearchSpace:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
         check_keys(d, cls, "search-space field(s)")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**values)
 
     # ------------------------------------------------------------------ choices
     def subsets(self) -> list[tuple[str, ...]]:
@@ -309,7 +318,7 @@ class SearchSpace:
 
     def single(self) -> SearchSpace:
         """The grid version of this space: each term alone, every hyper-parameter fixed to its default."""
-        fixed = {name: (self.default(name),) for name in HYPER}
+        fixed: dict[str, Any] = {name: (self.default(name),) for name in HYPER}
         return replace(self, mode="single", **fixed)
 
 
@@ -362,7 +371,8 @@ def space_from_grammar(grammar: Any, overrides: dict[str, tuple[Any, ...]] | Non
     from archsearch.enumeration import enumerate_terms
 
     terms = enumerate_terms(grammar)
-    space = SearchSpace(terms=tuple(t.key for t in terms), mode=mode, field=grammar.axioms.field, **(overrides or {}))
+    choices: dict[str, Any] = dict(overrides or {})  # field name → tuple of choices, checked by SearchSpace
+    space = SearchSpace(terms=tuple(t.key for t in terms), mode=mode, field=grammar.axioms.field, **choices)
     for term in terms:  # a cone projection acts on groups of cone_size features: every width must fit
         size = getattr(term, "cone_size", None)
         if size and getattr(term, "projection", "relu") != "relu":

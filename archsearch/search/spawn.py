@@ -24,24 +24,14 @@ def _cuda_devices() -> int:
         return 0
 
 
-def _best(study: Any, settings: StudySettings) -> str:
-    """"best <metric> <value> (#n)" over the COMPLETE trials so far, "" when none."""
-    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.values]
-    if not done:
-        return ""
-    sign = 1.0 if settings.directions[0] == "minimize" else -1.0
-    best = min(done, key=lambda t: sign * t.values[0])
-    return f"best {settings.metric} {best.values[0]:.4g} (#{best.number})"
-
-
 def run_workers(study: Any, settings: StudySettings, storage: str | None, results_dir: Path, workers: int,
                 device: str, progress: bool, console: Any, threads: int | None, deadline: float | None) -> None:
     target = int(settings.n_trials)
-    bar = ProgressBar(target, settings.study, console) if progress else None
+    bar = ProgressBar(target, settings.study, console, settings.metric, settings.directions[0]) if progress else None
 
     def refresh() -> None:
         if bar is not None:
-            bar.update(count_trials(study)["finished"], _best(study, settings))
+            bar.update(study, count_trials(study)["finished"])
 
     try:
         refresh()

@@ -16,7 +16,14 @@ from typing import Any
 
 from archsearch.search.baselines import BASELINES, baseline_attrs, check_baselines
 from archsearch.search.errors import SearchError, StudyError, disk_error
-from archsearch.search.factories import check_device, load_study, make_task, quiet_optuna, study_names
+from archsearch.search.factories import (
+    check_device,
+    load_study,
+    make_task,
+    quiet_optuna,
+    set_metric_names,
+    study_names,
+)
 from archsearch.search.recovery import recover_stale_trials
 from archsearch.search.settings import (
     DEFAULT_TRIALS,
@@ -36,7 +43,7 @@ from archsearch.search.storage import claim_lock, describe_storage, open_storage
 
 
 def run_search(
-    grammar: Any = "grammars/paper.toml",
+    grammar: Any = "paper",
     task_name: str = "icl-regression",
     task_options: dict[str, Any] | None = None,
     study_name: str | None = None,
@@ -69,7 +76,8 @@ def run_search(
     n_trials: distinct configurations to train (a duplicate proposal does not count), baselines included;
     budget: "1h" (wall time of this run) or "20000steps" (training steps over the study's trials) — the run
     ends at whichever of the target and the budget comes first (with a budget and no n_trials, the target is
-    the whole space). grammar: a Grammar or a grammar file; space: choices to replace (``{"width": (8,)}``);
+    the whole space). grammar: a Grammar, a shipped grammar's name or a grammar file; space: choices to
+    replace (``{"width": (8,)}``);
     mode: how terms are chosen ("auto", "subsets", "flags", "single", "layers": a term set per Euler step);
     baselines: names from archsearch.search.baselines (default all, none with ``baseline=False`` or the grid);
     pruner: default "median" ("hyperband" is successive halving over the training steps), "none" for the grid
@@ -220,9 +228,11 @@ def _create_study(grammar: Any, task_name: str, task_options: dict[str, Any], st
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     try:
-        study = optuna.create_study(study_name=name, storage=raw, directions=list(directions))
+        senses = [optuna.study.StudyDirection[d.upper()] for d in directions]
+        study = optuna.create_study(study_name=name, storage=raw, directions=senses)
     except optuna.exceptions.DuplicatedStudyError:
         raise StudyError(f"study {name!r} already exists in {where}; continue it with --resume") from None
+    set_metric_names(study, settings.metric_names)  # optuna-dashboard's axis labels
     for params in grid[:n_trials]:
         study.enqueue_trial(params, user_attrs={"grid": True})
     for baseline in baselines:

@@ -189,7 +189,7 @@ def worker_process(kwargs: dict[str, Any]) -> None:
 
     def ready() -> None:  # wait until the other first workers hold a trial (one that leaves breaks it: go on)
         with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait(timeout=START_BARRIER_TIMEOUT)
+            barrier.wait(timeout=float(os.environ.get(BARRIER_TIMEOUT_ENV, START_BARRIER_TIMEOUT)))
 
     try:
         run_worker(**kwargs, ready=ready if barrier is not None else None)
@@ -210,3 +210,4 @@ def worker_process(kwargs: dict[str, Any]) -> None:
 
 
 START_BARRIER_TIMEOUT = 120.0  # seconds the first spawned workers, each holding a claimed trial, wait for each other
+BARRIER_TIMEOUT_ENV = "ARCHSEARCH_START_BARRIER_TIMEOUT"  # tests: a longer wait, so that only an abort ends it early

@@ -120,7 +120,7 @@ class Task:
 
     name: ClassVar[str] = ""
     causal: ClassVar[bool] = False
-    metric_name: ClassVar[str] = ""
+    metric_name: str = ""  # a class attribute, or set per instance (text: bpb or bpc)
     direction: ClassVar[str] = "minimize"
     Config: ClassVar[type[TaskConfig]] = TaskConfig
     #: set by tasks whose splits are disjoint by construction (no key check needed)

@@ -14,6 +14,7 @@ from typing import Any
 
 from search_helpers import ROOT, SPACE, TASK_OPTIONS
 
+from archsearch.search.space import candidate_key
 from archsearch.search.storage import FAULT_ENV, journal_path
 
 TRIALS = 3
@@ -88,7 +89,7 @@ def study_state(results: Path, name: str = "s", storage: str | None = None) -> d
     return {
         "states": sorted(t.state.name for t in trials),
         "finished": len(counted),
-        "candidates": [t.user_attrs.get("candidate") for t in counted],
+        "candidates": [candidate_key(t.user_attrs.get("candidate")) for t in counted],
         "target": load_settings(study).n_trials,
         "numbers": sorted(t.number for t in trials),
     }

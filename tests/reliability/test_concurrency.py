@@ -16,9 +16,9 @@ import pytest
 from faults import SEARCH, study_state
 from search_helpers import ROOT, TINY, cli, cli_env, popen_cli, wait_for
 
-from archsearch.search import check_journal, journal_path, open_storage, run_search
+from archsearch.search import check_journal, count_trials, journal_path, open_storage, run_search
 from archsearch.search.recovery import OWNER_ATTR
-from archsearch.search.worker import START_BARRIER_TIMEOUT, WORKER_FAULT_ENV
+from archsearch.search.worker import BARRIER_TIMEOUT_ENV, WORKER_FAULT_ENV
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # study.ask() on a storage with heartbeats (the tests play a remote worker by hand) warns that it is meant for
@@ -28,16 +28,14 @@ pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 
 def test_a_worker_dead_before_the_start_barrier_does_not_stall_the_others(tmp_path):
     """Worker 1 of 2 is killed as it starts: the parent aborts the barrier at once, a replacement runs, and
-    the search ends well inside the barrier's 120 s timeout with every trial finished."""
-    env = {**cli_env(), WORKER_FAULT_ENV: "kill@1"}
-    start = time.monotonic()
+    the search ends with every trial finished. The barrier's timeout is raised to an hour, so only the abort
+    can end the wait before the 10-minute limit of the run (not a timing claim: the old code hangs)."""
+    env = {**cli_env(), WORKER_FAULT_ENV: "kill@1", BARRIER_TIMEOUT_ENV: "3600"}
     res = subprocess.run([sys.executable, "-m", "archsearch", "search", "--study", "s", "--results", str(tmp_path),
                           "--trials", "4", "--workers", "2", "--no-progress", *TINY], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
-    took = time.monotonic() - start
     assert res.returncode == 0, res.stderr
     assert "4 of 4 trials finished" in res.stdout
-    assert took < START_BARRIER_TIMEOUT / 2, took
 
 
 def _running(path) -> bool:
@@ -62,16 +60,63 @@ def test_optuna_writes_to_a_live_study_at_once(tmp_path):
         study = optuna.load_study(study_name="s", storage=JournalStorage(JournalFileBackend(str(path))))
         study.set_user_attr("note", "written by plain Optuna during the search")
         took = time.monotonic() - start
+        dashboard = _dashboard_reads_and_notes(study) if DASHBOARD else None
         out, err = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert took < 5, took  # Optuna's lock waits 30 s for a lock file of its name before deleting it
+    assert took < 1, took  # Optuna's lock waits 30 s for a lock file of its name before deleting it
     assert proc.returncode == 0, err
     assert "6 of 6 trials finished" in out
     check_journal(path)
     again = optuna.load_study(study_name="s", storage=open_storage(None, tmp_path / "s", create=False))
     assert again.user_attrs["note"] == "written by plain Optuna during the search"
+    assert count_trials(again)["finished"] == 6  # the exact count (a reused duplicate does not count)
+    if dashboard is not None:
+        read_s, note_s, detail = dashboard
+        print(f"plain Optuna note {took:.3f} s; optuna-dashboard read {read_s:.3f} s, save_note {note_s:.3f} s")
+        assert read_s < 1 and note_s < 1, dashboard[:2]
+        assert detail["objective_names"] == ["mse"]  # set_metric_names: the dashboard labels the axis "mse"
+        from optuna_dashboard import get_note
+
+        assert get_note(again) == "written by optuna-dashboard during the search"
+
+
+try:
+    import optuna_dashboard  # noqa: F401 - the [dashboard] extra (and dev)
+
+    DASHBOARD = True
+except ImportError:  # the plain Optuna half of the test still runs
+    DASHBOARD = False
+
+
+def _dashboard_reads_and_notes(study) -> tuple[float, float, dict]:
+    """optuna-dashboard on a running study, through its Python API: its web app (WSGI, called in-process) reads
+    the study as the browser would, and ``save_note`` writes a study note. Returns both timings and the study's
+    detail as the dashboard serves it."""
+    import wsgiref.util
+
+    import optuna_dashboard
+
+    app = optuna_dashboard.wsgi(study._storage)
+
+    def get(path: str) -> dict:
+        env: dict = {}
+        wsgiref.util.setup_testing_defaults(env)
+        env["PATH_INFO"], _, env["QUERY_STRING"] = path.partition("?")
+        status: list[str] = []
+        body = b"".join(app(env, lambda s, headers, exc_info=None: status.append(s)))
+        assert status[0].startswith("200"), (path, status, body[:300])
+        return json.loads(body)
+
+    start = time.monotonic()
+    summaries = get("/api/studies")["study_summaries"]
+    (sid,) = [s["study_id"] for s in summaries if s["study_name"] == "s"]
+    detail = get(f"/api/studies/{sid}?after=0")
+    read_s = time.monotonic() - start
+    start = time.monotonic()
+    optuna_dashboard.save_note(study, "written by optuna-dashboard during the search")
+    return read_s, time.monotonic() - start, detail
 
 
 def _resume_both(results, storage=None) -> list[subprocess.CompletedProcess]:

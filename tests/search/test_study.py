@@ -27,6 +27,7 @@ from archsearch.search import (
 )
 from archsearch.search.liveness import owner_alive, owner_record
 from archsearch.search.recovery import OWNER_ATTR
+from archsearch.search.space import candidate_key
 from archsearch.search.worker import run_worker
 
 BUDGET = dict(task_options=TASK_OPTIONS, steps=3, batch_size=8, space=SPACE, progress=False, threads=1)
@@ -39,13 +40,17 @@ def test_trial_records_weights_and_config(tmp_path):
     assert states(study) == {"COMPLETE": 3}
     first = study.trials[0]
     assert first.user_attrs["term_ids"] == ["0-0", "0-1.0-1"]  # the baseline is queued first
-    assert first.user_attrs["terms"] == ["Tr(G₁)", "Tr(G₁ G₂)"]
+    assert first.user_attrs["terms"] == ["linear MLP: Tr(G₁)", "linear attention: Tr(G₁ G₂)"]
     for key in ("n_params", "flops", "wall_time", "device", "test_metric", "config", "candidate"):
         assert key in first.user_attrs, key
-    config = json.loads(first.user_attrs["config"])
+    config = first.user_attrs["config"]  # dicts: optuna-dashboard shows them as trees
+    assert isinstance(config, dict) and isinstance(first.user_attrs["candidate"], dict)
+    assert study.metric_names == ["mse"]
+    for name in ("model.safetensors", "config.json"):  # readable by the other users of a shared results directory
+        assert (tmp_path / "rec" / "trials" / "0" / name).stat().st_mode & 0o777 == 0o644
     assert config["task"] == {"name": "icl-regression", "options": TASK_OPTIONS}
     assert config["model"]["width"] == 8 and config["train"]["steps"] == 3
-    assert json.loads(first.user_attrs["candidate"])["terms"] == ["0-0", "0-1.0-1"]
+    assert first.user_attrs["candidate"]["terms"] == ["0-0", "0-1.0-1"]
     # the weights and config rebuild the model
     from safetensors.torch import load_file
 
@@ -78,7 +83,7 @@ def test_duplicates_are_not_trained_twice(tmp_path, monkeypatch):
                        pruner="none", steps=3, batch_size=8, space=space, results_dir=tmp_path, progress=False,
                        threads=1, baseline=False)
     trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    keys = {t.user_attrs["candidate"] for t in trials}
+    keys = {candidate_key(t.user_attrs["candidate"]) for t in trials}
     assert len(calls) == len(keys) == 3
     dups = [t for t in trials if "duplicate_of" in t.user_attrs]
     assert len(dups) == len(trials) - 3 and dups, "random proposals in a 3-point space repeat"
