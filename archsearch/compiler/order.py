@@ -1,0 +1,186 @@
+"""Contraction orders for the small tensor networks of the low-rank programs (no opt_einsum).
+
+A network is a list of operands, each a string of index letters, an output string and a size per
+letter. A *path* is a list of position pairs in opt_einsum's convention (the two operands are
+removed, their product appended), executed by :func:`archsearch.compiler.plan._run`; every pairwise
+product first sums the indices that only one operand carries and nothing later needs (a "reduce",
+costing that operand's size), then multiplies and sums what no other operand and not the output
+carries (costing the product of the sizes of all the indices of both operands) — exactly the costs
+:class:`~archsearch.compiler.plan.PlanBuilder` records, so the predicted polynomial is the plan's.
+
+* up to :data:`EXACT_MAX` operands: the cheapest pairwise tree, by dynamic programming over subsets
+  (3ⁿ splits; the tensor of a subset S carries the indices of S that its complement or the output
+  also carries, whatever the order inside S);
+* above: greedy — the pair sharing an index whose product shrinks the network most (result size
+  minus input sizes), ties by cost; disjoint pairs (outer products, e.g. with ``ones``) last.
+
+Paths are cached by the network's shape signature (letters renamed by first appearance) and sizes:
+the branches of a field, the fields of a family and the families of an enumeration share networks.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from archsearch.compiler.plan import Monomial
+
+__all__ = ["EXACT_MAX", "contraction_path", "path_monomials", "signature"]
+
+EXACT_MAX = 6  # dynamic programming up to this many operands (3⁶ = 729 splits)
+
+
+def signature(inputs: tuple[str, ...], output: str) -> tuple[tuple[str, ...], str, dict[str, str]]:
+    """The network with its letters renamed in order of first appearance (inputs, then output), and
+    the renaming (old → new)."""
+    names: dict[str, str] = {}
+    for s in (*inputs, output):
+        for c in s:
+            if c not in names:
+                names[c] = chr(ord("A") + len(names)) if len(names) < 26 else chr(ord("a") + len(names) - 26)
+    return tuple("".join(names[c] for c in s) for s in inputs), "".join(names[c] for c in output), names
+
+
+def contraction_path(
+    inputs: tuple[str, ...], output: str, sizes: dict[str, float], kinds: dict[str, str]
+) -> tuple[tuple[int, int], ...]:
+    """The pairwise path (see the module docstring) for operands ``inputs`` → ``output``; ``sizes``
+    gives each letter's planning size, ``kinds`` its kind (part of the cache key)."""
+    sig, out, names = signature(inputs, output)
+    key_sizes = tuple(sorted((names[c], float(sizes[c]), kinds[c]) for c in names))
+    return _cached_path(sig, out, key_sizes)
+
+
+def path_monomials(inputs: tuple[str, ...], output: str, path, kinds: dict[str, str]) -> list[Monomial]:
+    """The cost monomials the plan builder records for ``path`` (reduces, then products)."""
+    ops = [frozenset(s) for s in inputs]
+    out = frozenset(output)
+    monos: list[Monomial] = []
+    for i, j in path:
+        i, j = sorted((i, j))
+        a, b = ops[i], ops[j]
+        keep = out.union(*(o for n, o in enumerate(ops) if n not in (i, j)))
+        for side, other in ((a, b), (b, a)):
+            if side - other - keep:
+                monos.append(Monomial.of_kinds(kinds[c] for c in side))
+        a, b = a - (a - b - keep), b - (b - a - keep)
+        monos.append(Monomial.of_kinds(kinds[c] for c in a | b))
+        ops.pop(j)
+        ops.pop(i)
+        ops.append((a | b) & keep)
+    return monos
+
+
+@lru_cache(maxsize=65536)
+def _cached_path(inputs: tuple[str, ...], output: str, sizes: tuple[tuple[str, float, str], ...]):
+    size = {c: s for c, s, _ in sizes}
+    if len(inputs) == 1:
+        return ()
+    if len(inputs) <= EXACT_MAX:
+        return _exact(inputs, output, size)
+    return _greedy(inputs, output, size)
+
+
+def _size(idx, size: dict[str, float]) -> float:
+    out = 1.0
+    for c in idx:
+        out *= size[c]
+    return out
+
+
+def _pair(a: frozenset, b: frozenset, keep: frozenset, size) -> tuple[float, frozenset]:
+    """(cost, result) of one pairwise product with the builder's pre-reductions."""
+    cost = 0.0
+    ra, rb = a - b - keep, b - a - keep
+    if ra:
+        cost += _size(a, size)
+        a = a - ra
+    if rb:
+        cost += _size(b, size)
+        b = b - rb
+    return cost + _size(a | b, size), (a | b) & keep
+
+
+def _exact(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
+    n = len(inputs)
+    sets = [frozenset(s) for s in inputs]
+    out = frozenset(output)
+    full = (1 << n) - 1
+    union: dict[int, frozenset] = {}
+    for m in range(1, full + 1):
+        union[m] = frozenset().union(*(sets[i] for i in range(n) if m >> i & 1))
+
+    def carried(m: int) -> frozenset:  # the indices the tensor of subset m keeps
+        if m & (m - 1) == 0:
+            return sets[m.bit_length() - 1]  # a leaf keeps all its indices until its first product
+        rest = full & ~m
+        return union[m] & (out | (union[rest] if rest else frozenset()))
+
+    best: dict[int, tuple[float, tuple]] = {1 << i: (0.0, ()) for i in range(n)}
+    for m in sorted(range(1, full + 1), key=lambda v: bin(v).count("1")):
+        if m in best:
+            continue
+        rest = full & ~m
+        keep = out | (union[rest] if rest else frozenset())
+        choice = None
+        sub = (m - 1) & m
+        while sub:
+            other = m & ~sub
+            if sub < other:  # each split once
+                c1, t1 = best[sub]
+                c2, t2 = best[other]
+                step, _ = _pair(carried(sub), carried(other), keep, size)
+                total = c1 + c2 + step
+                if choice is None or total < choice[0] * (1 - 1e-12):
+                    choice = (total, (sub, other, t1, t2))
+            sub = (sub - 1) & m
+        best[m] = choice
+    return _tree_to_path(best[full][1], n)
+
+
+def _tree_to_path(tree, n: int) -> tuple[tuple[int, int], ...]:
+    """A binary tree over leaf bitmasks → opt_einsum positions (results appended to the list)."""
+    ops: list[int] = [1 << i for i in range(n)]  # the subset each list position holds
+    path: list[tuple[int, int]] = []
+
+    def emit(node) -> int:
+        sub, other, t1, t2 = node
+        for t in (t1, t2):
+            if t:
+                emit(t)
+        i, j = ops.index(sub), ops.index(other)
+        path.append((min(i, j), max(i, j)))
+        for k in sorted((i, j), reverse=True):
+            ops.pop(k)
+        ops.append(sub | other)
+        return sub | other
+
+    emit(tree)
+    return tuple(path)
+
+
+def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
+    ops = [frozenset(s) for s in inputs]
+    out = frozenset(output)
+    path: list[tuple[int, int]] = []
+    while len(ops) > 1:
+        count: dict[str, int] = {}
+        for o in ops:
+            for c in o:
+                count[c] = count.get(c, 0) + 1
+        choice = None
+        for i in range(len(ops)):
+            for j in range(i + 1, len(ops)):
+                a, b = ops[i], ops[j]
+                shared = bool(a & b)
+                both = a | b
+                keep = frozenset(c for c in both if c in out or count[c] > (c in a) + (c in b))
+                cost, res = _pair(a, b, keep | (out - both), size)
+                score = (not shared, _size(res, size) - _size(a, size) - _size(b, size), cost, i, j)
+                if choice is None or score < choice[0]:
+                    choice = (score, i, j, res)
+        _, i, j, res = choice
+        path.append((i, j))
+        ops.pop(j)
+        ops.pop(i)
+        ops.append(res)
+    return tuple(path)
