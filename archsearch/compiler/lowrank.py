@@ -390,17 +390,19 @@ def storage_order(field: Field, causal: bool = False) -> tuple[str, ...]:
 
 
 def lowrank_cost(field: Field, sizes: PlanSizes) -> Polynomial:
-    """The cost polynomial of the batched program without building it: the path of every branch's core
-    (cached by shape) plus the projections and outputs — what :func:`plan_lowrank` reports when the
-    batched program is its only candidate (untied, non-causal fields that are not paths or cycles)."""
+    """The cost polynomial of the batched program without building it: the path of every group's
+    canonical core (cached by shape; the same network the program runs), times the group's size, plus
+    the projections and outputs — what :func:`plan_lowrank` reports when the batched program is its
+    only candidate (untied, non-causal fields that are not paths or cycles)."""
     monos: list[Monomial] = []
     one = Monomial(1, (1, 1, 1, 1))
-    for core in field_cores(field, False):
-        inputs, output = core.einsum()
-        kinds = core.letter_kinds()
+    cores = field_cores(field, False)
+    for g in groups(cores, True):
+        inputs, output = g.network.einsum()
+        kinds = g.network.letter_kinds()
         path = _core_path(inputs, output, kinds, sizes)
-        monos += path_monomials(inputs, output, path, kinds)
-        monos.append(one.scaled(len(core.slots) + 1))
+        monos += [m.scaled(g.size) for m in path_monomials(inputs, output, path, kinds)]
+        monos.append(one.scaled(g.size * (len(cores[g.members[0]].slots) + 1)))
     return Polynomial.of(monos, sizes)
 
 

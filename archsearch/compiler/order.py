@@ -26,7 +26,7 @@ from archsearch.compiler.plan import Monomial
 
 __all__ = ["EXACT_MAX", "contraction_path", "path_monomials", "signature"]
 
-EXACT_MAX = 6  # dynamic programming up to this many operands (3⁶ = 729 splits)
+EXACT_MAX = 7  # dynamic programming up to this many operands (3⁷ = 2187 splits, a few ms once per shape)
 
 
 def signature(inputs: tuple[str, ...], output: str) -> tuple[tuple[str, ...], str, dict[str, str]]:
