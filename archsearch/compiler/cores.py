@@ -81,9 +81,10 @@ def lowrank_ok(field: Field) -> bool:
     return field.term.kind == "diagram" and not symmetric_letters(field.term)
 
 
-def branch_core(branch: Branch, field: Field, masks: tuple[tuple[int, int], ...] = ()) -> Core:
-    """The core of a branch (``masks``: (parent, child) vertex pairs of the causal tree)."""
-    sources = field.parameter_sources()
+def branch_core(branch: Branch, field: Field, masks: tuple[tuple[int, int], ...] = (), sources=None) -> Core:
+    """The core of a branch (``masks``: (parent, child) vertex pairs of the causal tree; ``sources``:
+    ``field.parameter_sources()``, computed once per field by the caller)."""
+    sources = field.parameter_sources() if sources is None else sources
     e = planned_einsum(branch, field.field, True, frozenset(), sources)
     kinds = dict(e.kinds)
     feature_of: dict[str, int] = {}  # feature letter → position of the X operand carrying it
@@ -118,13 +119,14 @@ def field_cores(field: Field, causal: bool = False) -> tuple[Core, ...]:
 @lru_cache(maxsize=2048)
 def _field_cores(field: Field, causal: bool) -> tuple[Core, ...]:
     out = []
+    sources = field.parameter_sources()
     for b in field.branches:
         masks: tuple[tuple[int, int], ...] = ()
         if causal:
             from archsearch.compiler.causal import causal_tree
 
             masks = tuple(causal_tree(b).masks())
-        out.append(branch_core(b, field, masks))
+        out.append(branch_core(b, field, masks, sources))
     return tuple(out)
 
 
@@ -162,16 +164,14 @@ def canonical(core: Core) -> CanonicalCore:
     letters = sorted(kinds)
     colour = {c: (kinds[c], core.output.find(c)) for c in letters}
     colour = _ranked(colour)
+    typed = [(o.type, o.idx, i) for i, o in enumerate(core.operands)]
     while True:
-        sig = {}
-        for c in letters:
-            seen = []
-            for o in core.operands:
-                for pos, d in enumerate(o.idx):
-                    if d == c:
-                        seen.append((o.type, pos, tuple(colour[e] for e in o.idx)))
-            sig[c] = (colour[c], tuple(sorted(seen)))
-        new = _ranked(sig)
+        seen: dict[str, list] = {c: [] for c in letters}
+        for ty, idx, _ in typed:
+            cols = tuple(colour[e] for e in idx)
+            for pos, d in enumerate(idx):
+                seen[d].append((ty, pos, cols))
+        new = _ranked({c: (colour[c], tuple(sorted(seen[c]))) for c in letters})
         if len(set(new.values())) == len(set(colour.values())):
             break
         colour = new
@@ -195,9 +195,9 @@ def canonical(core: Core) -> CanonicalCore:
                     rename[c], t = _TOKENS[t], t + 1
                 else:
                     rename[c], r = _RANKS[r], r + 1
-        ops = [(o.type, "".join(rename[c] for c in o.idx), i) for i, o in enumerate(core.operands)]
-        ops.sort()
-        out = "".join(rename[c] for c in core.output)
+        table = str.maketrans(rename)
+        ops = sorted((ty, idx.translate(table), i) for ty, idx, i in typed)
+        out = core.output.translate(table)
         text = ",".join(f"{ty}:{idx}" for ty, idx, _ in ops) + "->" + out + unique
         if best is None or text < best[0]:
             best = (text, tuple(i for _, _, i in ops), rename, out)
@@ -236,9 +236,33 @@ class Group:
 
 def groups(cores: tuple[Core, ...], batch: bool = True) -> tuple[Group, ...]:
     """Groups of branches with equal canonical cores, in order of first member (``batch=False``: one
-    branch per group)."""
-    forms = [canonical(c) for c in cores]
+    branch per group). Canonical forms are computed only for cores that share a cheap invariant with
+    another core (:func:`_invariant`); a core alone in its class is a group of its own, as it is."""
+    inv = [_invariant(c) for c in cores] if batch else []
+    count: dict[tuple, int] = {}
+    for v in inv:
+        count[v] = count.get(v, 0) + 1
+    forms: list[CanonicalCore] = []
+    for i, c in enumerate(cores):
+        forms.append(canonical(c) if batch and count[inv[i]] > 1 else _as_is(c, i))
     out: dict[str, list[int]] = {}
     for i, f in enumerate(forms):
-        out.setdefault(f.text if batch else f"{f.text}#{i}", []).append(i)
+        out.setdefault(f.text, []).append(i)
     return tuple(Group(tuple(m), tuple(forms[i] for i in m)) for m in out.values())
+
+
+def _invariant(core: Core) -> tuple:
+    """Equal for isomorphic cores: each operand's type and, per index, the letter's kind, how many
+    operands carry it and its place in the output."""
+    kinds = dict(core.kinds)
+    count: dict[str, int] = {}
+    for o in core.operands:
+        for c in o.idx:
+            count[c] = count.get(c, 0) + 1
+    return tuple(sorted((o.type, tuple((kinds[c], count[c], core.output.find(c)) for c in o.idx))
+                        for o in core.operands))
+
+
+def _as_is(core: Core, i: int) -> CanonicalCore:
+    """A core as its own form (letters and operand order unchanged) with a text no other core has."""
+    return CanonicalCore(core.operands, core.output, tuple(range(len(core.operands))), core.kinds, f"as-is#{i}")

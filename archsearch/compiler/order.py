@@ -159,25 +159,62 @@ def _tree_to_path(tree, n: int) -> tuple[tuple[int, int], ...]:
 
 
 def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
-    ops = [frozenset(s) for s in inputs]
-    out = frozenset(output)
+    """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets."""
+    letters = sorted(size)
+    bit = {c: 1 << n for n, c in enumerate(letters)}
+    sizes = [float(size[c]) for c in letters]
+    memo: dict[int, float] = {0: 1.0}
+
+    def sz(mask: int) -> float:
+        v = memo.get(mask)
+        if v is None:
+            v, m, n = 1.0, mask, 0
+            while m:
+                if m & 1:
+                    v *= sizes[n]
+                m >>= 1
+                n += 1
+            memo[mask] = v
+        return v
+
+    def mask_of(s: str) -> int:
+        m = 0
+        for c in s:
+            m |= bit[c]
+        return m
+
+    ops = [mask_of(s) for s in inputs]
+    out = mask_of(output)
     path: list[tuple[int, int]] = []
     while len(ops) > 1:
-        count: dict[str, int] = {}
+        seen = multi2 = multi3 = 0  # letters in ≥ 1, ≥ 2, ≥ 3 operands
         for o in ops:
-            for c in o:
-                count[c] = count.get(c, 0) + 1
+            multi3 |= multi2 & o
+            multi2 |= seen & o
+            seen |= o
         choice = None
-        for i in range(len(ops)):
-            for j in range(i + 1, len(ops)):
-                a, b = ops[i], ops[j]
-                shared = bool(a & b)
-                both = a | b
-                keep = frozenset(c for c in both if c in out or count[c] > (c in a) + (c in b))
-                cost, res = _pair(a, b, keep | (out - both), size)
-                score = (not shared, _size(res, size) - _size(a, size) - _size(b, size), cost, i, j)
-                if choice is None or score < choice[0]:
-                    choice = (score, i, j, res)
+        n_ops = len(ops)
+        every = [(p, q) for p in range(n_ops) for q in range(p + 1, n_ops)]
+        # a pair sharing an index always scores before a disjoint one: disjoint pairs only when no other
+        for i, j in [(p, q) for p, q in every if ops[p] & ops[q]] or every:
+            a, b = ops[i], ops[j]
+            sa = sz(a)
+            both = a | b
+            keep = both & (out | (a & b & multi3) | ((a ^ b) & multi2))
+            cost = 0.0
+            ra, rb = a & ~b & ~keep, b & ~a & ~keep
+            a2, b2 = a, b
+            if ra:
+                cost += sa
+                a2 = a & ~ra
+            if rb:
+                cost += sz(b)
+                b2 = b & ~rb
+            cost += sz(a2 | b2)
+            res = (a2 | b2) & keep
+            score = (not (a & b), sz(res) - sa - sz(b), cost, i, j)
+            if choice is None or score < choice[0]:
+                choice = (score, i, j, res)
         _, i, j, res = choice
         path.append((i, j))
         ops.pop(j)
