@@ -158,13 +158,96 @@ _RANKS = "RSTUVWXPQABCDEFG"
 
 
 def canonical(core: Core) -> CanonicalCore:
-    """The canonical form of a core: colour refinement of its letters (kind, role in the output, the
-    operands they sit in), then every relabeling of letters left tied, keeping the smallest text."""
+    """The canonical form of a core: each connected component of the network (operands joined by
+    shared letters; a disconnected diagram's closed components are scalars) in canonical form
+    (:func:`_canonical_network`, cached by the component's shape), components in order of their texts,
+    letters renamed in that order (tokens i, j, …; ranks R, S, …)."""
     kinds = dict(core.kinds)
-    letters = sorted(kinds)
-    colour = {c: (kinds[c], core.output.find(c)) for c in letters}
-    colour = _ranked(colour)
-    typed = [(o.type, o.idx, i) for i, o in enumerate(core.operands)]
+    parts = []
+    for comp in _components(core):
+        letters = {c for i in comp for c in core.operands[i].idx}
+        out = core.output if set(core.output) & letters else ""
+        ops = tuple((core.operands[i].type, core.operands[i].idx) for i in comp)
+        sig, sig_out, names = _signature(ops, out)
+        back = {v: k for k, v in names.items()}
+        sig_kinds = tuple(kinds[back[c]] for c in sorted(back))
+        text, order, rename = _canonical_network(sig, sig_out, sig_kinds)
+        local = {back[c]: new for c, new in rename}
+        parts.append((text, tuple(comp[i] for i in order), local))
+    if not any(set(core.output) & set(p[2]) for p in parts):  # output letters in no operand
+        raise ValueError(f"core of {core.branch}: output {core.output} in no operand")
+    parts.sort(key=lambda p: p[0])
+    rename: dict[str, str] = {}
+    t = r = 0
+    for _, _, local in parts:
+        for c in sorted(local, key=lambda c: (_TOKENS + _RANKS).index(local[c])):
+            if kinds[c] == "token":
+                rename[c], t = _TOKENS[t], t + 1
+            else:
+                rename[c], r = _RANKS[r], r + 1
+    table = str.maketrans(rename)
+    order = tuple(i for _, comp_order, _ in parts for i in comp_order)
+    operands = tuple(
+        CoreOperand(core.operands[i].kind, core.operands[i].idx.translate(table), core.operands[i].leaf,
+                    core.operands[i].factor)
+        for i in order
+    )
+    new_kinds = tuple(sorted((rename[c], k) for c, k in kinds.items()))
+    text = "|".join(p[0] for p in parts)
+    return CanonicalCore(operands, core.output.translate(table), order, new_kinds, text)
+
+
+def _components(core: Core) -> list[list[int]]:
+    """Operand positions of each connected component (operands sharing a letter, or carrying letters
+    of the output), by first position."""
+    parent = list(range(len(core.operands)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    out_at = [i for i, o in enumerate(core.operands) if set(o.idx) & set(core.output)]
+    for i in out_at[1:]:
+        parent[root(i)] = root(out_at[0])
+    for i, o in enumerate(core.operands):
+        for c in o.idx:
+            if c in first:
+                parent[root(i)] = root(first[c])
+            else:
+                first[c] = i
+    comps: dict[int, list[int]] = {}
+    for i in range(len(core.operands)):
+        comps.setdefault(root(i), []).append(i)
+    return list(comps.values())
+
+
+def _signature(ops: tuple[tuple[str, str], ...], out: str):
+    """Letters renamed by first appearance (operands, then output): the cache key of a network."""
+    names: dict[str, str] = {}
+    for s in (*(idx for _, idx in ops), out):
+        for c in s:
+            if c not in names:
+                names[c] = chr(ord("a") + len(names))
+    table = str.maketrans(names)
+    return tuple((ty, idx.translate(table)) for ty, idx in ops), out.translate(table), names
+
+
+_fallbacks = itertools.count()
+
+
+@lru_cache(maxsize=65536)
+def _canonical_network(ops: tuple[tuple[str, str], ...], output: str, kind_of: tuple[str, ...]):
+    """(text, operand order, ((letter, new letter), …)) of a network whose letters are a, b, … with
+    kinds ``kind_of``: colour refinement of its letters (kind, role in the output, the operands they
+    sit in), then every relabeling of letters left tied, keeping the smallest text. Above
+    :data:`MAX_CANONICAL_TRIALS` relabelings, a text of its own (the network is not batched)."""
+    letters = [chr(ord("a") + n) for n in range(len(kind_of))]
+    kinds = dict(zip(letters, kind_of, strict=True))
+    colour = _ranked({c: (kinds[c], output.find(c)) for c in letters})
+    typed = [(ty, idx, i) for i, (ty, idx) in enumerate(ops)]
     while True:
         seen: dict[str, list] = {c: [] for c in letters}
         for ty, idx, _ in typed:
@@ -180,9 +263,9 @@ def canonical(core: Core) -> CanonicalCore:
         cells.setdefault(colour[c], []).append(c)
     ordered = [cells[k] for k in sorted(cells)]
     trials = math.prod(math.factorial(len(cell)) for cell in ordered)
-    if trials > MAX_CANONICAL_TRIALS:  # no canonical form: a text of its own (no batching)
+    if trials > MAX_CANONICAL_TRIALS:
         ordered = [[c] for cell in ordered for c in cell]
-        unique = f"#{core.branch.edge}{core.branch.end}{core.branch.index}"
+        unique = f"#{next(_fallbacks)}"
     else:
         unique = ""
     best = None
@@ -196,19 +279,12 @@ def canonical(core: Core) -> CanonicalCore:
                 else:
                     rename[c], r = _RANKS[r], r + 1
         table = str.maketrans(rename)
-        ops = sorted((ty, idx.translate(table), i) for ty, idx, i in typed)
-        out = core.output.translate(table)
-        text = ",".join(f"{ty}:{idx}" for ty, idx, _ in ops) + "->" + out + unique
+        ops_ = sorted((ty, idx.translate(table), i) for ty, idx, i in typed)
+        out = output.translate(table)
+        text = ",".join(f"{ty}:{idx}" for ty, idx, _ in ops_) + "->" + out + unique
         if best is None or text < best[0]:
-            best = (text, tuple(i for _, _, i in ops), rename, out)
-    text, order, rename, out = best
-    operands = tuple(
-        CoreOperand(core.operands[i].kind, "".join(rename[c] for c in core.operands[i].idx), core.operands[i].leaf,
-                    core.operands[i].factor)
-        for i in order
-    )
-    new_kinds = tuple(sorted((rename[c], k) for c, k in kinds.items()))
-    return CanonicalCore(operands, out, order, new_kinds, text)
+            best = (text, tuple(i for _, _, i in ops_), tuple(rename.items()))
+    return best
 
 
 def _ranked(colour: dict) -> dict[str, int]:

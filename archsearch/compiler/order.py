@@ -11,8 +11,12 @@ carries (costing the product of the sizes of all the indices of both operands) �
 * up to :data:`EXACT_MAX` operands: the cheapest pairwise tree, by dynamic programming over subsets
   (3ⁿ splits; the tensor of a subset S carries the indices of S that its complement or the output
   also carries, whatever the order inside S);
-* above: greedy — the pair sharing an index whose product shrinks the network most (result size
-  minus input sizes), ties by cost; disjoint pairs (outer products, e.g. with ``ones``) last.
+* above: a network whose operands fall into several components once the letters every operand and
+  the output carry (batch, head) are set aside (a disconnected diagram: the closed components are
+  scalars per batch and head) is contracted component by component (each path cached by its own
+  shape), then the component results from the smallest up; otherwise greedy — the pair sharing an
+  index whose product shrinks the network most (result size minus input sizes), ties by cost;
+  disjoint pairs (outer products, e.g. with ``ones``) last.
 
 Paths are cached by the network's shape signature (letters renamed by first appearance) and sizes:
 the branches of a field, the fields of a family and the families of an enumeration share networks.
@@ -77,7 +81,84 @@ def _cached_path(inputs: tuple[str, ...], output: str, sizes: tuple[tuple[str, f
         return ()
     if len(inputs) <= EXACT_MAX:
         return _exact(inputs, output, size)
+    comps = _components(inputs, output)
+    if len(comps) > 1:
+        return _by_components(inputs, output, sizes, comps)
     return _greedy(inputs, output, size)
+
+
+def _components(inputs: tuple[str, ...], output: str) -> list[list[int]]:
+    """Operand positions of each component, joined by shared letters other than those every operand
+    and the output carry."""
+    common = set(output).intersection(*map(set, inputs))
+    parent = list(range(len(inputs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    for i, s in enumerate(inputs):
+        for c in s:
+            if c in common:
+                continue
+            if c in first:
+                parent[root(i)] = root(first[c])
+            else:
+                first[c] = i
+    comps: dict[int, list[int]] = {}
+    for i in range(len(inputs)):
+        comps.setdefault(root(i), []).append(i)
+    return list(comps.values())
+
+
+def _by_components(inputs, output, sizes, comps) -> tuple[tuple[int, int], ...]:
+    """Each component's own path (its output: its letters the output or no other component needs, and
+    the common letters), then the component results, smallest first, one after another."""
+    by_letter = {c: (sz, kind) for c, sz, kind in sizes}
+    ids = list(range(len(inputs)))  # the operand ids at each position of the running list
+    path: list[tuple[int, int]] = []
+    results: list[tuple[float, int]] = []
+    next_id = len(inputs)
+    common = set(output).intersection(*map(set, inputs))
+    for comp in comps:
+        sub = tuple(inputs[i] for i in comp)
+        others = {c for j, s in enumerate(inputs) if j not in comp for c in s}
+        mine = {c for s in sub for c in s}
+        sub_out = "".join(c for c in dict.fromkeys("".join(sub)) if c in output or c in common or c in others)
+        sub_out = "".join(c for c in sub_out if c in mine)
+        local = list(comp)
+        sub_sizes = {c: by_letter[c][0] for c in mine}
+        sub_kinds = {c: by_letter[c][1] for c in mine}
+        for i, j in contraction_path(sub, sub_out, sub_sizes, sub_kinds):
+            a, b = local[i], local[j]
+            pa, pb = ids.index(a), ids.index(b)
+            path.append((min(pa, pb), max(pa, pb)))
+            for p in sorted((pa, pb), reverse=True):
+                ids.pop(p)
+            ids.append(next_id)
+            for p in sorted((i, j), reverse=True):
+                local.pop(p)
+            local.append(next_id)
+            next_id += 1
+        (last,) = local
+        size = 1.0
+        for c in sub_out:
+            size *= by_letter[c][0]
+        results.append((size, last))
+    results.sort()
+    acc = results[0][1]
+    for _, other in results[1:]:
+        pa, pb = ids.index(acc), ids.index(other)
+        path.append((min(pa, pb), max(pa, pb)))
+        for p in sorted((pa, pb), reverse=True):
+            ids.pop(p)
+        ids.append(next_id)
+        acc = next_id
+        next_id += 1
+    return tuple(path)
 
 
 def _size(idx, size: dict[str, float]) -> float:

@@ -217,6 +217,62 @@ def test_exact_path_is_cheapest_and_correct():
         assert torch.allclose(got_t, want, atol=1e-9, rtol=1e-9)
 
 
+ORDER8 = [t for t in _terms("real", 8) if t.order == 8]
+
+
+@pytest.mark.parametrize("term", ORDER8[::3], ids=lambda t: t.key)
+def test_order8_programs_match_reference(term):
+    """Order 8: cores of 8 operands and more (greedy paths; disconnected diagrams component by component)."""
+    seed = _seed("order8", term.key)
+    torch.manual_seed(seed)
+    f = derive(term, "real", False)
+    for sizes in (SMALL, LARGE):
+        low = plan_lowrank(f, sizes)
+        m = _module(f, low, "chosen", torch.float64)
+        x = torch.randn(B, N, C, dtype=torch.float64)
+        with torch.no_grad():
+            y = m(x).numpy()
+        ref = _reference(f, x, m.effective_weights())
+        assert np.linalg.norm(y - ref) / np.linalg.norm(ref) < 1e-10, (term.key, sizes, seed)
+
+
+def _evaluate(inputs, output, path, size):
+    shapes = [tuple(int(size[c]) for c in s) for s in inputs]
+    ts = [torch.randn(s, dtype=torch.float64) for s in shapes]
+    want = torch.einsum(",".join(inputs) + "->" + output, *ts)
+    ops = list(zip(inputs, ts, strict=True))
+    for i, j in path:
+        (a, ta), (b, tb) = ops[i], ops[j]
+        rest = [o for n, o in enumerate(ops) if n not in (i, j)]
+        keep = set(output).union(*(set(s) for s, _ in rest))
+        res = "".join(c for c in dict.fromkeys(a + b) if c in keep)
+        ops = [*rest, (res, torch.einsum(f"{a},{b}->{res}", ta, tb))]
+    (res, t), = ops
+    return torch.einsum(f"{res}->{output}", t), want
+
+
+def test_disconnected_paths_are_correct():
+    """Networks of 8–12 operands in several components besides the common letters: the path contracts
+    everything and evaluates to the einsum."""
+    rng = np.random.default_rng(_seed("components"))
+    for _ in range(40):
+        parts = []
+        letters = iter("abcdefghijklmnopqrstuvwx")
+        for _ in range(int(rng.integers(2, 4))):
+            own = [next(letters) for _ in range(3)]
+            for _ in range(int(rng.integers(2, 5))):
+                parts.append("zy" + "".join(sorted(rng.choice(own, size=2, replace=False))))
+        inputs = tuple(parts)
+        used = sorted(set("".join(inputs)))
+        output = "zy" + "".join(c for c in used if c not in "zy" and rng.random() < 0.15)
+        size = {c: float(rng.choice([1, 2, 3])) for c in used}
+        kinds = dict.fromkeys(size, "token")
+        path = contraction_path(inputs, output, size, kinds)
+        assert len(path) == len(inputs) - 1
+        got, want = _evaluate(inputs, output, path, size)
+        assert torch.allclose(got, want, atol=1e-9, rtol=1e-9), (inputs, output, path)
+
+
 def test_greedy_path_is_valid():
     """Above the exact size the greedy path still contracts everything (evaluated)."""
     inputs = ("ab", "bc", "cd", "de", "ef", "fg", "ga", "a")
