@@ -222,7 +222,11 @@ def test_causal_plan_reports_kernel_calls():
                         sizes={"N": 8192, "C": 64, "C_A": 16, "H": 4}).plan
     calls = [s for s in plan.steps if s.expr.startswith("_causal_linear_attention(")]
     assert len(calls) == 4  # one causal linear attention per branch
-    assert plan.big_o() == "O(H N C C_A)"
+    # values at width C_A (the state C_A × C_A), the output factor applied once after the scans
+    assert plan.big_o() == "O(H N C C_A + H N C_A²)"
+    values = [s.expr.split("(", 1)[1].split(",")[2].strip() for s in calls]
+    assert all(v.startswith("x_") and v.endswith(("_q", "_k")) for v in values), values  # x Q or x K: width C_A
+    assert plan.steps[-1].expr.startswith("torch.matmul(") and "permute(0, 2, 1, 3)" in plan.steps[-1].expr
     text = str(plan)
     assert "root" in text and "half-edge" in text and "Σ_{s≤t}" in text
 
