@@ -244,6 +244,49 @@ def _lowrank_lines(plan, order: tuple[str, ...]) -> list[str]:
     return lines
 
 
+_PROJECTION = re.compile(r"torch\.matmul\((xh|xch), (\w+)\)")
+
+
+def _fused_projection_lines(plan, order: tuple[str, ...]) -> list[str]:
+    """A low-rank causal body (CausalFieldPlan) with its per-factor projections x·F (each a product of x
+    with one (H, C, C_A) factor) done as one ``linear`` per leaf (x, conj x) with every factor stacked,
+    read from the ``weight`` rows; the other steps as planned."""
+    proj: dict[str, list[tuple[str, str]]] = {}  # leaf view → [(step output, factor)]
+    fused = set()
+    for st in plan.steps:
+        m = _PROJECTION.fullmatch(st.expr)
+        if m and m.group(2) in order:
+            proj.setdefault(m.group(1), []).append((st.output, m.group(2)))
+            fused.add(st.output)
+    lines = ["        b, n, c = x.shape", "        h, r = self.heads, self.rank"]
+    lines += _prelude(plan.leaves)
+    for view, items in proj.items():
+        leaf = view[:-1]  # xh → x, xch → xc
+        items = sorted(items, key=lambda it: order.index(it[1]))  # storage order: a slice when contiguous
+        rows = [order.index(f) for _, f in items]
+        if rows == list(range(rows[0], rows[0] + len(rows))):
+            w = f"self.weight[{rows[0]}:{rows[-1] + 1}]"
+        else:
+            w = f"self.weight[{rows}]"
+        names = ", ".join(o for o, _ in items) + ("," if len(items) == 1 else "")
+        lines.append(f"        # {leaf}·F for the {len(items)} factors at once, (factors, B, H, N, C_A)"
+                     f"  | cost {len(items)}·H·N·C·C_A")
+        lines.append(f"        {names} = torch.nn.functional.linear({leaf}, {w}.reshape(-1, c))"
+                     f".view(b, n, {len(items)}, h, r).permute(2, 0, 3, 1, 4).unbind(0)")
+    rest = [st for st in plan.steps if st.output not in fused]
+    used = " ".join(st.expr for st in rest) + " " + plan.result
+    rest = [st for st in rest if re.search(rf"\b{st.output}\b", used)]  # e.g. the head view x[:, None]
+    needed = " ".join(st.expr for st in rest) + " " + plan.result
+    weights = [f for f in order if re.search(rf"\b{f}\b", needed)]
+    if weights:
+        lines.append("        w = self._operands()")
+        lines += [f'        {f} = w["{f}"]' for f in weights]
+    lines.append(f"        # cost {plan.cost_polynomial()}  ~ {plan.big_o()}")
+    lines += [f"        {st.output} = {st.expr}{_comment(st)}" for st in rest]
+    lines.append(f"        return {plan.result}")
+    return lines
+
+
 def _plan_summary(plan, label: str) -> str:
     s = plan.sizes
     linear = "" if plan.linear else " (NOT linear in N: masked quadratic fallback)"
@@ -376,6 +419,8 @@ class {class_name}(torch.nn.Module):
     out.append(f"\n    def _forward_lowrank(self, x, w{', states=None' if causal else ''}):")
     if isinstance(lowrank_plan, LowRankPlan):
         out.append("\n".join(_lowrank_lines(lowrank_plan, factors)))
+    elif causal and not symmetric:
+        out.append("\n".join(_fused_projection_lines(lowrank_plan, factors)))
     else:
         out.append("        w = self._operands()")
         out.append("\n".join(_body_lines(lowrank_plan, low_vars)))
