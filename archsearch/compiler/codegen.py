@@ -245,21 +245,25 @@ def _lowrank_lines(plan, order: tuple[str, ...]) -> list[str]:
 
 
 _PROJECTION = re.compile(r"torch\.matmul\((xh|xch), (\w+)\)")
+_SCAN = re.compile(r'_causal_linear_attention\((\w+), (\w+), (\w+), states, "(\w+)"\)')
 
 
 def _fused_projection_lines(plan, order: tuple[str, ...]) -> list[str]:
     """A low-rank causal body (CausalFieldPlan) with its per-factor projections x·F (each a product of x
     with one (H, C, C_A) factor) done as one ``linear`` per leaf (x, conj x) with every factor stacked,
-    read from the ``weight`` rows; the other steps as planned."""
+    read from the ``weight`` rows; the other steps as planned — except scans of projections that sit in
+    consecutive rows for q, for k and for v (storage order) and feed only the stacked ``heads``: those run
+    as one scan with the branches on the batch axis (:func:`_batched_scans`)."""
     proj: dict[str, list[tuple[str, str]]] = {}  # leaf view → [(step output, factor)]
-    fused = set()
     for st in plan.steps:
         m = _PROJECTION.fullmatch(st.expr)
         if m and m.group(2) in order:
             proj.setdefault(m.group(1), []).append((st.output, m.group(2)))
-            fused.add(st.output)
+    fused = {o for items in proj.values() for o, _ in items}
     lines = ["        b, n, c = x.shape", "        h, r = self.heads, self.rank"]
     lines += _prelude(plan.leaves)
+    where: dict[str, tuple[str, int]] = {}  # projection → (its stacked tensor, row)
+    heads: list[str] = []
     for view, items in proj.items():
         leaf = view[:-1]  # xh → x, xch → xc
         items = sorted(items, key=lambda it: order.index(it[1]))  # storage order: a slice when contiguous
@@ -268,23 +272,80 @@ def _fused_projection_lines(plan, order: tuple[str, ...]) -> list[str]:
             w = f"self.weight[{rows[0]}:{rows[-1] + 1}]"
         else:
             w = f"self.weight[{rows}]"
-        names = ", ".join(o for o, _ in items) + ("," if len(items) == 1 else "")
-        lines.append(f"        # {leaf}·F for the {len(items)} factors at once, (factors, B, H, N, C_A)"
+        heads.append(f"        # {leaf}·F for the {len(items)} factors at once, (factors, B, H, N, C_A)"
                      f"  | cost {len(items)}·H·N·C·C_A")
-        lines.append(f"        {names} = torch.nn.functional.linear({leaf}, {w}.reshape(-1, c))"
-                     f".view(b, n, {len(items)}, h, r).permute(2, 0, 3, 1, 4).unbind(0)")
+        heads.append(f"        p{leaf} = torch.nn.functional.linear({leaf}, {w}.reshape(-1, c))"
+                     f".view(b, n, {len(items)}, h, r).permute(2, 0, 3, 1, 4)")
+        for i, (o, _) in enumerate(items):
+            where[o] = (f"p{leaf}", i)
     rest = [st for st in plan.steps if st.output not in fused]
     used = " ".join(st.expr for st in rest) + " " + plan.result
     rest = [st for st in rest if re.search(rf"\b{st.output}\b", used)]  # e.g. the head view x[:, None]
+    rest, batched = _batched_scans(rest, where)
+    lines += heads
     needed = " ".join(st.expr for st in rest) + " " + plan.result
+    views = [o for o in where if re.search(rf"\b{o}\b", needed)]
+    for o in views:
+        stacked, i = where[o]
+        lines.append(f"        {o} = {stacked}[{i}]")
     weights = [f for f in order if re.search(rf"\b{f}\b", needed)]
     if weights:
         lines.append("        w = self._operands()")
         lines += [f'        {f} = w["{f}"]' for f in weights]
     lines.append(f"        # cost {plan.cost_polynomial()}  ~ {plan.big_o()}")
-    lines += [f"        {st.output} = {st.expr}{_comment(st)}" for st in rest]
+    for st in rest:
+        lines += batched.get(st.output, [f"        {st.output} = {st.expr}{_comment(st)}"])
     lines.append(f"        return {plan.result}")
     return lines
+
+
+def _batched_scans(steps, where: dict[str, tuple[str, int]]):
+    """Replace a ``heads = torch.cat([att…], -1)`` of G ≥ 2 scans whose q, k and v are each G consecutive
+    rows of one stacked projection (in the scans' order) and whose results nothing else reads by one scan
+    over the G·B stacked batch; returns the remaining steps and the lines standing for the ``heads`` step."""
+    scans = {}
+    for st in steps:
+        m = _SCAN.fullmatch(st.expr)
+        if m:
+            scans[st.output] = m.groups()
+    for st in steps:
+        m = re.fullmatch(r"torch\.cat\(\[([\w, ]+)\], -1\)", st.expr)
+        if not m:
+            continue
+        names = [a.strip() for a in m.group(1).split(",")]
+        if len(names) < 2 or not all(a in scans for a in names):
+            continue
+        others = " ".join(s.expr for s in steps if s is not st)
+        if any(re.search(rf"\b{a}\b", others.replace(_scan_expr(scans, a), "")) for a in names):
+            continue
+        parts = []
+        for role in range(3):
+            args = [scans[a][role] for a in names]
+            if not all(a in where for a in args):
+                break
+            stacked = {where[a][0] for a in args}
+            first = where[args[0]][1]
+            if len(stacked) != 1 or [where[a][1] for a in args] != list(range(first, first + len(args))):
+                break
+            parts.append(f"{stacked.pop()}[{first}:{first + len(args)}].flatten(0, 1)")
+        if len(parts) != 3:
+            continue
+        g = len(names)
+        slot = scans[names[0]][3]
+        lines = [
+            f"        # the {g} scans {', '.join(names)} at once: branches stacked on the batch axis (G·B, H, N, C_A)",
+            f"        {st.output} = _causal_linear_attention({parts[0]}, {parts[1]}, {parts[2]}, states, \"{slot}\")",
+            f"        {st.output} = {st.output}.unflatten(0, ({g}, b)).permute(1, 2, 3, 0, 4).flatten(3)"
+            f"  # (B, H, N, G·C_A){_comment(st)}",
+        ]
+        rest = [s for s in steps if s.output not in names]
+        return rest, {st.output: lines}
+    return steps, {}
+
+
+def _scan_expr(scans: dict, name: str) -> str:
+    q, k, v, slot = scans[name]
+    return f'_causal_linear_attention({q}, {k}, {v}, states, "{slot}")'
 
 
 def _plan_summary(plan, label: str) -> str:
