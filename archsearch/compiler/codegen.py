@@ -18,6 +18,7 @@ importable.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from archsearch.calculus.fields import Field, symmetric_letters
@@ -335,9 +336,18 @@ def _batched_scans(steps, where: dict[str, tuple[str, int]]):
         lines = [
             f"        # the {g} scans {', '.join(names)} at once: branches stacked on the batch axis (G·B, H, N, C_A)",
             f"        {st.output} = _causal_linear_attention({parts[0]}, {parts[1]}, {parts[2]}, states, \"{slot}\")",
-            f"        {st.output} = {st.output}.unflatten(0, ({g}, b)).permute(1, 2, 3, 0, 4).flatten(3)"
-            f"  # (B, H, N, G·C_A){_comment(st)}",
         ]
+        merged = f"{st.output}.permute(0, 2, 1, 3).flatten(2)"  # what the output product reads: (B, N, H·G·C_A)
+        users = [s for s in steps if merged in s.expr]
+        if len(users) == 1 and users[0].expr.count(st.output) == 1:
+            # read (G·B, H, N, C_A) straight into (B, N, H·G·C_A): one copy
+            direct = f"{st.output}.unflatten(0, ({g}, b)).permute(1, 3, 2, 0, 4).reshape(b, n, -1)"
+            steps = [dataclasses.replace(s, expr=s.expr.replace(merged, direct)) if s is users[0] else s
+                     for s in steps]
+            lines[-1] += f"  # (G·B, H, N, C_A){_comment(st)}"
+        else:
+            lines.append(f"        {st.output} = {st.output}.unflatten(0, ({g}, b)).permute(1, 2, 3, 0, 4).flatten(3)"
+                         f"  # (B, H, N, G·C_A){_comment(st)}")
         rest = [s for s in steps if s.output not in names]
         return rest, {st.output: lines}
     return steps, {}
@@ -402,8 +412,15 @@ def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causa
     transpose = ".mH" if cplx else ".mT"
     segment_attr = "\n    segment = _SEGMENT  # tokens per segment of the streamed pass on CPU" if streamed else ""
 
+    fused_lines = _fused_projection_lines(lowrank_plan, factors) if (
+        causal and not symmetric and not isinstance(lowrank_plan, LowRankPlan)) else None
+    # one scan over every branch (see _batched_scans) walks cache-sized segments itself: one pass
+    one_pass = fused_lines is not None and any("at once: branches stacked" in line for line in fused_lines)
+
     def call(body: str, w: str) -> str:
-        return f"_streamed(self.{body}, x, {w}, self.segment)" if streamed else f"self.{body}(x, {w})"
+        if streamed and not (one_pass and body == "_forward_lowrank"):
+            return f"_streamed(self.{body}, x, {w}, self.segment)"
+        return f"self.{body}(x, {w})"
 
     out.append(f'''
 
@@ -480,8 +497,8 @@ class {class_name}(torch.nn.Module):
     out.append(f"\n    def _forward_lowrank(self, x, w{', states=None' if causal else ''}):")
     if isinstance(lowrank_plan, LowRankPlan):
         out.append("\n".join(_lowrank_lines(lowrank_plan, factors)))
-    elif causal and not symmetric:
-        out.append("\n".join(_fused_projection_lines(lowrank_plan, factors)))
+    elif fused_lines is not None:
+        out.append("\n".join(fused_lines))
     else:
         out.append("        w = self._operands()")
         out.append("\n".join(_body_lines(lowrank_plan, low_vars)))

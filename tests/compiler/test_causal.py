@@ -248,13 +248,15 @@ def test_symmetric_letters_causal():
 @pytest.mark.parametrize("heads", [1, 3])
 def test_untied_linear_attention_runs_one_batched_scan(heads):
     """Causal 0-1.0-1, untied, low rank: one projection of x onto the 12 slot factors and one scan with the
-    4 branches on the batch axis; equal to the masked reference, streamed or not, and its gradients equal
-    autograd through the full-weight block holding W = Q Kᵀ."""
+    4 branches on the batch axis, in one pass (the scan walks its own segments: the block's segment setting
+    changes nothing); equal to the masked reference and its gradients equal autograd through the
+    full-weight block holding W = Q Kᵀ."""
     seed = _seed("batched-scan", heads)
     torch.manual_seed(seed)
     block = compile_term(Diagram.from_key("0-1.0-1"), "real", tied=False, causal=True)
     body = block.source[block.source.index("def _forward_lowrank"):]
     assert "the 4 scans" in body and body.count("_causal_linear_attention(") == 1
+    assert "return self._forward_lowrank(x, None)" in block.source
     f = derive(Diagram.from_key("0-1.0-1"), "real", False)
     m = block.build(C, rank=RANK, heads=heads, dtype=torch.float64)
     seg = copy.deepcopy(m)
