@@ -284,6 +284,7 @@ def _fused_projection_lines(plan, order: tuple[str, ...]) -> list[str]:
     rest = [st for st in rest if re.search(rf"\b{st.output}\b", used)]  # e.g. the head view x[:, None]
     rest, batched = _batched_scans(rest, where)
     lines += heads
+    rest = [dataclasses.replace(st, expr=_stacked_factors(st.expr, order)) for st in rest]
     needed = " ".join(st.expr for st in rest) + " " + plan.result
     views = [o for o in where if re.search(rf"\b{o}\b", needed)]
     for o in views:
@@ -298,6 +299,22 @@ def _fused_projection_lines(plan, order: tuple[str, ...]) -> list[str]:
         lines += batched.get(st.output, [f"        {st.output} = {st.expr}{_comment(st)}"])
     lines.append(f"        return {plan.result}")
     return lines
+
+
+def _stacked_factors(expr: str, order: tuple[str, ...]) -> str:
+    """``torch.cat([A.mT, B.mT, …], 1).flatten(0, 1)`` (the output factors side by side, (H·G·C_A, C))
+    as one slice of the ``weight`` rows when A, B, … are consecutive rows: one gradient in backward,
+    not one full-size gradient per factor."""
+    def swap(m: re.Match) -> str:
+        names = [a.strip().removesuffix(".mT") for a in m.group(1).split(",")]
+        if not all(a in order for a in names):
+            return m.group(0)
+        rows = [order.index(a) for a in names]
+        if rows != list(range(rows[0], rows[0] + len(rows))):
+            return m.group(0)
+        return f"self.weight[{rows[0]}:{rows[-1] + 1}].transpose(0, 1).reshape(-1, c)"
+
+    return re.sub(r"torch\.cat\(\[((?:\w+\.mT, )*\w+\.mT)\], 1\)\.flatten\(0, 1\)", swap, expr)
 
 
 def _batched_scans(steps, where: dict[str, tuple[str, int]]):
