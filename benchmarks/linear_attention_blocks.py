@@ -11,7 +11,8 @@ same weights (outputs checked equal before timing):
   chunked scan (archsearch.compiler.kernels.reference.chunked_scan, chunk 64) of every branch and head
   in one call.
 
-Forward and forward + backward, interleaved blocks of calls, medians; the table gives the ratios
+Forward and forward + backward, interleaved samples of ≥ 3 calls (about 50 ms), the order reversed every
+other repeat, medians; the table gives the ratios
 compiled / hand-written (goals: non-causal ≤ 1.0, causal ≤ 1.0).
 
     python benchmarks/linear_attention_blocks.py [--N 1024 4096 16384] [--C 64 256] [--heads 1 4]
@@ -93,17 +94,25 @@ def hand_block(compiled, block: nn.Module, causal: bool) -> HandBlock:
     return HandBlock(torch.cat([q, k, v]), _rows(block, out).T, len(qkv), block.heads, block.rank, causal)
 
 
-def measure(fns: dict, repeats: int, calls: int) -> dict[str, float]:
-    """Median seconds per call of each fn, interleaved: repeats × (``calls`` calls of each fn in turn)."""
-    for fn in fns.values():
+def measure(fns: dict, repeats: int, target_s: float = 0.05) -> dict[str, float]:
+    """Median seconds per call of each fn: samples of about ``target_s`` seconds (at least 3 calls),
+    interleaved, the order reversed every other repeat (no fn always runs right after another's
+    backward)."""
+    calls = {}
+    for key, fn in fns.items():
         fn()
+        t0 = time.perf_counter()
+        fn()
+        calls[key] = max(3, int(target_s / max(time.perf_counter() - t0, 1e-6)))
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for key, fn in fns.items():
+    keys = list(fns)
+    for rep in range(repeats):
+        for key in keys if rep % 2 == 0 else keys[::-1]:
+            fn = fns[key]
             t0 = time.perf_counter()
-            for _ in range(calls):
+            for _ in range(calls[key]):
                 fn()
-            times[key].append((time.perf_counter() - t0) / calls)
+            times[key].append((time.perf_counter() - t0) / calls[key])
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -130,10 +139,8 @@ def row(n: int, c: int, h: int, r: int, causal: bool, repeats: int) -> dict:
             m(xg).sum().backward()
         return f
 
-    flops = 2 * n * c * r * h * 16
-    calls = max(1, min(50, int(2e8 / flops)))
     med = measure({"lib fwd": fwd(lib), "hand fwd": fwd(hand), "lib fb": fwdbwd(lib), "hand fb": fwdbwd(hand)},
-                  repeats, calls)
+                  repeats)
     return {"N": n, "C": c, "H": h, "C_A": r, "err": err, **med}
 
 
@@ -173,7 +180,8 @@ def main() -> None:
         "",
         f"{datetime.date.today()}; device `cpu` ({name}, {os.cpu_count()} cores), 1 torch thread; torch "
         f"{torch.__version__}. Term 0-1.0-1 untied, low rank (C_A per head), B = 1, float32; both sides hold the "
-        f"same weights (outputs equal to ≤ 1e-4 relative). Interleaved, {args.repeats} repeats, medians; load "
+        f"same weights (outputs equal to ≤ 1e-4 relative). Interleaved samples of ≥ 3 calls (~50 ms), the order "
+        f"reversed every other repeat, {args.repeats} repeats, medians; load "
         f"average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
         f"({time.perf_counter() - started:.0f} s).",
     ]

@@ -6,7 +6,8 @@ The hand-written block holds the same weights: branch 0 a qkv ``linear``, SDPA a
 branch 1 a qkv ``linear``, the materialised P = softmax(q kᵀ/√C_A) and Pᵀ v (causal: only the diagonal
 P_jj survives the causal rule, so y_j = P_jj v_j), an output ``linear``. Outputs are checked equal first.
 
-Forward and forward + backward, interleaved, medians, one torch thread; the ratio compiled /
+Forward and forward + backward, interleaved samples of ≥ 3 calls (about 50 ms), the order reversed every
+other repeat, medians, one torch thread; the ratio compiled /
 hand-written (goal ≤ 1.05).
 
     python benchmarks/lse_block.py [--N 256 1024 2048] [--C 256] [--heads 4] [--rank 64] [--dry-run]
@@ -65,16 +66,24 @@ class HandLse(nn.Module):
         return self.out0(y0.transpose(1, 2).reshape(b, n, -1)) + self.out1(y1.transpose(1, 2).reshape(b, n, -1))
 
 
-def measure(fns: dict, repeats: int, calls: int) -> dict[str, float]:
-    for fn in fns.values():
+def measure(fns: dict, repeats: int, target_s: float = 0.05) -> dict[str, float]:
+    """Median seconds per call of each fn: samples of about ``target_s`` seconds (at least 3 calls),
+    interleaved, the order reversed every other repeat."""
+    calls = {}
+    for key, fn in fns.items():
         fn()
+        t0 = time.perf_counter()
+        fn()
+        calls[key] = max(3, int(target_s / max(time.perf_counter() - t0, 1e-6)))
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for key, fn in fns.items():
+    keys = list(fns)
+    for rep in range(repeats):
+        for key in keys if rep % 2 == 0 else keys[::-1]:
+            fn = fns[key]
             t0 = time.perf_counter()
-            for _ in range(calls):
+            for _ in range(calls[key]):
                 fn()
-            times[key].append((time.perf_counter() - t0) / calls)
+            times[key].append((time.perf_counter() - t0) / calls[key])
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -118,9 +127,8 @@ def main() -> None:
                     m(xg).sum().backward()
                 return f
 
-            calls = max(1, int(2e6 / (n * n)))
             med = measure({"lib fwd": fwd(block), "hand fwd": fwd(hand), "lib fb": fb(block), "hand fb": fb(hand)},
-                          args.repeats, calls)
+                          args.repeats)
             rf, rb = med["lib fwd"] / med["hand fwd"], med["lib fb"] / med["hand fb"]
             ratios += [rf, rb]
             rows.append(f"| {n} | {'yes' if causal else 'no'} | {med['lib fwd'] * 1e3:.3f} | "
@@ -134,7 +142,8 @@ def main() -> None:
         "",
         f"{datetime.date.today()}; device `cpu` ({name}, {os.cpu_count()} cores), 1 torch thread; torch "
         f"{torch.__version__}. Untied lse block, C = {args.C}, H = {args.heads}, C_A = {args.rank}, B = 1, "
-        f"float32; same weights, outputs equal to ≤ 1e-4. Interleaved, {args.repeats} repeats, medians; load "
+        f"float32; same weights, outputs equal to ≤ 1e-4. Interleaved samples of ≥ 3 calls, the order reversed "
+        f"every other repeat, {args.repeats} repeats, medians; load "
         f"average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
         f"({time.perf_counter() - started:.0f} s).",
         "",

@@ -336,7 +336,7 @@ def _batched_scans(steps, where: dict[str, tuple[str, int]]):
         others = " ".join(s.expr for s in steps if s is not st)
         if any(re.search(rf"\b{a}\b", others.replace(_scan_expr(scans, a), "")) for a in names):
             continue
-        parts = []
+        ranges = []  # (stacked tensor, first row, rows) of q, k, v
         for role in range(3):
             args = [scans[a][role] for a in names]
             if not all(a in where for a in args):
@@ -345,15 +345,26 @@ def _batched_scans(steps, where: dict[str, tuple[str, int]]):
             first = where[args[0]][1]
             if len(stacked) != 1 or [where[a][1] for a in args] != list(range(first, first + len(args))):
                 break
-            parts.append(f"{stacked.pop()}[{first}:{first + len(args)}].flatten(0, 1)")
-        if len(parts) != 3:
+            ranges.append((stacked.pop(), first, len(args)))
+        if len(ranges) != 3:
             continue
         g = len(names)
         slot = scans[names[0]][3]
-        lines = [
-            f"        # the {g} scans {', '.join(names)} at once: branches stacked on the batch axis (G·B, H, N, C_A)",
-            f"        {st.output} = _causal_linear_attention({parts[0]}, {parts[1]}, {parts[2]}, states, \"{slot}\")",
-        ]
+        lines = [f"        # the {g} scans {', '.join(names)} at once: branches stacked on the batch axis"
+                 " (G·B, H, N, C_A)"]
+        tensors = {t for t, _, _ in ranges}
+        rows = sorted((f, m) for _, f, m in ranges)
+        total = sum(1 for t, _ in where.values() if t in tensors)
+        if len(tensors) == 1 and [f for f, _ in rows] == [0, rows[0][1], rows[0][1] + rows[1][1]] and \
+                sum(m for _, m in rows) == total:  # q, k, v tile the projection: one split (one backward)
+            (t,) = tensors
+            names_of = {f: f"{t}_{f}" for f, _ in rows}
+            lines.append(f"        {', '.join(names_of[f] for f, _ in rows)} = {t}.split({[m for _, m in rows]})")
+            parts = [f"{names_of[f]}.flatten(0, 1)" for _, f, _ in ranges]
+        else:
+            parts = [f"{t}[{f}:{f + m}].flatten(0, 1)" for t, f, m in ranges]
+        lines.append(f"        {st.output} = _causal_linear_attention({parts[0]}, {parts[1]}, {parts[2]}, states, "
+                     f"\"{slot}\")")
         merged = f"{st.output}.permute(0, 2, 1, 3).flatten(2)"  # what the output product reads: (B, N, H·G·C_A)
         users = [s for s in steps if merged in s.expr]
         if len(users) == 1 and users[0].expr.count(st.output) == 1:
