@@ -117,8 +117,8 @@ class Objective:
         for other in trial.study.get_trials(deepcopy=False, states=states):
             if other.number == trial.number or other.user_attrs.get("candidate") != key:
                 continue
-            if other.state == optuna.trial.TrialState.COMPLETE or other.user_attrs.get("diverged"):
-                return other
+            if other.user_attrs.get("duplicate_of") is None or other.state == optuna.trial.TrialState.COMPLETE:
+                return other  # trained (to the end, or until it diverged or was pruned): the same seed, the same run
         return None
 
     # ------------------------------------------------------------------ the objective
@@ -147,8 +147,10 @@ class Objective:
             trial.set_user_attr("duplicate_of", original.number)
             if original.state == optuna.trial.TrialState.PRUNED:
                 reason = original.user_attrs.get("pruned_reason", "diverged")
-                trial.set_user_attr("diverged", True)
+                if original.user_attrs.get("diverged"):
+                    trial.set_user_attr("diverged", True)
                 trial.set_user_attr("pruned_reason", f"duplicate of trial {original.number}: {reason}")
+                trial.set_user_attr("steps", 0)
                 raise optuna.TrialPruned(reason)
             for name in RECORD_ATTRS:
                 if name in original.user_attrs:

@@ -89,6 +89,33 @@ def test_duplicates_are_not_trained_twice(tmp_path, monkeypatch):
         assert (trial_dir(tmp_path / "dup", t.number) / "model.safetensors").exists()
 
 
+def test_a_pruned_configuration_is_not_trained_again(tmp_path, monkeypatch):
+    """A proposal that repeats a configuration the pruner stopped is pruned at once as its duplicate (the same
+    seed trains the same run), does not count, and costs no training (make demo trained one twice)."""
+    calls = []
+    real = train_module.train
+
+    def pruning(model_cfg, *args, **kwargs):
+        calls.append(tuple(model_cfg.terms))
+        if "0-0" in model_cfg.terms:  # the pruner stops every configuration with the MLP term
+            raise train_module.Pruned(2, 1.5)
+        return real(model_cfg, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train", pruning)
+    space = {"width": (8,), "depth": (1,), "heads": (1,), "rank_frac": (1.0,), "step": (0.5,), "lr": (1e-2,)}
+    study = run_search("grammars/paper.toml", "icl-regression", TASK_OPTIONS, "pr", 8, sampler="random",
+                       pruner="median", steps=3, batch_size=8, space=space, results_dir=tmp_path, progress=False,
+                       threads=1, baseline=False)
+    trials = study.get_trials()
+    assert len(calls) == len(set(calls)) == 3  # each of the 3 configurations trained once
+    repeats = [t for t in trials if t.state.name == "PRUNED" and "duplicate_of" in t.user_attrs]
+    assert repeats, "random proposals in a 3-point space repeat the pruned ones"
+    for t in repeats:
+        assert t.user_attrs["pruned_reason"].startswith(f"duplicate of trial {t.user_attrs['duplicate_of']}: ")
+        assert t.user_attrs["steps"] == 0 and "diverged" not in t.user_attrs
+    assert count_trials(study)["finished"] == 3
+
+
 def test_diverged_trials_are_pruned_with_a_reason_and_the_study_goes_on(tmp_path, monkeypatch):
     real = train_module.train
 
