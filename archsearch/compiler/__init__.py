@@ -5,10 +5,14 @@
     layer = block.build(features=64, rank=16, heads=4)
 
 plan:     branch einsums → pairwise steps (opt_einsum order), costs as polynomials in N, C, C_A, H;
-          field plans share subexpressions and merge final products across branches
+          field plans share subexpressions and merge final products across branches (full weights)
+cores:    low-rank branch cores (networks of projected slots), canonical forms, groups of branches
+order:    contraction paths of small networks (exact up to 7 operands, greedy above), cached by shape
+lowrank:  the low-rank block's program: fused projections, batched cores, one output product (or a
+          Gram program for paths and cycles), the cheapest at the declared sizes
 causal:   causal semantics (BFS-tree masks), the masked quadratic reference, the linear plan
           (stacked causal linear attentions on lifted features)
-codegen:  plans → the source of a standalone nn.Module
+codegen:  plans → the source of a standalone nn.Module (low rank: every factor a row of ``weight``)
 block:    compile_term / CompiledBlock
 kernels/: the hot-path kernels (Triton with pure-torch fallbacks)
 """

@@ -22,7 +22,8 @@ from functools import lru_cache
 from archsearch.calculus.fields import FIELDS
 from archsearch.compiler.causal import CausalFieldPlan
 from archsearch.compiler.codegen import class_name_for
-from archsearch.compiler.plan import FieldPlan, PlanSizes
+from archsearch.compiler.cores import lowrank_ok
+from archsearch.compiler.plan import CostReport, FieldPlan, PlanSizes, Polynomial
 from archsearch.families import Family
 
 Term = Family
@@ -119,6 +120,35 @@ def _compile(term, field, tied, causal, sizes, lowrank, naive) -> CompiledBlock:
         raise ValueError("naive plans exist for diagram terms only")
     parts = term.compile(field, tied, causal, name, sizes, lowrank, naive)
     return CompiledBlock(term, field, tied, causal, name, parts.source, parts.plan, parts.cost, parts.plans, naive)
+
+
+def diagram_plan(field, causal: bool, sizes, lowrank: bool, naive: bool = False, cost_only: bool = False):
+    """The plan a diagram block runs: full weights — a FieldPlan (CausalFieldPlan); low rank — the
+    LowRankPlan of archsearch.compiler.lowrank (symmetric weights and ``naive`` baselines: the general
+    plans). ``cost_only``: an object with the plan's ``polynomial()`` / ``big_o()``, skipping the program
+    where its cost is known without it (untied, non-causal fields that are neither paths nor cycles)."""
+    from archsearch.compiler.causal import plan_causal
+    from archsearch.compiler.lowrank import lowrank_cost, only_batched, plan_lowrank
+    from archsearch.compiler.plan import plan_field
+
+    sizes = PlanSizes.of(sizes)
+    if lowrank and not naive and lowrank_ok(field) and not causal:
+        if cost_only and only_batched(field, causal):
+            return _Cost(lowrank_cost(field, sizes))
+        return plan_lowrank(field, sizes, causal)
+    if causal:  # naive: every branch as its masked einsum (quadratic or worse)
+        return plan_causal(field, sizes, lowrank=lowrank, masked=naive)
+    return plan_field(field, sizes, lowrank=lowrank, naive=naive)
+
+
+@dataclass(frozen=True)
+class _Cost(CostReport):
+    """A cost polynomial standing for a plan (see :func:`diagram_plan`)."""
+
+    poly: Polynomial
+
+    def polynomial(self) -> Polynomial:
+        return self.poly
 
 
 def term_cost(term: Term, field: str = "real", tied: bool = False, causal: bool = False, sizes=None,

@@ -312,7 +312,7 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
     fallback = PlanBuilder("u", sizes)
     fallback_results: list[str] = []
     unmasked: list[Branch] = []  # branches without any token sum: the same as non-causal
-    roots: list[str] = []
+    roots: list[tuple[str, int]] = []  # (message of a branch's root, its branch number)
     sym = symmetric_letters(d)
     sources = field.parameter_sources()
 
@@ -350,19 +350,23 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
         return prog.emit(f"loop_{b.weight(i)}", f"({f1} * {f2}).sum(-1, keepdim=True)",
                          "{out} = " + f"x W x* per token, W = {b.weight(i)}", cost)
 
+    out_factor: dict[int, str] = {}  # low rank: the branch's output factor (H, C_A, C), applied after the scans
+
     def half_vector(b: Branch) -> str:
+        """x_u W (conj(x_u) Wᵀ); low rank: x_u Q (conj(x_u) K) at width C_A, the factor Kᵀ (Qᵀ) kept for
+        the one output product after the scans (every message is linear in it)."""
         w = b.weight(b.edge)
         if b.end == "dst":  # x_u W
             if not lowrank:
                 return project("x", w)
-            f = project("x", f"{w}_q")
-            return prog.emit(f"half_{w}", f"torch.matmul({f}, {use(w + '_k')}.mT)", "{out} = " + f"x {w}_q {w}_kᵀ",
-                             _mono(H=1, N=1, C=1, C_A=1))
+            out_factor[prog.branch] = use(w + "_k") + ".mT"
+            return project("x", f"{w}_q")
         if not lowrank:  # conj(x_u) Wᵀ
             return project(xc, w, transpose=True)
-        f = project(xc, f"{w}_k")
-        return prog.emit(f"half_{w}T", f"torch.matmul({f}, {use(w + '_q')}.mT)", "{out} = " + f"{xc} {w}_k {w}_qᵀ",
-                         _mono(H=1, N=1, C=1, C_A=1))
+        out_factor[prog.branch] = use(w + "_q") + ".mT"
+        return project(xc, f"{w}_k")
+
+    width = {"C_A": 1} if lowrank else {"C": 1}  # the width of a message that carries the half vector
 
     for n_branch, (b, tree) in enumerate(zip(field.branches, trees, strict=True)):
         prog.branch = fallback.branch = n_branch
@@ -383,7 +387,7 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
                 factors.append(half_vector(b))
             for c in tree.children(v):
                 vec = tree.carries_half(c)
-                dv = {"C": 1} if vec else {}
+                dv = width if vec else {}
                 edges = tree.tree_edges[c]
                 if not edges:  # a hanging vertex: mask only, a prefix sum
                     factors.append(prog.emit(f"pre{c}", f'_prefix_sum({msg[c]}, states, "{{out}}")',
@@ -398,9 +402,10 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
                     lift = _mono(H=1, N=1, **{rank: m})
                     q = prog.emit(f"q{v}{c}", f"_outer({', '.join(qs)})", "{out} = " + " ⊗ ".join(qs), lift)
                     k = prog.emit(f"k{v}{c}", f"_outer({', '.join(ks)})", "{out} = " + " ⊗ ".join(ks), lift)
-                both = {rank: m, **({"C": 1} if vec and rank == "C_A" else {})}
-                if vec and rank == "C":
-                    both = {"C": m + 1}
+                both = {rank: m}
+                if vec:  # values at the message's width: C_A in low rank (the output factor comes last)
+                    (key,) = width
+                    both[key] = both.get(key, 0) + 1
                 names = " ".join(f"G{i + 1}" for i in edges)
                 factors.append(prog.emit(
                     f"att{c}",
@@ -414,11 +419,11 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
             if len(factors) == 1:
                 msg[v] = factors[0]
             else:
-                dv = {"C": 1} if tree.carries_half(v) else {}
+                dv = width if tree.carries_half(v) else {}
                 msg[v] = prog.emit(f"m{v}", " * ".join(factors),
                                    "{out} = " + " · ".join(factors) + f"  (message of vertex {v})",
                                    _mono(coeff=len(factors) - 1, H=1, N=1, **dv))
-        roots.append(msg[tree.root])
+        roots.append((msg[tree.root], n_branch))
 
     prog.branch = -1
     if unmasked:  # no summed token index: planned (and merged) exactly like the non-causal field
@@ -432,10 +437,22 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
             use(leaf)
         prog.extend(fallback.finished_steps())
     parts = []
-    if roots:
-        acc = roots[0]
+    if roots and lowrank:  # Σ_h Σ_b msg_b,h U_b,hᵀ: the messages side by side, one product
+        messages = [r for r, _ in roots]
+        factors = [out_factor[n] for _, n in roots]
+        g = len(roots)
+        acc = messages[0] if g == 1 else prog.emit(
+            "heads", f"torch.cat([{', '.join(messages)}], -1)",
+            "{out} = [" + ", ".join(messages) + "]  (B, H, N, G·C_A)", _ZERO)
+        w = factors[0] if g == 1 else f"torch.cat([{', '.join(factors)}], 1)"
+        parts.append(prog.emit("out", f"torch.matmul({acc}.permute(0, 2, 1, 3).flatten(2), {w}.flatten(0, 1))",
+                               "{out} = Σ_h Σ_b " + acc + "_b U_bᵀ  (one product with the stacked output factors)",
+                               _mono(coeff=g, H=1, N=1, C=1, C_A=1)))
+    elif roots:
+        acc = roots[0][0]
         if len(roots) > 1:
-            acc = prog.emit("heads", " + ".join(roots), "{out} = " + " + ".join(roots) + "  (B, H, N, C)",
+            messages = [r for r, _ in roots]
+            acc = prog.emit("heads", " + ".join(messages), "{out} = " + " + ".join(messages) + "  (B, H, N, C)",
                             _mono(coeff=len(roots) - 1, H=1, N=1, C=1))
         parts.append(prog.emit("out", f"{acc}.sum(1)", "{out} = Σ_h " + acc, _mono(H=1, N=1, C=1)))
     parts += fallback_results

@@ -18,9 +18,11 @@ importable.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from archsearch.calculus.fields import Field, symmetric_letters
+from archsearch.compiler.lowrank import LowRankPlan
 from archsearch.families.diagram import Diagram
 from archsearch.terms import Term
 
@@ -137,35 +139,269 @@ def _comment(step) -> str:
     return f"  # {step.math}  | cost {step.cost_text()}{share}"
 
 
-def _body_lines(plan, weight_vars: list[str]) -> list[str]:
-    lines = []
-    for name in weight_vars:
-        if name in plan.leaves:
-            lines.append(f'        {name} = w["{name}"]')
-    if "xc" in plan.leaves:
-        lines.append("        xc = x.conj()")
-    if "ones" in plan.leaves:
-        lines.append("        ones = x.new_ones(x.shape[1])")
-    if "tril" in plan.leaves:
-        lines.append("        tril = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype, device=x.device).tril()")
-    lines.append(f"        # cost {plan.cost_polynomial()}  ~ {plan.big_o()}")
+def _step_lines(plan) -> list[str]:
+    lines = [f"        # cost {plan.cost_polynomial()}  ~ {plan.big_o()}"]
     for s in plan.steps:
         lines.append(f"        {s.output} = {s.expr}{_comment(s)}")
+    return lines
+
+
+def _prelude(leaves) -> list[str]:
+    lines = []
+    if "xc" in leaves:
+        lines.append("        xc = x.conj()")
+    if "ones" in leaves:
+        lines.append("        ones = x.new_ones(x.shape[1])")
+    if "tril" in leaves:
+        lines.append("        tril = torch.ones(x.shape[1], x.shape[1], dtype=x.dtype, device=x.device).tril()")
+    return lines
+
+
+def _body_lines(plan, weight_vars: list[str]) -> list[str]:
+    """A FieldPlan / CausalFieldPlan body reading the weight operands from ``w``."""
+    lines = [f'        {name} = w["{name}"]' for name in weight_vars if name in plan.leaves]
+    lines += _prelude(plan.leaves)
+    lines += _step_lines(plan)
     lines.append(f"        return {plan.result}")
     return lines
+
+
+def _weight_parts(row_lists: list[tuple[str, ...]], order: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Expressions of the stacked factors of each list of rows ((S, H, C_A, C) each), read from the
+    ``weight`` parameter: consecutive slices of it as one ``split`` (one backward), else gathers;
+    and the lines that define them."""
+    idx = [[order.index(r) for r in rows] for rows in row_lists]
+    flat = [i for part in idx for i in part]
+    if flat == list(range(len(order))) and all(part for part in idx):
+        names = [f"w{i}" for i in range(len(idx))]
+        if len(idx) == 1:
+            return ["self.weight"], []
+        return names, [f"        {', '.join(names)} = self.weight.split({[len(p) for p in idx]})"]
+    exprs = []
+    for part in idx:
+        if part == list(range(part[0], part[0] + len(part))):
+            exprs.append(f"self.weight[{part[0]}:{part[-1] + 1}]")
+        else:
+            exprs.append(f"self.weight[{part}]")
+    return exprs, []
+
+
+def _lowrank_lines(plan, order: tuple[str, ...]) -> list[str]:
+    """The body of a LowRankPlan (see archsearch.compiler.lowrank)."""
+    if plan.kind == "gram":
+        lines = []
+        for leaf in plan.leaves:
+            if leaf.endswith(("_q", "_k")):
+                lines.append(f"        {leaf} = self.weight[{order.index(leaf)}].mT  # (H, C, C_A)")
+        lines += _prelude(plan.leaves)
+        lines += _step_lines(plan)
+        lines.append(f"        return {plan.result}")
+        return lines
+    lines = ["        b, n, c = x.shape", "        h, r = self.heads, self.rank"]
+    lines += _prelude(plan.leaves)
+    weights, defs = _weight_parts([p.rows for p in plan.projections] + [plan.out_rows], order)
+    lines += defs
+    out_w = weights[-1] + ".reshape(-1, c)"
+    if plan.mlp:
+        (p,) = plan.projections
+        lines.append(f"        # every core is its slot: X · [{', '.join(p.rows)}] · [{', '.join(plan.out_rows)}]"
+                     f"  | cost {len(p.rows) + len(plan.out_rows)}·H·N·C·C_A")
+        lines.append(f"        y = torch.nn.functional.linear({p.leaf}, {weights[0]}.reshape(-1, c))")
+        lines.append(f"        return torch.matmul(y, {out_w})")
+        return lines
+    for p, w in zip(plan.projections, weights, strict=False):
+        s = len(p.rows)
+        lines.append(f"        # {p.var}[f] = {p.leaf} · F_f for the {s} stacked slot factors,"
+                     " laid out (slots, B, H, N, C_A)"
+                     f"  | cost {s}·H·N·C·C_A")
+        lines.append(f"        {p.var} = torch.nn.functional.linear({p.leaf}, {w}.reshape(-1, c))")
+        lines.append(f"        {p.var} = {p.var}.view(b, n, {s}, h, r).permute(2, 0, 3, 1, 4).contiguous()")
+        mine = sorted((r for r in plan.roles if r.projection == p.var), key=lambda r: r.start)
+        if len(mine) == 1 and mine[0].size == s:
+            view = f"{p.var}.flatten(0, 1)" if s > 1 else f"{p.var}[0]"
+            lines.append(f"        {mine[0].var} = {view}")
+            continue
+        names = ", ".join(r.var for r in mine) + ("," if len(mine) == 1 else "")
+        if all(r.size == 1 for r in mine):
+            lines.append(f"        {names} = {p.var}.unbind(0)")
+        else:
+            lines.append(f"        {names} = {p.var}.split({[r.size for r in mine]})  # one slice per role")
+            for r in mine:
+                if r.size > 1:
+                    lines.append(f"        {r.var} = {r.var}.flatten(0, 1)"
+                                 f"  # {r.size} branches stacked on the batch axis")
+                else:
+                    lines.append(f"        {r.var} = {r.var}[0]")
+    lines += _step_lines(plan)
+    parts = [f"{o.expr}.unflatten(0, ({o.size}, b)).permute(1, 3, 0, 2, 4)" for o in plan.outputs]
+    if len(parts) == 1:
+        lines.append(f"        y = {parts[0]}.reshape(b, n, -1)  # (B, N, G·H·C_A)")
+    else:
+        lines.append("        y = torch.cat([")
+        lines += [f"            {part}," for part in parts]
+        lines.append("        ], 2).reshape(b, n, -1)  # (B, N, Σ G·H·C_A)")
+    lines.append(f"        # Σ_h core_h U_hᵀ for every branch: one product with the stacked output factors"
+                 f"  | cost {len(plan.out_rows)}·H·N·C·C_A")
+    lines.append(f"        return torch.matmul(y, {out_w})")
+    return lines
+
+
+_PROJECTION = re.compile(r"torch\.matmul\((xh|xch), (\w+)\)")
+_SCAN = re.compile(r'_causal_linear_attention\((\w+), (\w+), (\w+), states, "(\w+)"\)')
+
+
+def _fused_projection_lines(plan, order: tuple[str, ...]) -> list[str]:
+    """A low-rank causal body (CausalFieldPlan) with its per-factor projections x·F (each a product of x
+    with one (H, C, C_A) factor) done as one ``linear`` per leaf (x, conj x) with every factor stacked,
+    read from the ``weight`` rows; the other steps as planned — except scans of projections that sit in
+    consecutive rows for q, for k and for v (storage order) and feed only the stacked ``heads``: those run
+    as one scan with the branches on the batch axis (:func:`_batched_scans`)."""
+    proj: dict[str, list[tuple[str, str]]] = {}  # leaf view → [(step output, factor)]
+    for st in plan.steps:
+        m = _PROJECTION.fullmatch(st.expr)
+        if m and m.group(2) in order:
+            proj.setdefault(m.group(1), []).append((st.output, m.group(2)))
+    fused = {o for items in proj.values() for o, _ in items}
+    lines = ["        b, n, c = x.shape", "        h, r = self.heads, self.rank"]
+    lines += _prelude(plan.leaves)
+    where: dict[str, tuple[str, int]] = {}  # projection → (its stacked tensor, row)
+    heads: list[str] = []
+    for view, items in proj.items():
+        leaf = view[:-1]  # xh → x, xch → xc
+        items = sorted(items, key=lambda it: order.index(it[1]))  # storage order: a slice when contiguous
+        rows = [order.index(f) for _, f in items]
+        if rows == list(range(rows[0], rows[0] + len(rows))):
+            w = f"self.weight[{rows[0]}:{rows[-1] + 1}]"
+        else:
+            w = f"self.weight[{rows}]"
+        heads.append(f"        # {leaf}·F for the {len(items)} factors at once, (factors, B, H, N, C_A)"
+                     f"  | cost {len(items)}·H·N·C·C_A")
+        heads.append(f"        p{leaf} = torch.nn.functional.linear({leaf}, {w}.reshape(-1, c))"
+                     f".view(b, n, {len(items)}, h, r).permute(2, 0, 3, 1, 4)")
+        for i, (o, _) in enumerate(items):
+            where[o] = (f"p{leaf}", i)
+    rest = [st for st in plan.steps if st.output not in fused]
+    used = " ".join(st.expr for st in rest) + " " + plan.result
+    rest = [st for st in rest if re.search(rf"\b{st.output}\b", used)]  # e.g. the head view x[:, None]
+    rest, batched = _batched_scans(rest, where)
+    lines += heads
+    rest = [dataclasses.replace(st, expr=_stacked_factors(st.expr, order)) for st in rest]
+    needed = " ".join(st.expr for st in rest) + " " + plan.result
+    views = [o for o in where if re.search(rf"\b{o}\b", needed)]
+    for o in views:
+        stacked, i = where[o]
+        lines.append(f"        {o} = {stacked}[{i}]")
+    weights = [f for f in order if re.search(rf"\b{f}\b", needed)]
+    if weights:
+        lines.append("        w = self._operands()")
+        lines += [f'        {f} = w["{f}"]' for f in weights]
+    lines.append(f"        # cost {plan.cost_polynomial()}  ~ {plan.big_o()}")
+    for st in rest:
+        lines += batched.get(st.output, [f"        {st.output} = {st.expr}{_comment(st)}"])
+    lines.append(f"        return {plan.result}")
+    return lines
+
+
+def _stacked_factors(expr: str, order: tuple[str, ...]) -> str:
+    """``torch.cat([A.mT, B.mT, …], 1).flatten(0, 1)`` (the output factors side by side, (H·G·C_A, C))
+    as one slice of the ``weight`` rows when A, B, … are consecutive rows: one gradient in backward,
+    not one full-size gradient per factor."""
+    def swap(m: re.Match) -> str:
+        names = [a.strip().removesuffix(".mT") for a in m.group(1).split(",")]
+        if not all(a in order for a in names):
+            return m.group(0)
+        rows = [order.index(a) for a in names]
+        if rows != list(range(rows[0], rows[0] + len(rows))):
+            return m.group(0)
+        return f"self.weight[{rows[0]}:{rows[-1] + 1}].transpose(0, 1).reshape(-1, c)"
+
+    return re.sub(r"torch\.cat\(\[((?:\w+\.mT, )*\w+\.mT)\], 1\)\.flatten\(0, 1\)", swap, expr)
+
+
+def _batched_scans(steps, where: dict[str, tuple[str, int]]):
+    """Replace a ``heads = torch.cat([att…], -1)`` of G ≥ 2 scans whose q, k and v are each G consecutive
+    rows of one stacked projection (in the scans' order) and whose results nothing else reads by one scan
+    over the G·B stacked batch; returns the remaining steps and the lines standing for the ``heads`` step."""
+    scans = {}
+    for st in steps:
+        m = _SCAN.fullmatch(st.expr)
+        if m:
+            scans[st.output] = m.groups()
+    for st in steps:
+        m = re.fullmatch(r"torch\.cat\(\[([\w, ]+)\], -1\)", st.expr)
+        if not m:
+            continue
+        names = [a.strip() for a in m.group(1).split(",")]
+        if len(names) < 2 or not all(a in scans for a in names):
+            continue
+        others = " ".join(s.expr for s in steps if s is not st)
+        if any(re.search(rf"\b{a}\b", others.replace(_scan_expr(scans, a), "")) for a in names):
+            continue
+        ranges = []  # (stacked tensor, first row, rows) of q, k, v
+        for role in range(3):
+            args = [scans[a][role] for a in names]
+            if not all(a in where for a in args):
+                break
+            stacked = {where[a][0] for a in args}
+            first = where[args[0]][1]
+            if len(stacked) != 1 or [where[a][1] for a in args] != list(range(first, first + len(args))):
+                break
+            ranges.append((stacked.pop(), first, len(args)))
+        if len(ranges) != 3:
+            continue
+        g = len(names)
+        slot = scans[names[0]][3]
+        lines = [f"        # the {g} scans {', '.join(names)} at once: branches stacked on the batch axis"
+                 " (G·B, H, N, C_A)"]
+        tensors = {t for t, _, _ in ranges}
+        rows = sorted((f, m) for _, f, m in ranges)
+        total = sum(1 for t, _ in where.values() if t in tensors)
+        if len(tensors) == 1 and [f for f, _ in rows] == [0, rows[0][1], rows[0][1] + rows[1][1]] and \
+                sum(m for _, m in rows) == total:  # q, k, v tile the projection: one split (one backward)
+            (t,) = tensors
+            names_of = {f: f"{t}_{f}" for f, _ in rows}
+            lines.append(f"        {', '.join(names_of[f] for f, _ in rows)} = {t}.split({[m for _, m in rows]})")
+            parts = [f"{names_of[f]}.flatten(0, 1)" for _, f, _ in ranges]
+        else:
+            parts = [f"{t}[{f}:{f + m}].flatten(0, 1)" for t, f, m in ranges]
+        lines.append(f"        {st.output} = _causal_linear_attention({parts[0]}, {parts[1]}, {parts[2]}, states, "
+                     f"\"{slot}\")")
+        merged = f"{st.output}.permute(0, 2, 1, 3).flatten(2)"  # what the output product reads: (B, N, H·G·C_A)
+        users = [s for s in steps if merged in s.expr]
+        if len(users) == 1 and users[0].expr.count(st.output) == 1:
+            # read (G·B, H, N, C_A) straight into (B, N, H·G·C_A): one copy
+            direct = f"{st.output}.unflatten(0, ({g}, b)).permute(1, 3, 2, 0, 4).reshape(b, n, -1)"
+            steps = [dataclasses.replace(s, expr=s.expr.replace(merged, direct)) if s is users[0] else s
+                     for s in steps]
+            lines[-1] += f"  # (G·B, H, N, C_A){_comment(st)}"
+        else:
+            lines.append(f"        {st.output} = {st.output}.unflatten(0, ({g}, b)).permute(1, 2, 3, 0, 4).flatten(3)"
+                         f"  # (B, H, N, G·C_A){_comment(st)}")
+        rest = [s for s in steps if s.output not in names]
+        return rest, {st.output: lines}
+    return steps, {}
+
+
+def _scan_expr(scans: dict, name: str) -> str:
+    q, k, v, slot = scans[name]
+    return f'_causal_linear_attention({q}, {k}, {v}, states, "{slot}")'
 
 
 def _plan_summary(plan, label: str) -> str:
     s = plan.sizes
     linear = "" if plan.linear else " (NOT linear in N: masked quadratic fallback)"
+    kind = f", {plan.kind} program" if getattr(plan, "kind", None) else ""
     return (
-        f"{label}: cost {plan.cost_polynomial()}  ~ {plan.big_o()}{linear}\n"
+        f"{label}: cost {plan.cost_polynomial()}  ~ {plan.big_o()}{linear}{kind}\n"
         f"    (order chosen for N={s.N}, C={s.C}, C_A={s.C_A}, H={s.H})"
     )
 
 
-def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causal: bool = False) -> str:
-    """The module source of a diagram field from its two plans (full and low-rank weights)."""
+def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causal: bool = False,
+                   factor_order: tuple[str, ...] | None = None) -> str:
+    """The module source of a diagram field from its two plans (full weights: a FieldPlan or CausalFieldPlan;
+    low rank: a LowRankPlan, or for symmetric weights a FieldPlan / CausalFieldPlan) and the order of the
+    factors in the low-rank ``weight`` parameter (default: each weight's Q then K)."""
     term = field.term
     if not isinstance(term, Diagram):
         raise TypeError(f"diagram_source writes diagram blocks, not {term.kind} blocks")
@@ -173,6 +409,7 @@ def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causa
     sources = field.parameter_sources()
     sym_letters = symmetric_letters(term)
     symmetric = tuple(p for p in params if sources[p][0] in sym_letters)
+    factors = factor_order or tuple(f"{p}_{s}" for p in params for s in ("q", "k"))
     cplx = field.field == "complex"
     kind = "complex field, F = ∂V/∂X̄ (Wirtinger)" if cplx else "real field, F = ∇_X V"
     if field.tied:
@@ -206,8 +443,15 @@ def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causa
     transpose = ".mH" if cplx else ".mT"
     segment_attr = "\n    segment = _SEGMENT  # tokens per segment of the streamed pass on CPU" if streamed else ""
 
-    def call(body: str) -> str:
-        return f"_streamed(self.{body}, x, w, self.segment)" if streamed else f"self.{body}(x, w)"
+    fused_lines = _fused_projection_lines(lowrank_plan, factors) if (
+        causal and not symmetric and not isinstance(lowrank_plan, LowRankPlan)) else None
+    # one scan over every branch (see _batched_scans) walks cache-sized segments itself: one pass
+    one_pass = fused_lines is not None and any("at once: branches stacked" in line for line in fused_lines)
+
+    def call(body: str, w: str) -> str:
+        if streamed and not (one_pass and body == "_forward_lowrank"):
+            return f"_streamed(self.{body}, x, {w}, self.segment)"
+        return f"self.{body}(x, {w})"
 
     out.append(f'''
 
@@ -215,6 +459,8 @@ class {class_name}(torch.nn.Module):
     """{term.unicode()} — {kind}; {tie}{'; causal' if causal else ''}.
 
     features C, rank C_A (None: full weights), heads H; x (B, N, C) → Σ_h F(x; W^h) (B, N, C).
+    Full weights: one (H, C, C) parameter per weight. Low rank: W_h = Q_h K_hᵀ, every factor a row of
+    the one parameter ``weight`` (factors, H, C_A, C), row f holding F_fᵀ for F = factor_names[f].
     Init: entries of each W_h ~ N(0, s²), s = 1/(C·H^(1/(2d))), d = {degree} edges, so every edge
     x W x* is O(1) and the head sum does not grow with H (low rank: Q, K scaled so Q Kᵀ matches).
     """
@@ -224,7 +470,8 @@ class {class_name}(torch.nn.Module):
     tied = {field.tied!r}
     causal = {causal!r}
     weight_names = {tuple(params)!r}
-    symmetric_names = {symmetric!r}{segment_attr}
+    symmetric_names = {symmetric!r}
+    factor_names = {factors!r}{segment_attr}
 
     def __init__(
         self, features: int, rank: int | None = None, heads: int = 1, dtype=torch.{"complex64" if cplx else "float32"}
@@ -234,25 +481,29 @@ class {class_name}(torch.nn.Module):
             raise ValueError("the {field.field} field needs a {"complex" if cplx else "real"} dtype, got " + str(dtype))
         self.features, self.rank, self.heads = features, rank, heads
         std = 1.0 / (features * heads ** (0.5 / {degree}))
-        for name in self.weight_names:
-            if rank is None:
+        if rank is None:
+            for name in self.weight_names:
                 w = torch.randn(heads, features, features, dtype=dtype) * std
                 self.register_parameter(name, torch.nn.Parameter(w))
-            else:
-                s = math.sqrt(std / math.sqrt(rank))
-                for part in ("q", "k"):
-                    w = torch.randn(heads, features, rank, dtype=dtype) * s
-                    self.register_parameter(name + "_" + part, torch.nn.Parameter(w))
+            return
+        s = math.sqrt(std / math.sqrt(rank))
+        weight = torch.empty(len(self.factor_names), heads, rank, features, dtype=dtype)
+        for name in self.weight_names:  # one (H, C, C_A) draw per factor, Q then K, in weight order
+            for part in ("q", "k"):
+                w = torch.randn(heads, features, rank, dtype=dtype).mT * s
+                weight[self.factor_names.index(name + "_" + part)] = w
+        self.weight = torch.nn.Parameter(weight)
 
     def _operands(self) -> dict[str, torch.Tensor]:
-        """The weight operands the plans read: W (H, C, C), or Q, K (H, C, C_A) as ``name_q``, ``name_k``."""
+        """The weight operands of the general plans: W (H, C, C), or Q, K (H, C, C_A) as ``name_q``, ``name_k``."""
         w = {{}}
         for name in self.weight_names:
             if self.rank is None:
                 p = getattr(self, name)
                 w[name] = (p + p{transpose}) / 2 if name in self.symmetric_names else p
             else:
-                q, k = getattr(self, name + "_q"), getattr(self, name + "_k")
+                q = self.weight[self.factor_names.index(name + "_q")].mT
+                k = self.weight[self.factor_names.index(name + "_k")].mT
                 if name in self.symmetric_names:  # Q' K'ᵀ = Q Kᵀ + (Q Kᵀ){"ᴴ" if cplx else "ᵀ"}
                     q, k = torch.cat([q, k{conj}], -1), torch.cat([k, q{conj}], -1)
                 w[name + "_q"], w[name + "_k"] = q, k
@@ -266,15 +517,20 @@ class {class_name}(torch.nn.Module):
         return {{name: torch.matmul(w[name + "_q"], w[name + "_k"].mT) for name in self.weight_names}}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self._operands()
         if self.rank is None:
-            return {call("_forward_full")}
-        return {call("_forward_lowrank")}
+            return {call("_forward_full", "self._operands()")}
+        return {call("_forward_lowrank", "None")}
 
     def _forward_full(self, x, w{", states=None" if causal else ""}):''')
     full_vars = list(params)
     low_vars = [f"{p}_{s}" for p in params for s in ("q", "k")]
     out.append("\n".join(_body_lines(full_plan, full_vars)))
     out.append(f"\n    def _forward_lowrank(self, x, w{', states=None' if causal else ''}):")
-    out.append("\n".join(_body_lines(lowrank_plan, low_vars)))
+    if isinstance(lowrank_plan, LowRankPlan):
+        out.append("\n".join(_lowrank_lines(lowrank_plan, factors)))
+    elif fused_lines is not None:
+        out.append("\n".join(fused_lines))
+    else:
+        out.append("        w = self._operands()")
+        out.append("\n".join(_body_lines(lowrank_plan, low_vars)))
     return "\n".join(out) + "\n"

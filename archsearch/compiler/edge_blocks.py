@@ -81,7 +81,10 @@ def _merge(y):
 
 
 def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
-    """The exact quadratic helper: (M @ row_values, Mᵀ @ col_values), S row-chunked."""
+    """The exact quadratic helper: (M @ row_values, Mᵀ @ col_values), S row-chunked. Causal, Mᵀ V keeps
+    only the diagonal M_jj: for an entrywise M alone (no row_values) it is σ(S_jj) from q_j·k_j, without
+    S; a softmax's P_jj needs its row's normaliser (every exp of the row), so P is computed by one fused
+    ``torch.softmax`` (faster on CPU than exp(S_jj − logsumexp), which makes several passes)."""
     if kernel.softmax:
         what = f"M = P = row-softmax({'S/τ' if kernel.tempered else 'S'})" + (" over keys k ≤ j" if causal else "")
     else:
@@ -107,12 +110,22 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
                 row_values = row_values.to(acc)
             if col_values is not None:
                 col_values = col_values.to(acc)
-                cols_out = torch.zeros(b, h, n, col_values.shape[-1], dtype=acc, device=q.device)
-            for j0 in range(0, n, step):
-                j1 = min(n, j0 + step)
         ''',
         4,
     )
+    if causal and not kernel.softmax:
+        code.add(
+            f"""
+            if row_values is None:  # Mᵀ V alone: only M_jj = {kernel.sigma_name}(S_jj), S_jj = q_j·k_j·scale
+                diag = {kernel.sigma_torch.format('((q * k).sum(-1) * self.scale)')}
+                return None, (diag.unsqueeze(-1) * col_values).to(dtype)
+            """,
+            8,
+        )
+    if causal:
+        code.add("cols_parts = []  # causal Mᵀ V: rows j0..j1 of the result, chunk by chunk", 8)
+    code.add("for j0 in range(0, n, step):", 8)
+    code.add("j1 = min(n, j0 + step)", 12)
     if causal:
         code.add(
             """
@@ -129,8 +142,7 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
             code.add("s = s / self.temperature  # P = row-softmax(S/τ)", 12)
         if causal:
             code.add('s = s.masked_fill(future, float("-inf"))  # the row-softmax runs over k ≤ j only', 12)
-        code.add("# P_jk = exp(S_jk − logsumexp_k S_jk): the exact row-softmax", 12)
-        code.add("m = torch.exp(s - torch.logsumexp(s, dim=-1, keepdim=True))", 12)
+        code.add("m = torch.softmax(s, dim=-1)  # P_jk = exp(S_jk − logsumexp_k S_jk): the exact row-softmax", 12)
     else:
         code.add(f"m = {kernel.sigma_torch.format('s')}  # f'(S) = {kernel.sigma_name}(S)", 12)
         if causal:
@@ -140,11 +152,12 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
             """
             if row_values is not None:
                 rows_out.append(torch.matmul(m, row_values[:, :, :j1]))  # (M V)_j = Σ_{k≤j} M_jk v_k
-            if cols_out is not None:
+            if col_values is not None:
                 # (Mᵀ V)_k = Σ_j M_jk v_j with the causal rule j ≤ k, while M_jk = 0 for k > j:
                 # only j = k survives (the full sum would let token k see the later queries j > k)
                 diag = torch.diagonal(m[..., j0:j1], dim1=-2, dim2=-1)  # M_jj for j in j0..j1
-                cols_out[:, :, j0:j1] += diag.unsqueeze(-1) * col_values[:, :, j0:j1]
+                part = diag.unsqueeze(-1) * col_values[:, :, j0:j1]
+                cols_parts.append(part)
             """,
             12,
         )
@@ -153,12 +166,16 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
             """
             if row_values is not None:
                 rows_out.append(torch.matmul(m, row_values))  # (M V)_j = Σ_k M_jk v_k
-            if cols_out is not None:
+            if col_values is not None:
                 # (Mᵀ V)_k = Σ_j M_jk v_j: the rows j of this chunk add to every column k
-                cols_out += torch.matmul(m.transpose(-1, -2), col_values[:, :, j0:j1])
+                part = torch.matmul(m.transpose(-1, -2), col_values[:, :, j0:j1])
+                cols_out = part if cols_out is None else cols_out + part
             """,
             12,
         )
+    if causal:
+        code.add("if cols_parts:", 8)
+        code.add("cols_out = torch.cat(cols_parts, dim=2)", 12)
     code.add(
         """
         rows_res = torch.cat(rows_out, dim=2).to(dtype) if row_values is not None else None
@@ -167,8 +184,6 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
         """,
         8,
     )
-
-
 
 
 def edge_source(kernel: EdgeKernel, note: str, tied: bool, causal: bool, class_name: str, lowrank: bool,

@@ -28,8 +28,7 @@ from archsearch.families.canonical import VERTEX_CHARS, Edge, canonical_edges, m
 from archsearch.families.canonical import components as edge_components
 
 if TYPE_CHECKING:
-    from archsearch.compiler.causal import CausalFieldPlan
-    from archsearch.compiler.plan import FieldPlan
+    pass
 
 _INDEX_NAMES = "jklmnpqrstuvwxyzabcdefghi"
 _BOTH_FIELDS = frozenset({"real", "complex"})
@@ -361,28 +360,20 @@ class Diagram(Family):
 
     def cost(self, field: str, tied: bool, causal: bool, sizes: Any, lowrank: bool) -> str:
         from archsearch.calculus.fields import derive
-        from archsearch.compiler.causal import plan_causal
-        from archsearch.compiler.plan import plan_field
+        from archsearch.compiler.block import diagram_plan
 
-        f = derive(self, field=field, tied=tied)
-        plan = plan_causal(f, sizes, lowrank=lowrank) if causal else plan_field(f, sizes, lowrank=lowrank)
-        return plan.big_o()
+        return diagram_plan(derive(self, field=field, tied=tied), causal, sizes, lowrank, cost_only=True).big_o()
 
     def compile(self, field: str, tied: bool, causal: bool, class_name: str, sizes: Any, lowrank: bool,
                 naive: bool) -> CompiledParts:
         from archsearch.calculus.fields import derive
-        from archsearch.compiler.causal import plan_causal
+        from archsearch.compiler.block import diagram_plan
         from archsearch.compiler.codegen import diagram_source
-        from archsearch.compiler.plan import plan_field
+        from archsearch.compiler.lowrank import storage_order
 
         f = derive(self, field, tied)
-        plans: tuple[FieldPlan | CausalFieldPlan, ...]
-        if causal:  # naive: every branch as its masked einsum (quadratic or worse)
-            plans = tuple(plan_causal(f, sizes, lowrank=w, masked=naive) for w in (False, True))
-        else:
-            plans = tuple(plan_field(f, sizes, lowrank=w, naive=naive) for w in (False, True))
-        full, low = plans
-        source = diagram_source(f, full, low, class_name, causal=causal)
+        full, low = (diagram_plan(f, causal, sizes, w, naive=naive) for w in (False, True))
+        source = diagram_source(f, full, low, class_name, causal=causal, factor_order=storage_order(f, causal))
         plan = low if lowrank else full
         return CompiledParts(source, plan.big_o(), plan, (full, low))
 

@@ -175,9 +175,14 @@ def test_centralizer_equivariance(term, field, causal):
         m = block.build(C, rank=rank, heads=2, dtype=dtype)
         eye = torch.eye(C, dtype=dtype)
         with torch.no_grad():
-            for name, p in m.named_parameters():
-                scale = torch.randn(2, 1, 1, dtype=dtype)
-                p.copy_(scale * eye if (rank is None or name.endswith("_q")) else eye.expand(2, C, C))
+            if rank is not None and hasattr(m, "factor_names"):  # diagrams: rows of the stacked factors
+                for f, name in enumerate(m.factor_names):  # each Q_h a random multiple of I, each K_h = I
+                    scale = torch.randn(2, 1, 1, dtype=dtype) if name.endswith("_q") else 1.0
+                    m.weight[f] = scale * eye
+            else:  # one parameter per weight (or per factor of the other families)
+                for name, p in m.named_parameters():
+                    scale = torch.randn(2, 1, 1, dtype=dtype)
+                    p.copy_(scale * eye if (rank is None or name.endswith("_q")) else eye.expand(2, C, C))
         r_star = _random_unitary(C, cplx).mH
         x = torch.randn(B, N, C, dtype=dtype)
         with torch.no_grad():

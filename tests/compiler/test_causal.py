@@ -222,7 +222,11 @@ def test_causal_plan_reports_kernel_calls():
                         sizes={"N": 8192, "C": 64, "C_A": 16, "H": 4}).plan
     calls = [s for s in plan.steps if s.expr.startswith("_causal_linear_attention(")]
     assert len(calls) == 4  # one causal linear attention per branch
-    assert plan.big_o() == "O(H N C C_A)"
+    # values at width C_A (the state C_A × C_A), the output factor applied once after the scans
+    assert plan.big_o() == "O(H N C C_A + H N C_A²)"
+    values = [s.expr.split("(", 1)[1].split(",")[2].strip() for s in calls]
+    assert all(v.startswith("x_") and v.endswith(("_q", "_k")) for v in values), values  # x Q or x K: width C_A
+    assert plan.steps[-1].expr.startswith("torch.matmul(") and "permute(0, 2, 1, 3)" in plan.steps[-1].expr
     text = str(plan)
     assert "root" in text and "half-edge" in text and "Σ_{s≤t}" in text
 
@@ -239,3 +243,33 @@ def test_symmetric_letters_causal():
             x = torch.randn(2, 7, 3, dtype=torch.float64)
             with torch.no_grad():
                 assert rel_err(m(x).numpy(), reference(f, x, m.effective_weights())) < 1e-10, (term.key, rank)
+
+
+@pytest.mark.parametrize("heads", [1, 3])
+def test_untied_linear_attention_runs_one_batched_scan(heads):
+    """Causal 0-1.0-1, untied, low rank: one projection of x onto the 12 slot factors and one scan with the
+    4 branches on the batch axis, in one pass (the scan walks its own segments: the block's segment setting
+    changes nothing); equal to the masked reference and its gradients equal autograd through the
+    full-weight block holding W = Q Kᵀ."""
+    seed = _seed("batched-scan", heads)
+    torch.manual_seed(seed)
+    block = compile_term(Diagram.from_key("0-1.0-1"), "real", tied=False, causal=True)
+    body = block.source[block.source.index("def _forward_lowrank"):]
+    assert "the 4 scans" in body and body.count("_causal_linear_attention(") == 1
+    assert "return self._forward_lowrank(x, None)" in block.source
+    f = derive(Diagram.from_key("0-1.0-1"), "real", False)
+    m = block.build(C, rank=RANK, heads=heads, dtype=torch.float64)
+    seg = copy.deepcopy(m)
+    seg.segment = 4
+    x = torch.randn(B, 13, C, dtype=torch.float64, requires_grad=True)
+    y = m(x)
+    ref = reference(f, x.detach(), m.effective_weights())
+    assert rel_err(y.detach().numpy(), ref) < 1e-10, seed
+    assert rel_err(seg(x).detach().numpy(), ref) < 1e-10, seed
+    probe = torch.randn_like(y)
+    (y * probe).sum().backward()
+    gx, gw = x.grad.clone(), m.weight.grad.clone()
+    x.grad, m.weight.grad = None, None
+    (m._forward_full(x, m.effective_weights()) * probe).sum().backward()
+    assert rel_err(gx.numpy(), x.grad.numpy()) < 1e-10, seed
+    assert rel_err(gw.numpy(), m.weight.grad.numpy()) < 1e-10, seed

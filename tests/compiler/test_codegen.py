@@ -108,7 +108,8 @@ def test_compiled_block_api():
     m = block.build(8, rank=4, heads=3)
     assert m.features == 8 and m.rank == 4 and m.heads == 3
     shapes = {n: tuple(p.shape) for n, p in m.named_parameters()}
-    assert shapes["W1_b0_q"] == (3, 8, 4) and shapes["W2_b3_k"] == (3, 8, 4) and len(shapes) == 16
+    assert shapes == {"weight": (16, 3, 4, 8)}  # every factor a row: (factors, H, C_A, C)
+    assert sorted(m.factor_names) == sorted(f"{w}_{s}" for w in derive(LA, "real", False).parameters() for s in "qk")
     assert next(m.parameters()).dtype == torch.float32
     eff = m.effective_weights()
     assert set(eff) == set(derive(LA, "real", False).parameters()) and eff["W1_b0"].shape == (3, 8, 8)
