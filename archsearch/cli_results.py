@@ -102,7 +102,8 @@ def report(study_name: str, storage: str | None, results_dir: Path, out_dir: Pat
     Plots: optimisation history (with the best value so far), Pareto front (metric against FLOPs and
     parameters), term importance (best and mean metric of the trials using each term) and, with enough
     trials of a single-objective study, Optuna's parameter importance. With plotly installed, Optuna's
-    interactive plots too. The study's storage is only read.
+    interactive plots too, with plotly.js written beside them (plotly.min.js): the pages load nothing from
+    the network. The study's storage is only read.
 
     \b
     Example:
