@@ -95,9 +95,8 @@ def build_block(term: Family | str, features: int, *, rank: int | None = None, h
     """A ready ``nn.Module`` computing a term's field F(X), X (B, N, C) → (B, N, C) with C = ``features``:
     ``compile_term(term, …).build(features, rank, heads, dtype)``, moved to ``device`` when given. The
     parameters are fresh (torch's global RNG); dtype defaults to float32 (real) or complex64 (complex)."""
-    block = compile_term(term, field=field, tied=tied, causal=causal).build(features, rank=rank, heads=heads,
-                                                                           dtype=dtype)
-    return block if device is None else block.to(device)
+    return compile_term(term, field=field, tied=tied, causal=causal).build(features, rank=rank, heads=heads,
+                                                                          dtype=dtype, device=device)
 
 
 def describe_term(term: Family | str, field: str | None = None, untied: bool = False, causal: bool = False,
