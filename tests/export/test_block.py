@@ -180,3 +180,21 @@ def test_cli_export_block(run, results, tmp_path):
               str(tmp_path / "other.py"))
     assert res.code == 2 and "--step needs --block" in res.err
     assert not (tmp_path / "other.py").exists()
+
+
+def test_trial_without_weights(results, tmp_path):
+    """A trial whose weights file is gone: --weights is a one-line error and nothing is written; the code alone
+    is still exported (checked against archsearch's step with fresh parameters)."""
+    from results_helpers import copy_study
+
+    copy = copy_study(results, "multi", tmp_path / "copy")
+    ref = open_study("multi", results_dir=copy)
+    number = best_trial(ref).number
+    (ref.trial_dir(number) / "model.safetensors").unlink()
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ResultsError, match=f"trial {number} has no weights file"):
+        export_block("multi", number, out / "b.py", out / "b.safetensors", results_dir=copy)
+    assert list(out.iterdir()) == []
+    written = export_block("multi", number, out / "b.py", results_dir=copy)
+    assert sorted(p.name for p in written) == ["b.py", "config.json"]
