@@ -102,7 +102,8 @@ def report(study_name: str, storage: str | None, results_dir: Path, out_dir: Pat
     Plots: optimisation history (with the best value so far), Pareto front (metric against FLOPs and
     parameters), term importance (best and mean metric of the trials using each term) and, with enough
     trials of a single-objective study, Optuna's parameter importance. With plotly installed, Optuna's
-    interactive plots too. The study's storage is only read.
+    interactive plots too, with plotly.js written beside them (plotly.min.js): the pages load nothing from
+    the network. The study's storage is only read.
 
     \b
     Example:
@@ -134,23 +135,42 @@ def report(study_name: str, storage: str | None, results_dir: Path, out_dir: Pat
 @click.option("-o", "--out", "out_py", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The Python file to write, e.g. winner.py.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the trained weights: .safetensors (the trial's file) or .pt (a state_dict).")
+              help="Also write the trained weights: .safetensors (the trial's file; with --block the step's "
+                   "tensors, the config in the metadata) or .pt (a state_dict).")
+@click.option("--block", is_flag=True,
+              help="Export one Euler step as a drop-in nn.Module (X (B, N, C) -> (B, N, C)) instead of the "
+                   "whole task model, with config.json beside the weights.")
+@click.option("--step", "step_index", type=click.IntRange(min=0), default=0, show_default=True, metavar="T",
+              help="With --block: which Euler step (0-based) of the trial.")
 @_user_errors
 def export(study_name: str, storage: str | None, results_dir: Path, trial: str, out_py: Path,
-           weights: Path | None) -> None:
+           weights: Path | None, block: bool, step_index: int) -> None:
     """Export a trial as one standalone PyTorch file (+ weights) that needs only torch.
 
     The file holds the compiled term blocks exactly as they ran in the search, the task's embedding and
     readout, the Euler-step model, build_model() and load_model(path) (strict state_dict keys). It is
     checked before it is written: it must reproduce archsearch's model on sample inputs.
 
+    With --block the file holds one Euler step instead, as the class ArchsearchBlock (X (B, N, C) -> X
+    (B, N, C), unbatched (N, C) too) and load_block(path), to drop into your own model; config.json is
+    written beside the weights (beside the file without --weights). Loading needs torch, and safetensors
+    for .safetensors weights.
+
     \b
     Example:
       archsearch export --study paper-icl-regression --trial best -o winner.py --weights winner.safetensors
       python -c "from winner import load_model; print(load_model())"
+      archsearch export --study paper-icl-regression --block -o block.py --weights block.safetensors
     """
-    from archsearch.export import export_trial
+    from archsearch.export import export_block, export_trial
 
+    if block:
+        for path in export_block(study_name, trial, out_py, weights, step=step_index, storage=storage,
+                                 results_dir=results_dir):
+            click.echo(str(path))
+        return
+    if step_index != 0:
+        raise click.UsageError("--step needs --block")
     path = export_trial(study_name, trial, out_py, weights, storage=storage, results_dir=results_dir)
     click.echo(str(path))
     if weights is not None:

@@ -68,14 +68,19 @@ class CompiledBlock:
         """The generated ``torch.nn.Module`` subclass (the source executed once, cached)."""
         return _exec_source(self.source, self.class_name, self.filename)
 
-    def build(self, features: int, rank: int | None = None, heads: int = 1, dtype=None):
+    def build(self, features: int, rank: int | None = None, heads: int = 1, dtype=None, device=None):
         """An instance: ``features`` C, ``rank`` C_A (None: full weights), ``heads`` H; dtype default
-        float32 (real field) or complex64 (complex field)."""
+        float32 (real field) or complex64 (complex field); ``device`` to move it to. Its input is checked
+        and may be unbatched (archsearch.compiler.checked)."""
         import torch
+
+        from archsearch.compiler.checked import checked_class
 
         if dtype is None:
             dtype = torch.complex64 if self.field == "complex" else torch.float32
-        return self.module_class()(features, rank=rank, heads=heads, dtype=dtype)
+        cls = checked_class(self.module_class(), self.field, self.causal)
+        module = cls(features, rank=rank, heads=heads, dtype=dtype)
+        return module if device is None else module.to(device)
 
 
 @lru_cache(maxsize=512)

@@ -25,6 +25,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from archsearch.export.block import block_source, export_block
 from archsearch.export.source import (
     ExportError,
     ModuleCall,
@@ -45,7 +46,7 @@ from archsearch.report.studies import (
     trial_weights,
 )
 
-__all__ = ["ExportError", "ResultsError", "export_source", "export_trial"]
+__all__ = ["ExportError", "ResultsError", "block_source", "export_block", "export_source", "export_trial"]
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 ATOL = 1e-5  # exported vs archsearch model on sample inputs (same code; differences are summation order only)

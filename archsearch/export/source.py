@@ -171,7 +171,8 @@ def _guarded_by_import_error(node: ast.Try) -> bool:
 
 
 def check_standalone(source: str, filename: str = "<export>") -> list[str]:
-    """Check the exported file: every import is torch, math or os, except safetensors inside ``load_model``
+    """Check the exported file: every import is torch, math or os, except safetensors inside the loader
+    (``load_model``, or ``load_block`` of a block export)
     and optional imports in a top-level ``try: … except ImportError:`` (whose fallback is used when the
     package is missing); every name referenced is defined in the file or a builtin. Returns the optional
     imports found (e.g. ``archsearch.compiler.kernels``); raises ExportError otherwise."""
@@ -201,7 +202,7 @@ def check_standalone(source: str, filename: str = "<export>") -> list[str]:
                 match child:
                     case ast.Try() if _guarded_by_import_error(child):
                         inner = "optional"
-                    case ast.FunctionDef(name="load_model"):
+                    case ast.FunctionDef(name="load_model" | "load_block"):
                         inner = "load_model"
             visit(child, inner)
 

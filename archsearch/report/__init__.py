@@ -46,7 +46,8 @@ img { max-width: 100%; border: 1px solid #eee; }
 def write_report(study: Any, out_dir: str | os.PathLike[str] | None = None, *, top: int = 20,
                  storage: str | None = None, results_dir: str | os.PathLike[str] = "results") -> list[Path]:
     """Write the report's PNG figures, ``index.html`` (figures + leaderboard) and, when plotly is importable,
-    Optuna's interactive plots (``*_plotly.html``) into ``out_dir`` (default ``<results>/<study>/report``).
+    Optuna's interactive plots (``*_plotly.html``, with plotly.js bundled as ``plotly.min.js``: no page loads
+    anything from the network) into ``out_dir`` (default ``<results>/<study>/report``).
 
     Everything is rendered before anything is written; files are written all-or-nothing. Returns the paths
     written (PNGs first, index.html last). A ResultsError (one line) for an unknown study, a study without
@@ -62,6 +63,7 @@ def write_report(study: Any, out_dir: str | os.PathLike[str] | None = None, *, t
     files: dict[Path, bytes] = {out / f"{name}.png": png_bytes(fig) for name, fig in figs.items()}
     interactive = _plotly_pages(ref)
     files.update({out / name: data for name, data in interactive.items()})
+    interactive.pop(PLOTLY_JS, None)  # a script for the pages, not a page to link
     diagrams = _diagram_pictures(rows[0] if rows else None)
     files.update({out / name: data for name, (_, data) in diagrams.items()})
     where = describe_storage(storage, ref.study_dir) if isinstance(study, str) else None
@@ -90,10 +92,15 @@ def _diagram_pictures(best: dict[str, Any] | None) -> dict[str, tuple[str, bytes
     return out
 
 
+PLOTLY_JS = "plotly.min.js"
+
+
 def _plotly_pages(ref: StudyRef) -> dict[str, bytes]:
-    """Optuna's interactive plots as standalone HTML (plotly.js from its CDN) when plotly is installed."""
+    """Optuna's interactive plots as HTML pages that work offline, when plotly is installed: each page loads
+    ``plotly.min.js`` from the report's own directory (written once, from the installed plotly package),
+    never from a CDN. Empty when plotly is missing or no page can be drawn."""
     try:
-        import plotly  # noqa: F401
+        from plotly.offline import get_plotlyjs
     except ImportError:
         return {}
     import optuna.visualization as vis
@@ -105,11 +112,22 @@ def _plotly_pages(ref: StudyRef) -> dict[str, bytes]:
     if len(ref.directions) > 1:
         makers["pareto_plotly.html"] = lambda: vis.plot_pareto_front(ref.study, target_names=ref.objectives)
     for name, make in makers.items():
-        try:
-            pages[name] = make().to_html(include_plotlyjs="cdn", full_html=True).encode()
+        try:  # "directory": <script src="plotly.min.js">, the file beside the page
+            pages[name] = make().to_html(include_plotlyjs="directory", full_html=True).encode()
         except Exception:  # an optional extra: the PNG report stands without it
             continue
+    if pages:
+        pages[PLOTLY_JS] = get_plotlyjs().encode()
     return pages
+
+
+def remote_scripts(html_text: str) -> list[str]:
+    """The ``src`` of every ``<script>`` in an HTML page that is loaded over the network (http, https or
+    protocol-relative ``//``): a report must have none, so that it opens offline and leaks nothing."""
+    import re
+
+    srcs = re.findall(r"<script\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)", html_text, flags=re.I)
+    return [src for src in srcs if re.match(r"(?i)(https?:)?//", src)]
 
 
 def _page(ref: StudyRef, rows: list[dict[str, Any]], pngs: list[str], interactive: list[str],

@@ -147,3 +147,82 @@ def test_pareto_front():
     pts = [(1.0, 5.0, 0), (2.0, 3.0, 1), (2.0, 4.0, 2), (3.0, 3.0, 3), (4.0, 1.0, 4)]
     assert [n for _, _, n in pareto_front(pts, "minimize")] == [0, 1, 4]
     assert [n for _, _, n in pareto_front(pts, "maximize")] == [0]
+
+
+# ------------------------------------------------------------------------------------- offline HTML, plotly
+
+
+def test_remote_scripts_finds_network_sources():
+    from archsearch.report import remote_scripts
+
+    page = ('<script src="https://cdn.plot.ly/plotly-2.35.2.min.js"></script>'
+            "<SCRIPT type='text/javascript' src='//cdn.example.org/x.js'></SCRIPT>"
+            '<script src=http://example.org/y.js></script>'
+            '<script src="plotly.min.js"></script><script>var a = "https://x";</script>')
+    assert remote_scripts(page) == ["https://cdn.plot.ly/plotly-2.35.2.min.js", "//cdn.example.org/x.js",
+                                    "http://example.org/y.js"]
+
+
+def _assert_offline(paths):
+    from archsearch.report import remote_scripts
+
+    pages = [p for p in paths if p.suffix == ".html"]
+    assert pages
+    for page in pages:
+        assert remote_scripts(page.read_text()) == [], page.name
+
+
+def test_report_pages_load_nothing_from_the_network(results, tmp_path):
+    """Every HTML page the report writes (index.html, and the plotly pages when plotly is installed) has no
+    http(s) script src: the report opens offline."""
+    _assert_offline(write_report("multi", tmp_path / "report", results_dir=results))
+
+
+def test_plotly_pages_bundle_plotly_js_offline(results, tmp_path, monkeypatch):
+    """With plotly importable (here a stand-in that renders as plotly's to_html does for each
+    ``include_plotlyjs`` mode: "cdn" a script from cdn.plot.ly, "directory" plotly.min.js beside the page,
+    True inline), the interactive pages load plotly.js from the report's directory, which holds it."""
+    import sys
+    import types
+
+    import optuna.visualization as vis
+
+    bundle = "/* plotly.js stand-in */ window.Plotly = {};"
+
+    class Figure:
+        def to_html(self, include_plotlyjs: object = True, full_html: bool = True) -> str:
+            if include_plotlyjs == "cdn":
+                script = '<script src="https://cdn.plot.ly/plotly-2.35.2.min.js"></script>'
+            elif include_plotlyjs == "directory":
+                script = '<script src="plotly.min.js"></script>'
+            elif include_plotlyjs is True:
+                script = f"<script>{bundle}</script>"
+            else:
+                script = ""
+            return f"<html><head>{script}</head><body><div id='plot'></div></body></html>"
+
+    offline = types.ModuleType("plotly.offline")
+    offline.get_plotlyjs = lambda: bundle
+    plotly = types.ModuleType("plotly")
+    plotly.offline = offline
+    monkeypatch.setitem(sys.modules, "plotly", plotly)
+    monkeypatch.setitem(sys.modules, "plotly.offline", offline)
+    monkeypatch.setattr(vis, "plot_optimization_history", lambda *a, **k: Figure())
+    monkeypatch.setattr(vis, "plot_pareto_front", lambda *a, **k: Figure())
+    paths = write_report("multi", tmp_path / "report", results_dir=results)
+    names = {p.name for p in paths}
+    assert {"history_plotly.html", "pareto_plotly.html", "plotly.min.js"} <= names
+    _assert_offline(paths)
+    assert (tmp_path / "report" / "plotly.min.js").read_text() == bundle
+    assert '<script src="plotly.min.js">' in (tmp_path / "report" / "history_plotly.html").read_text()
+    index = (tmp_path / "report" / "index.html").read_text()
+    assert 'href="history_plotly.html"' in index and 'href="plotly.min.js"' not in index
+
+
+def test_plotly_pages_with_the_real_plotly(results, tmp_path):
+    pytest.importorskip("plotly")
+    paths = write_report("multi", tmp_path / "report", results_dir=results)
+    names = {p.name for p in paths}
+    assert {"history_plotly.html", "plotly.min.js"} <= names
+    assert (tmp_path / "report" / "plotly.min.js").stat().st_size > 1_000_000  # the whole library
+    _assert_offline(paths)
