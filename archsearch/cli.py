@@ -172,9 +172,9 @@ def show(term_id: str, field_kind: str | None, untied: bool, code: bool, causal:
 
 
 def _register() -> None:
-    from archsearch import cli_results, cli_search
+    from archsearch import cli_experiment, cli_results, cli_search
 
-    for command in (*cli_search.COMMANDS, *cli_results.COMMANDS):
+    for command in (*cli_search.COMMANDS, *cli_results.COMMANDS, *cli_experiment.COMMANDS):
         cli.add_command(command)
 
 
