@@ -9,6 +9,7 @@ them. :func:`archsearch.experiments.runner.execute` does the rest (timing, machi
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -140,7 +141,9 @@ def coerce(experiment: str, key: str, value: Any, default: Any) -> Any:
         if not isinstance(items, list | tuple) or not items:
             raise ExperimentError(f"{experiment}: setting {key} takes a comma-separated list, not {value!r}")
         kind = type(default[0]) if default else str
-        return tuple(coerce(experiment, key, v, kind()) if kind in (int, float) else str(v).strip() for v in items)
+        if kind not in (int, float):
+            return tuple(str(v).strip() for v in items)
+        return tuple(coerce(experiment, key, _number(v), kind()) for v in items)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise ExperimentError(f"{experiment}: setting {key} is true or false, not {value!r}")
@@ -155,6 +158,16 @@ def coerce(experiment: str, key: str, value: Any, default: Any) -> Any:
         return float(value)
     if isinstance(default, str):
         return str(value)
+    return value
+
+
+def _number(value: Any) -> Any:
+    """A list item from a comma-separated string, read as JSON where it parses (``"0.5"`` → 0.5)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value.strip())
+        except ValueError:
+            return value
     return value
 
 
