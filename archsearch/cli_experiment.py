@@ -32,8 +32,11 @@ COMMANDS: list[click.Command] = []
               help="Results directory [default: results/seeds, or results/seeds-quick with --quick].")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
               help="torch threads on the CPU.")
+@click.option("--rewrite", is_flag=True,
+              help="Train nothing: rebuild <name>.md, <name>.png and README.md from the stored <name>.json (after "
+                   "a change to how results are shown; the numbers stay the record's).")
 def experiment(name: str | None, list_only: bool, quick: bool, seeds: int | None, device: str, data: Path | None,
-               settings: tuple[str, ...], out: Path | None, threads: int) -> None:
+               settings: tuple[str, ...], out: Path | None, threads: int, rewrite: bool) -> None:
     """Run a named, versioned experiment: the seeds' CoLU studies.
 
     Each run writes <name>.md (the seeds' figures beside ours, the table, the verdicts), <name>.png and
@@ -48,7 +51,14 @@ def experiment(name: str | None, list_only: bool, quick: bool, seeds: int | None
       archsearch experiment colu-resnet56 --data cifar-10-batches-py --device cuda
     """
     from archsearch.cli_search import parse_task_options
-    from archsearch.experiments import EXPERIMENTS, ExperimentError, RunOptions, get_experiment, run_experiment
+    from archsearch.experiments import (
+        EXPERIMENTS,
+        ExperimentError,
+        RunOptions,
+        get_experiment,
+        rewrite_experiment,
+        run_experiment,
+    )
 
     if list_only:
         for exp in EXPERIMENTS.values():
@@ -60,7 +70,10 @@ def experiment(name: str | None, list_only: bool, quick: bool, seeds: int | None
                          settings=parse_task_options(settings, "--set", "epochs=1"), threads=threads)
     try:
         exp = get_experiment(name)
-        record = run_experiment(name, options, log=lambda line: click.echo(f"{name}: {line}", err=True))
+        if rewrite:
+            record = rewrite_experiment(name, options.out_dir)
+        else:
+            record = run_experiment(name, options, log=lambda line: click.echo(f"{name}: {line}", err=True))
     except ExperimentError as err:
         raise UserError(str(err)) from None
     except OSError as err:

@@ -3,6 +3,7 @@
     EXPERIMENTS                        name → Experiment (an explicit registry)
     get_experiment(name)               the experiment, or ExperimentError listing the known names
     run_experiment(name, options, log) run it and write its page, plot and record into options.out_dir
+    rewrite_experiment(name, out)      rebuild its page, plot and README from the stored record (no training)
 
 | name | what |
 | --- | --- |
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from archsearch.experiments.base import ExperimentError, RunOptions
@@ -42,4 +44,11 @@ def run_experiment(name: str, options: RunOptions | None = None, log: Callable[[
     return execute(get_experiment(name), options or RunOptions(), EXPERIMENTS, log)
 
 
-__all__ = ["EXPERIMENTS", "ExperimentError", "RunOptions", "get_experiment", "run_experiment"]
+def rewrite_experiment(name: str, out: Path) -> dict[str, Any]:
+    """Rebuild the page, plot and README of ``name`` in ``out`` from its stored record (no training)."""
+    from archsearch.experiments.runner import rewrite
+
+    return rewrite(get_experiment(name), out, EXPERIMENTS)
+
+
+__all__ = ["EXPERIMENTS", "ExperimentError", "RunOptions", "get_experiment", "rewrite_experiment", "run_experiment"]

@@ -46,7 +46,7 @@ def page(exp: Experiment, record: dict[str, Any], findings: Findings) -> str:
         lines += [f"- {note}"]
     lines += ["", "## Verdict", ""]
     for v in findings.verdicts:
-        lines += [f"- **{v.label}** — {v.claim}. {v.reason}."]
+        lines += [f"- **{v.label}** — {v.claim}. {v.reason.rstrip('.')}."]
     lines += ["", "A difference is called real only when it exceeds twice the seed spread (the larger of the two "
               "standard deviations).", "", f"![{exp.name}]({exp.name}.png)", ""]
     return "\n".join(lines)

@@ -3,6 +3,7 @@ JSON record and the summary README of the results directory."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import time
 from collections.abc import Callable
@@ -70,6 +71,28 @@ def execute(exp: Experiment, options: RunOptions, experiments: dict[str, Experim
               "config": _jsonable(config), "findings": findings.to_dict(), "results": results}
     write_run(out, exp, record, findings)
     exp.plot(config, results, out / f"{exp.name}.png")
+    (out / "README.md").write_text(summary(out, experiments))
+    return record
+
+
+def rewrite(exp: Experiment, out: Path, experiments: dict[str, Experiment]) -> dict[str, Any]:
+    """Rebuild ``<name>.md``, ``<name>.png`` and README.md in ``out`` from the stored ``<name>.json`` without
+    training: the numbers, command, machine and wall time are the record's; the findings, page and plot are
+    redrawn by the current code. ExperimentError when there is no record or it is of another version."""
+    from archsearch.experiments.report import summary, write_run
+
+    path = out / f"{exp.name}.json"
+    if not path.is_file():
+        raise ExperimentError(f"no record {path} to rewrite: run the experiment first")
+    record = json.loads(path.read_text())
+    if record.get("name") != exp.name or record.get("version") != exp.version:
+        raise ExperimentError(f"{path} holds {record.get('name')} version {record.get('version')}, not {exp.name} "
+                              f"version {exp.version}: run the experiment again")
+    config = exp.Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in record["config"].items()})
+    findings = exp.findings(config, record["results"])
+    record["findings"] = findings.to_dict()
+    write_run(out, exp, record, findings)
+    exp.plot(config, record["results"], out / f"{exp.name}.png")
     (out / "README.md").write_text(summary(out, experiments))
     return record
 

@@ -34,6 +34,11 @@ class SampleEfficiencyConfig(ArmsConfig):
             raise ValueError(f"fractions must lie in (0, 1], not {self.fractions}")
 
 
+def _sizes(images: list[int]) -> str:
+    """`` (60, 126 images)`` or nothing."""
+    return f" ({', '.join(map(str, images))} images)" if images else ""
+
+
 class SampleEfficiency(Experiment):
     name = "colu-sample-efficiency"
     version = 1
@@ -87,12 +92,11 @@ class SampleEfficiency(Experiment):
             label = CONFIRMED if len(wins) * 2 > len(comparisons) and not losses else NOT_CONFIRMED
             margins = [c.margin for _, c in comparisons]
             reason = (f"CoLU's test accuracy is higher than ReLU's by more than twice the seed spread at "
-                      f"{len(wins)} of {len(comparisons)} training-set sizes ({', '.join(map(str, wins)) or 'none'}"
-                      f" images) and lower by more than twice the spread at {len(losses)}"
-                      f" ({', '.join(map(str, losses)) or 'none'}); largest CoLU − ReLU difference "
+                      f"{len(wins)} of {len(comparisons)} training-set sizes{_sizes(wins)} and lower by more than "
+                      f"twice the spread at {len(losses)}{_sizes(losses)}; largest CoLU − ReLU difference "
                       f"{max(margins):+.3f}, smallest {min(margins):+.3f}"
                       f" ({config.seeds} seeds per point). Confirmed needs a real advantage at most sizes and a real "
-                      "disadvantage at none.")
+                      "disadvantage at none")
             verdicts.append(Verdict(self.claim, label, reason))
         headline = {str(n): c.to_dict() for n, c in comparisons}
         ends = [results["points"][0], results["points"][-1]] if len(results["points"]) > 1 else results["points"]

@@ -65,6 +65,7 @@ def test_a_malformed_cifar_batch_is_one_line_and_exit_2(run, tmp_path):
     (("colu-minimal", "--set", "teachers=relu,tanh"), "unknown teacher(s) tanh"),
     (("colu-minimal", "--device", "cuda:x"), "unknown device 'cuda:x'"),
     (("colu-gpt-mlp", "--data", "/no/such/file.txt"), "no such file"),
+    (("colu-minimal", "--rewrite"), "no record"),
 ])
 def test_user_errors_are_one_line_with_exit_2(run, tmp_path, args, message):
     res = run("experiment", *args, "--out", str(tmp_path / "out"))

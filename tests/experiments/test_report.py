@@ -50,3 +50,22 @@ def test_command_line_and_device():
         resolve_device("tpu")
     with pytest.raises(ExperimentError, match="unknown experiment 'nope'"):
         get_experiment("nope")
+
+
+def test_rewrite_rebuilds_the_page_from_the_record(tmp_path):
+    from archsearch.experiments import rewrite_experiment
+
+    run_experiment("colu-minimal", RunOptions(out=tmp_path, quick=True), log=lambda line: None)
+    page = (tmp_path / "colu-minimal.md").read_text()
+    (tmp_path / "colu-minimal.md").write_text("stale")
+    (tmp_path / "colu-minimal.png").unlink()
+    record = rewrite_experiment("colu-minimal", tmp_path)
+    assert (tmp_path / "colu-minimal.md").read_text() == page and (tmp_path / "colu-minimal.png").is_file()
+    assert record["command"] == "archsearch experiment colu-minimal --quick"
+    stored = json.loads((tmp_path / "colu-minimal.json").read_text())
+    stored["version"] = 0
+    (tmp_path / "colu-minimal.json").write_text(json.dumps(stored))
+    with pytest.raises(ExperimentError, match="version 0, not colu-minimal version 1: run the experiment again"):
+        rewrite_experiment("colu-minimal", tmp_path)
+    with pytest.raises(ExperimentError, match="no record .* to rewrite"):
+        rewrite_experiment("colu-sample-efficiency", tmp_path)

@@ -32,7 +32,7 @@ def test_confirmed_needs_a_real_advantage_at_most_sizes_and_a_real_disadvantage_
     assert SampleEfficiency().findings(config, _results([up, up, same], [same, same, same])).verdicts[0].label \
         == CONFIRMED
     mixed = SampleEfficiency().findings(config, _results([up, up, down], [same, same, same]))
-    assert mixed.verdicts[0].label == NOT_CONFIRMED and "lower by more than twice the spread at 1 (30)" in \
+    assert mixed.verdicts[0].label == NOT_CONFIRMED and "lower by more than twice the spread at 1 (30 images)" in \
         mixed.verdicts[0].reason
     assert SampleEfficiency().findings(config, _results([up, same, same], [same, same, same])).verdicts[0].label \
         == NOT_CONFIRMED
