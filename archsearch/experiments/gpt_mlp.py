@@ -40,9 +40,9 @@ class GptMlpConfig(ArmsConfig):
 
     arms: tuple[str, ...] = ARMS
     width: int = 64
-    steps: int = 1500
+    steps: int = 800
     batch_size: int = 32
-    warmup_steps: int = 100
+    warmup_steps: int = 80
     seeds: int = 3
     seq_len: int = 64
     eval_every: int = 100
@@ -170,8 +170,8 @@ class GptMlp(Experiment):
         seeds_ax.set_xlim(-0.5, 1.5)
         seeds_ax.set_ylabel("test loss, nats/token (as printed)")
         seeds_ax.set_title("seeds: GPT-2 MLP, FineWeb-10M")
-        fig.suptitle(f"{self.name}: C = {config.width}, {config.depth} steps, context {config.seq_len}, "
-                     f"{config.steps} steps of {config.batch_size}")
+        fig.suptitle(f"{self.name}: C = {config.width}, depth {config.depth}, context {config.seq_len}, "
+                     f"{config.steps} training steps of {config.batch_size} sequences")
         save(fig, path)
 
 

@@ -16,6 +16,7 @@ the same distribution (noise included, so both losses bottom out near σ²).
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,8 @@ class Minimal(Experiment):
                 wins = sum(a < b for a, b in zip(colu, relu, strict=True))
                 diff = mean_std([a - b for a, b in zip(colu, relu, strict=True)])
                 notes.append(f"{LABELS[teacher]} teacher, final test loss: {cmp.sentence()}; paired difference "
-                             f"CoLU − ReLU {fmt(*diff, digits=3)}, CoLU lower in {wins} of {len(colu)} seeds.")
+                             f"CoLU − ReLU {fmt(*diff, digits=3)}, CoLU lower in {wins} of {len(colu)} seeds; "
+                             f"medians CoLU {statistics.median(colu):.3g}, ReLU {statistics.median(relu):.3g}.")
                 headline[teacher] = cmp.to_dict()
         if "soc" in config.students and "colu" in config.students:
             for teacher in config.teachers:

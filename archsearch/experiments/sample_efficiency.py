@@ -118,7 +118,7 @@ class SampleEfficiency(Experiment):
         ax.set_xscale("log")
         ax.set_xlabel("training images (digits, nested stratified subsets)")
         ax.set_ylabel(f"test accuracy, mean ± std over {config.seeds} seeds")
-        ax.set_title(f"digits: softmax attention + MLP, C = {config.width}, {config.depth} steps, "
+        ax.set_title(f"digits: softmax attention + MLP, C = {config.width}, depth {config.depth}, "
                      f"{config.steps} training steps")
         ax.legend(fontsize=8)
         save(fig, path)
