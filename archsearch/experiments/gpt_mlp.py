@@ -84,6 +84,17 @@ def make_text_task(config: GptMlpConfig, data: Path | None) -> Any:
         raise ExperimentError(f"colu-gpt-mlp: {err}") from None
 
 
+def paired_note(colu: list[float], relu: list[float], metric: str) -> str:
+    """CoLU − ReLU seed by seed (a seed fixes the initial weights and the batches, so the arms are paired):
+    mean ± std of the differences, the same two-spread rule on them, and in how many seeds CoLU is lower."""
+    diffs = [a - b for a, b in zip(colu, relu, strict=True)]
+    m, s = mean_std(diffs)
+    wins = sum(d < 0 for d in diffs)
+    real = "beyond" if len(diffs) > 1 and abs(m) > 2 * s else "within"
+    return (f"Paired by seed (same initial weights and batches): CoLU − ReLU {fmt(m, s, digits=3)} {metric}, "
+            f"{real} twice its spread; CoLU lower in {wins} of {len(diffs)} seeds.")
+
+
 class GptMlp(Experiment):
     name = "colu-gpt-mlp"
     version = 1
@@ -126,6 +137,7 @@ class GptMlp(Experiment):
             cmp = Comparison.of("CoLU", tests[colu], "ReLU", tests["relu"], "minimize")
             headline["colu_vs_relu"] = cmp.to_dict()
             verdicts.append(Verdict(self.claim, CONFIRMED if cmp.real else NOT_CONFIRMED, cmp.sentence(metric)))
+            notes.append(paired_note(tests[colu], tests["relu"], metric))
             theirs = seed_comparison(self.seed_key, SEED_QUANTITY, "minimize")
             if theirs is not None:
                 notes.append(f"The seeds' own figures under the same rule: {theirs.sentence('nats/token')}.")
@@ -156,7 +168,6 @@ class GptMlp(Experiment):
             final.errorbar([i], [m], yerr=[s], fmt="o", color=colour, capsize=4)
         curves.set_xlabel("training step")
         curves.set_ylabel(f"val {metric} (8 batches), mean ± std")
-        curves.set_yscale("log")
         curves.legend(fontsize=8)
         final.set_xticks(range(len(results["arms"])), [mlp_label(a) for a in results["arms"]], fontsize=7)
         final.set_ylabel(f"test {metric}, mean ± std over {config.seeds} seeds")

@@ -51,3 +51,12 @@ def test_settings_are_checked():
         GptMlp().configure(RunOptions(settings={"steps": "many"}))
     config = GptMlp().configure(RunOptions(quick=True, seeds=4, settings={"arms": "relu,colu4", "lr": 1}))
     assert config.arms == ("relu", "colu4") and config.seeds == 4 and config.lr == 1.0 and config.steps == 3
+
+
+def test_the_paired_note_differences_seed_by_seed():
+    from archsearch.experiments.gpt_mlp import paired_note
+
+    # the seeds differ from each other far more than the arms do within a seed
+    note = paired_note([2.775, 2.804, 2.833], [2.785, 2.824, 2.828], "bpb")
+    assert note.startswith("Paired by seed") and "CoLU lower in 2 of 3 seeds" in note and "within twice" in note
+    assert "beyond twice" in paired_note([1.0, 2.0, 3.0], [1.1, 2.1, 3.1], "bpb")
