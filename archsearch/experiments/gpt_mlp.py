@@ -40,9 +40,9 @@ class GptMlpConfig(ArmsConfig):
 
     arms: tuple[str, ...] = ARMS
     width: int = 64
-    steps: int = 800
+    steps: int = 1500
     batch_size: int = 32
-    warmup_steps: int = 80
+    warmup_steps: int = 100
     seeds: int = 3
     seq_len: int = 64
     eval_every: int = 100
