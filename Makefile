@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-exhaustive lint typecheck bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,18 +22,38 @@ setup: $(STAMP)
 DEMO := --study demo --trials 20 --steps 300 --space width=16,32 --task-option d=4
 
 demo: setup
-	$(BIN)/archsearch enumerate --grammar grammars/paper.toml
+	$(BIN)/archsearch enumerate --grammar paper
 	$(BIN)/archsearch search $(DEMO) $$(test -f results/demo/journal.log && echo --resume)
 	$(BIN)/archsearch export --study demo -o results/demo/winner.py --weights results/demo/winner.safetensors
 
 lint: setup
-	$(BIN)/ruff check archsearch tests benchmarks
+	$(BIN)/ruff check archsearch tests benchmarks tools
 
-test: setup lint
+# mypy on the package (settings in pyproject.toml [tool.mypy]): zero errors
+typecheck: setup
+	$(BIN)/mypy
+
+test: setup lint typecheck
 	$(BIN)/pytest -n 2 -q
+
+# what the default run leaves out: the enumerator against Burnside at order 16 in the complex field (minutes)
+test-exhaustive: setup
+	$(BIN)/pytest -q -m exhaustive
 
 bench: setup
 	$(BIN)/python benchmarks/enumeration_speed.py
 
+# Mutation testing of one core module (not in .ci/run: minutes to an hour a module); the copy it mutates is
+# .mutation/<module>/, results are summarised in results/quality/mutation.md.
+#   make mutation MODULE=archsearch/families/canonical.py
+#   make mutation MODULE=archsearch/compiler/plan.py FUNCTIONS="perm_to permute_expr"   (some functions only)
+#   make mutation MODULE=archsearch/search/study.py SURVIVORS=1   (re-check the last run's survivors)
+MODULE ?= archsearch/families/canonical.py
+FUNCTIONS ?=
+SURVIVORS ?=
+mutation: setup
+	$(BIN)/pip install -q -e '.[mutation]'
+	nice -n 15 $(BIN)/python tools/mutation.py $(MODULE) $(if $(FUNCTIONS),--only $(FUNCTIONS)) $(if $(SURVIVORS),--survivors)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mutation

@@ -51,14 +51,20 @@ def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.command()
 @_study_options
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="How many trials to list.")
-@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON instead of a table.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "table", "tsv", "csv", "json", "latex"]), default="auto",
+              show_default=True, help="auto: a table fitted to the terminal, TSV in a pipe (the trial number is "
+              "the first column of every format).")
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @_user_errors
-def leaderboard(study_name: str, storage: str | None, results_dir: Path, top: int, as_json: bool) -> None:
-    """List the best COMPLETE trials of a study: values, terms (recognised names), params, FLOPs, time.
+def leaderboard(study_name: str, storage: str | None, results_dir: Path, top: int, fmt: str, as_json: bool) -> None:
+    """List the best COMPLETE trials of a study: values, terms (recognised names), params, FLOPs, the
+    gap to the best baseline, hyper-parameters, time.
 
     Single objective: best value first. Several objectives: the Pareto-optimal trials first (marked *),
-    then by the first objective. --json prints one object per trial (number, state, values, term_ids,
-    names, n_params, flops, wall_time, device, duplicate_of, …).
+    then by the first objective. The table lists distinct configurations and leaves out, on a narrow
+    terminal, the least important columns first. --format json prints one object per trial, repeated
+    proposals too (number, state, values, term_ids, names, n_params, flops, wall_time, device, hyper,
+    duplicate_of, …).
 
     \b
     Example:
@@ -66,18 +72,19 @@ def leaderboard(study_name: str, storage: str | None, results_dir: Path, top: in
     """
     import json
 
+    from archsearch.cli import make_console
     from archsearch.report import leaderboard as rows_of
     from archsearch.report import open_study
-    from archsearch.report.tables import rich_table
+    from archsearch.report.tables import print_leaderboard
+    from archsearch.tabular import choose_format
 
+    fmt = "json" if as_json else choose_format(fmt)
     ref = open_study(study_name, storage, results_dir)
-    rows = rows_of(ref, top, include_duplicates=as_json)  # the table lists distinct configurations
-    if as_json:
+    rows = rows_of(ref, top, include_duplicates=fmt == "json")  # the others list distinct configurations
+    if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    from archsearch.cli import make_console
-
-    make_console().print(rich_table(ref, rows))
+    print_leaderboard(ref, rows, fmt, make_console())
 
 
 @click.command()
@@ -85,8 +92,11 @@ def leaderboard(study_name: str, storage: str | None, results_dir: Path, top: in
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Output directory (default: <results>/<study>/report).")
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True, help="Trials in the HTML leaderboard.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {\"study\", \"files\": [paths], \"summary\": {…}} as JSON instead of the paths.")
 @_user_errors
-def report(study_name: str, storage: str | None, results_dir: Path, out_dir: Path | None, top: int) -> None:
+def report(study_name: str, storage: str | None, results_dir: Path, out_dir: Path | None, top: int,
+           as_json: bool) -> None:
     """Write a study's plots (PNG) and an HTML page with them and the leaderboard; print the paths.
 
     Plots: optimisation history (with the best value so far), Pareto front (metric against FLOPs and
@@ -100,7 +110,19 @@ def report(study_name: str, storage: str | None, results_dir: Path, out_dir: Pat
     """
     from archsearch.report import write_report
 
-    for path in write_report(study_name, out_dir, top=top, storage=storage, results_dir=results_dir):
+    paths = write_report(study_name, out_dir, top=top, storage=storage, results_dir=results_dir)
+    if as_json:
+        import json
+
+        from archsearch.report import open_study
+        from archsearch.search import summary
+
+        ref = open_study(study_name, storage, results_dir)
+        data = {"study": study_name, "files": [str(p) for p in paths], "summary": summary(ref.study, top,
+                                                                                          ref.confirmed)}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    for path in paths:
         click.echo(str(path))
 
 

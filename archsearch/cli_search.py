@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from archsearch.cli import UserError
+from archsearch.cli import UserError, logging_options
+from archsearch.logs import is_quiet
 
 SAMPLER_CHOICES = ["tpe", "grid", "nsga2", "motpe", "random"]
 PRUNER_CHOICES = ["median", "hyperband", "none"]
@@ -55,6 +56,16 @@ def _errors():
     return GrammarError, SearchError
 
 
+def _disk(err: OSError, where: str) -> SearchUserError:
+    """A full or read-only disk as one line (exit 2); other OS errors are bugs and propagate."""
+    from archsearch.search.errors import disk_error
+
+    mapped = disk_error(err, where)
+    if mapped is None:
+        raise err
+    return SearchUserError(str(mapped))
+
+
 STUDY_DEFINITION = {
     "grammar_path": "--grammar", "task_name": "--task", "task_option": "--task-option", "sampler": "--sampler",
     "pruner": "--pruner", "objectives": "--objectives", "steps": "--steps", "batch_size": "--batch-size",
@@ -78,20 +89,50 @@ def _print_leaderboard(study: Any, top: int, where: str, study_dir: Path, storag
     """The leaderboard as ``archsearch leaderboard`` prints it, then the counts and where the files are."""
     from archsearch.cli import make_console
     from archsearch.report import open_study
-    from archsearch.report.tables import leaderboard, rich_table
+    from archsearch.report.tables import leaderboard, print_leaderboard
     from archsearch.search import count_trials, load_settings
+    from archsearch.tabular import choose_format
 
     console = make_console()
     ref = open_study(study, storage, study_dir.parent)
     counts = count_trials(study)
     settings = load_settings(study)
-    if counts["COMPLETE"]:
-        console.print(rich_table(ref, leaderboard(ref, top, include_duplicates=False)))
+    if counts["COMPLETE"]:  # as `archsearch leaderboard` prints it: a table on a terminal, TSV in a pipe
+        print_leaderboard(ref, leaderboard(ref, top, include_duplicates=False), choose_format("auto"), console)
     dups = f"; {counts['duplicates']} repeated proposals reused a result, not counted" if counts["duplicates"] else ""
-    console.print(f"{counts['finished']} of {settings.n_trials} trials finished ({counts['COMPLETE']} complete, "
-                  f"{counts['PRUNED']} pruned, {counts['FAIL']} failed{dups})", highlight=False, soft_wrap=True)
+    console.print(f"study {settings.study}: {counts['finished']} of {settings.n_trials} trials finished "
+                  f"({counts['COMPLETE']} complete, {counts['PRUNED']} pruned, {counts['FAIL']} failed{dups})"
+                  f"{_why_fewer(study, settings, counts)}", highlight=False, soft_wrap=True)
+    for line in _failures(study):
+        console.print(line, highlight=False, soft_wrap=True)
     console.print(f"storage: {where}", highlight=False, soft_wrap=True)
     console.print(f"weights: {study_dir / 'trials'}/<number>/model.safetensors", highlight=False, soft_wrap=True)
+
+
+def _failures(study: Any, most: int = 3) -> list[str]:
+    """Why trials failed: "failed trial 3: worker pid 41 on host died (re-queued)" for the last few."""
+    failed = [t for t in study.get_trials(deepcopy=False) if t.state.name == "FAIL"]
+    lines = []
+    for t in failed[-most:]:
+        why = t.user_attrs.get("error") or t.user_attrs.get("stale") or "no reason recorded"
+        lines.append(f"failed trial {t.number}: {' '.join(str(why).split())[:160]}")
+    if len(failed) > most:
+        lines.insert(0, f"({len(failed) - most} earlier failed trials not shown)")
+    return lines
+
+
+def _why_fewer(study: Any, settings: Any, counts: dict[str, int]) -> str:
+    """Why a search ended before its target: the step budget, the space, or the time budget."""
+    from archsearch.search.recovery import steps_spent
+    from archsearch.search.space import SearchSpace
+
+    if counts["finished"] >= settings.n_trials or settings.kind != "search":
+        return ""
+    if settings.step_budget is not None and steps_spent(study) >= settings.step_budget:
+        return f": the budget of {settings.step_budget} training steps is spent"
+    if counts["finished"] >= SearchSpace.from_dict(settings.space).size():
+        return ": every configuration of the space is trained"
+    return ": the time budget is spent, or the sampler proposed only trained configurations"
 
 
 def _report(study: Any, as_json: bool, top: int, where: str, study_dir: Path, storage: str | None) -> None:
@@ -122,8 +163,9 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 
 
 @click.command()
-@click.option("--grammar", "grammar_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=Path("grammars/paper.toml"), show_default=True, help="Grammar file whose terms are searched.")
+@logging_options
+@click.option("--grammar", "grammar_path", metavar="NAME|FILE", default="paper", show_default=True,
+              help="The grammar whose terms are searched: a shipped grammar's name (archsearch grammars) or a file.")
 @click.option("--task", "task_name", default="icl-regression", show_default=True,
               help="Task: icl-regression, mqar, text, set-duplicate, digits.")
 @click.option("--task-option", "task_option", multiple=True, metavar="KEY=VALUE",
@@ -173,7 +215,7 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 @click.option("--top", type=click.IntRange(1), default=10, show_default=True, help="Rows of the leaderboard.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], study_name: str | None,
+def search(grammar_path: str, task_name: str, task_option: tuple[str, ...], study_name: str | None,
            trials: int | None, storage: str | None, budget: str | None, sampler: str, pruner: str | None,
            mode: str, objectives: str, workers: int, resume: bool, steps: int, batch_size: int,
            space_items: tuple[str, ...], device: str, threads: int, seed: int, no_baseline: bool,
@@ -190,8 +232,8 @@ def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], stu
     \b
     Examples:
       archsearch search --trials 20 --steps 300 --space width=16,32 --task-option d=4
-      archsearch search --grammar grammars/permutation.toml --pruner hyperband --budget 1h --confirm 5
-      archsearch search --grammar grammars/softmax.toml --sampler grid
+      archsearch search --grammar permutation --pruner hyperband --budget 1h --confirm 5
+      archsearch search --grammar softmax --sampler grid
       archsearch search --objectives metric,flops --sampler nsga2 --trials 40
       archsearch search --study paper-icl-regression --resume --trials 40 --workers 2
     """
@@ -208,16 +250,18 @@ def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], stu
             grammar_path, task_name, options, study_name, trials, storage, sampler, pruner,
             tuple(objectives.split(",")), steps=steps, batch_size=batch_size, space=space, mode=mode,
             workers=workers, resume=resume, baseline=not no_baseline, budget=budget, device=device, seed=seed,
-            results_dir=results_dir, progress=not (no_progress or as_json), threads=threads,
+            results_dir=results_dir, progress=not (no_progress or as_json or is_quiet()), threads=threads,
             on_resume=_note_ignored_on_resume,
         )
         if confirm_top is not None:
             from archsearch.search import run_confirm
 
             run_confirm(study.study_name, confirm_top, seeds, storage, results_dir, workers, device,
-                        progress=not (no_progress or as_json), threads=threads)
+                        progress=not (no_progress or as_json or is_quiet()), threads=threads)
     except (grammar_error, search_error) as err:
         raise SearchUserError(str(err)) from None
+    except OSError as err:
+        raise _disk(err, describe_storage(storage, results_dir / (study_name or "<study>"))) from None
     study_dir = results_dir / study.study_name
     _report(study, as_json, top, describe_storage(storage, study_dir), study_dir, storage)
     if confirm_top is not None and not as_json:
@@ -225,6 +269,7 @@ def search(grammar_path: Path, task_name: str, task_option: tuple[str, ...], stu
 
 
 @click.command()
+@logging_options
 @click.option("--study", "study_name", required=True, help="The study to join (created by archsearch search).")
 @click.option("--storage", help="The study's storage URL (default: the journal file RESULTS/NAME/journal.log).")
 @click.option("--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), default=Path("results"),
@@ -245,13 +290,19 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
       archsearch search --study s --trials 40 --storage postgresql://u:p@db/archsearch
       archsearch worker --study s --storage postgresql://u:p@db/archsearch   # on another machine
     """
+    from archsearch.logs import get_logger
     from archsearch.search import count_trials, describe_storage, load_settings, run_worker
+    from archsearch.search.progress import trial_line
 
     _, search_error = _errors()
+    log = get_logger("search")
     try:
-        study = run_worker(study_name, storage, results_dir, device, max_trials=max_trials, threads=threads)
+        study = run_worker(study_name, storage, results_dir, device, max_trials=max_trials, threads=threads,
+                           on_trial=lambda _, trial: log.info(f"worker {study_name}: {trial_line(trial, 'value')}"))
     except search_error as err:
         raise SearchUserError(str(err)) from None
+    except OSError as err:
+        raise _disk(err, describe_storage(storage, results_dir / study_name)) from None
     study_dir = results_dir / study_name
     if as_json:
         _report(study, True, 10, describe_storage(storage, study_dir), study_dir, storage)
@@ -263,6 +314,7 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
 
 
 @click.command()
+@logging_options
 @click.option("--study", "study_name", required=True, help="The search study whose results to confirm.")
 @click.option("--top", type=click.IntRange(1), default=5, show_default=True,
               help="How many of the best distinct trials to retrain (the baselines are always retrained).")
@@ -295,7 +347,7 @@ def confirm(study_name: str, top: int, seeds: int, storage: str | None, results_
     _, search_error = _errors()
     try:
         run_confirm(study_name, top, seeds, storage, results_dir, workers, device,
-                    progress=not (no_progress or as_json), threads=threads)
+                    progress=not (no_progress or as_json or is_quiet()), threads=threads)
         study_dir = results_dir / study_name
         where = describe_storage(storage, study_dir)
         study = load_study(study_name, open_storage(storage, study_dir, create=False), where=where)
@@ -304,6 +356,8 @@ def confirm(study_name: str, top: int, seeds: int, storage: str | None, results_
         _print_verdict(study_name, storage, results_dir, as_json)
     except search_error as err:
         raise SearchUserError(str(err)) from None
+    except OSError as err:
+        raise _disk(err, describe_storage(storage, results_dir / f"{study_name}.confirm")) from None
 
 
 COMMANDS: list[click.Command] = [search, worker, confirm]

@@ -9,11 +9,14 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from archsearch.calculus import derive
-from archsearch.enumeration import count_summary, enumerate_terms, recognise
+from archsearch.enumeration import MAX_TERMS, count_summary, enumerate_terms, recognise
 from archsearch.enumeration.axioms import Axioms
+from archsearch.enumeration.limits import Progress
 from archsearch.families import GROUP_NAMES, Term, term_from_key
 from archsearch.families.base import CAUSAL_TIE, tie_note
 from archsearch.grammar.model import Grammar
+
+MAX_COST_SECONDS = 120.0  # `enumerate` refuses (unless --force or --no-cost) a cost column estimated longer
 
 #: what a causal block computes (archsearch.compiler.causal), in words
 CAUSAL_RULE = (
@@ -53,9 +56,9 @@ def lookup_term(term_id: str) -> Term:
 
 
 def describe_term(term: Term, field: str | None = None, untied: bool = False, sizes: Any = None,
-                  causal: bool = False, code: bool = False) -> dict[str, Any]:
+                  causal: bool = False, code: bool = False, cost: bool = True) -> dict[str, Any]:
     """Potential, field (tied and untied), recognised name, notes, compiled cost (at the declared
-    sizes) and, with ``code``, the plan and the generated module source of one term."""
+    sizes; None without ``cost``) and, with ``code``, the plan and the generated module source of one term."""
     from archsearch.compiler import compile_term, term_cost
 
     field = field or default_field_kind(term)
@@ -82,7 +85,7 @@ def describe_term(term: Term, field: str | None = None, untied: bool = False, si
         "untied_parameters": len(loose.parameters()),
         "name": recognise(term),
         "note": _note(term, chosen, causal),
-        "cost": term_cost(term, field=field, tied=not untied, causal=causal, sizes=sizes),
+        "cost": term_cost(term, field=field, tied=not untied, causal=causal, sizes=sizes) if cost else None,
         "causal": causal,
         "is_gradient": chosen.is_gradient and not (causal and term.mixes_tokens),
     }
@@ -104,9 +107,21 @@ def _note(term: Term, field, causal: bool) -> str:
     return field.note or ""
 
 
-def describe_grammar(grammar: Grammar) -> dict[str, Any]:
-    """All admissible terms of a grammar with their fields and names, and the count summary."""
-    terms = [describe_term(t, field=grammar.axioms.field, sizes=grammar.sizes) for t in enumerate_terms(grammar)]
+class CostTooSlow(ValueError):
+    """Planning the cost column would take longer than MAX_COST_SECONDS (an estimate from one term per order)."""
+
+
+def describe_grammar(grammar: Grammar, *, cost: bool = True, force: bool = False,
+                     progress: Progress | None = None, cost_limit: float = MAX_COST_SECONDS) -> dict[str, Any]:
+    """All admissible terms of a grammar with their fields, names and (with ``cost``) compiled costs, and the
+    count summary. Unless ``force``: TooManyTerms above MAX_TERMS terms, CostTooSlow when the cost column is
+    estimated to take more than ``cost_limit`` seconds. ``progress(stage, done, total)`` follows the long parts."""
+    found = enumerate_terms(grammar, max_terms=None if force else MAX_TERMS, progress=progress)
+    costs = _costs(found, grammar, force, progress, cost_limit) if cost else [None] * len(found)
+    terms = []
+    for term, known in zip(found, costs, strict=True):
+        terms.append(describe_term(term, field=grammar.axioms.field, sizes=grammar.sizes, cost=False))
+        terms[-1]["cost"] = known
     counts = []
     for row in count_summary(grammar):
         data = asdict(row)
@@ -136,6 +151,54 @@ def describe_grammar(grammar: Grammar) -> dict[str, Any]:
     }
 
 
+def _costs(terms: list[Term], grammar: Grammar, force: bool, progress: Progress | None,
+           limit: float = MAX_COST_SECONDS) -> list[str]:
+    """The cost column: one term of each (family, order) is planned first and timed; unless ``force``, the
+    estimate Σ (group size × that time) must stay under ``limit`` seconds."""
+    import time
+
+    from archsearch.compiler import term_cost
+
+    def plan(term: Term) -> str:
+        return term_cost(term, field=grammar.axioms.field, sizes=grammar.sizes)
+
+    groups: dict[tuple[str, int], list[int]] = {}
+    for i, term in enumerate(terms):
+        groups.setdefault((term.family, term.order or 0), []).append(i)
+    out: list[str | None] = [None] * len(terms)
+    estimate, slowest = 0.0, (0.0, 0)
+    for (_, order), members in groups.items():
+        start = time.perf_counter()
+        out[members[0]] = plan(terms[members[0]])
+        took = time.perf_counter() - start
+        estimate += took * (len(members) - 1)
+        slowest = max(slowest, (took, order))
+    if not force and estimate > limit:
+        raise CostTooSlow(
+            f"planning the cost column of {len(terms):,} terms would take about {_duration(estimate)} (measured on "
+            f"one term of each order: {_duration(slowest[0])} for an order-{slowest[1]} term), over the limit of "
+            f"{_duration(limit)} (--cost-limit); add --no-cost to list the terms without it, or --force to plan them "
+            "all")
+    for done, i in enumerate(range(len(terms))):
+        if progress is not None:
+            progress("cost", done, len(terms))
+        if out[i] is None:
+            out[i] = plan(terms[i])
+    if progress is not None:
+        progress("cost", len(terms), len(terms))
+    return out  # type: ignore[return-value]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.2g} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def grammar_with_overrides(grammar: Grammar, **overrides: Any) -> Grammar:
     """A grammar with some axioms replaced (CLI options win over the file); ValueError if invalid."""
     changes = {k: v for k, v in overrides.items() if v is not None}
@@ -154,3 +217,27 @@ def grammar_from_options(**options: Any) -> Grammar:
     """A grammar built from axiom options alone (``archsearch enumerate --left perm …``)."""
     changes = {k: v for k, v in options.items() if v is not None}
     return Grammar(name="command line", axioms=Axioms(**changes))
+
+
+def describe_shipped_grammars() -> list[dict[str, Any]]:
+    """The grammars shipped with archsearch (``--grammar NAME``): name, axioms, orders, named families,
+    description and file, one dict each, sorted by name."""
+    from dataclasses import fields
+
+    from archsearch.grammar import load_grammar
+    from archsearch.grammar.shipped import shipped_grammars
+
+    out = []
+    for name, path in shipped_grammars().items():
+        grammar = load_grammar(path)
+        ax, fam = grammar.axioms, grammar.families
+        named = []
+        for f in fields(fam):
+            value = getattr(fam, f.name)
+            if f.name in ("temperature", "cone_size") or not value:
+                continue
+            named += [f.name] if value is True else [f"{f.name}:{v}" for v in value]
+        out.append({"name": name, "left": ax.left, "right": ax.right, "field": ax.field,
+                    "orders": f"{ax.min_order}–{ax.max_order}", "connected": ax.connected, "weights": ax.weights,
+                    "families": named, "description": grammar.description, "path": str(path)})
+    return out

@@ -1,4 +1,5 @@
-"""Rendering of descriptions (archsearch.describe) as rich tables, JSON and LaTeX."""
+"""Rendering of descriptions (archsearch.describe): terminal tables, TSV, CSV, LaTeX (through
+archsearch.tabular), the term panel of ``show`` and JSON."""
 
 from __future__ import annotations
 
@@ -6,37 +7,49 @@ import json
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+
+from archsearch.tabular import Column, Tabular, render, render_table
 
 
-def grammar_table(desc: dict[str, Any], console: Console) -> None:
+def _title(desc: dict[str, Any]) -> str:
     ax = desc["axioms"]
-    title = (
-        f"{desc['grammar']}: left = {ax['left']}, right = {ax['right']}, field = {ax['field']}, "
-        f"orders {ax['min_order']}–{ax['max_order']}, {'connected' if ax['connected'] else 'all'} families, "
-        f"weights = {ax['weights']}"
-    )
-    table = Table(title=title, show_lines=False, header_style="bold")
-    table.add_column("id", style="cyan", no_wrap=True)
-    table.add_column("order", justify="right")
-    table.add_column("term V(X)")
-    table.add_column("field F(X)")
-    table.add_column("cost", no_wrap=True)
-    table.add_column("recognised as", style="green")
+    return (f"{desc['grammar']}: left = {ax['left']}, right = {ax['right']}, field = {ax['field']}, "
+            f"orders {ax['min_order']}–{ax['max_order']}, {'connected' if ax['connected'] else 'all'} families, "
+            f"weights = {ax['weights']}")
+
+
+def terms_tabular(desc: dict[str, Any], latex: bool = False) -> Tabular:
+    """The listed terms: id, order, V(X), F(X), cost (when planned) and the recognised name. ``latex``: the
+    potential and field cells as LaTeX math. At 80 columns the field and then the cost go first."""
+    with_cost = any(t["cost"] is not None for t in desc["terms"])  # enumerate --no-cost: no column
+    cols = [Column("id", "id", "id", style="cyan"), Column("order", "order", "number"),
+            Column("potential", "term V(X)", drop=2), Column("field", "field F(X)", drop=4)]
+    cols += [Column("cost", "cost", drop=3)] if with_cost else []
+    cols += [Column("name", "recognised as", drop=1, style="green")]
+    rows = []
     for t in desc["terms"]:
         name = t["name"] or "—"
         if not t["has_potential"]:
             name += " [no potential]"
-        table.add_row(t["id"], str(t["order"] or "—"), t["potential"], t["field"], t["cost"], name)
-    console.print(table)
-    counts = Table(title="diagram counts", header_style="bold")
+        if latex:
+            cells = [t["id"], str(t["order"] or "--"), f"${t['potential_latex']}$", f"${t['field_latex']}$"]
+            cost = f"${t['cost'].replace('²', '^2').replace('³', '^3')}$" if with_cost else None
+        else:
+            cells = [t["id"], str(t["order"] or "—"), t["potential"], t["field"]]
+            cost = t["cost"]
+        rows.append(tuple(cells + ([cost] if with_cost else []) + [name]))
+    return Tabular(tuple(cols), tuple(rows), title=_title(desc))
+
+
+def counts_tabular(desc: dict[str, Any]) -> tuple[Tabular, list[str]]:
+    """The diagram counts per order (with the published references and the independence at N, C) and the
+    warnings for orders whose diagrams are not independent at the declared sizes."""
     gated = desc["axioms"]["right"] == "none"
-    columns = ["order", "connected", "all", "published (connected / all)"]
-    columns += ["gated (right = none)"] if gated else []
-    columns += [f"independent at N = {desc['tokens']}, C = {desc['features']}"]
-    for col in columns:
-        counts.add_column(col, justify="left" if col.startswith(("published", "independent")) else "right")
-    warnings = []
+    cols = [Column("order", "order", "number"), Column("connected", "connected", "number"),
+            Column("all", "all", "number"), Column("published", "published (connected / all)", drop=2)]
+    cols += [Column("gated", "gated (right = none)", "number")] if gated else []
+    cols += [Column("independent", f"independent at N = {desc['tokens']}, C = {desc['features']}", drop=1)]
+    rows, warnings = [], []
     for row in desc["counts"]:
         ref = []
         if row["reference_connected"] is not None:
@@ -48,19 +61,42 @@ def grammar_table(desc: dict[str, Any], console: Console) -> None:
         cells = [str(row["order"]), str(row["connected"]), str(row["total"]), " / ".join(ref) or "—"]
         cells += [str(row["gated"])] if gated else []
         cells.append(row["stability"])
-        counts.add_row(*cells)
+        rows.append(tuple(cells))
         if row["stable"] is not True:
-            warnings.append(f"order {row['order']}: {row['stability']}")
-    console.print(counts)
-    for line in warnings:
-        console.print(f"[yellow]warning[/yellow]: {line} (N = tokens, C = features: raise them in [sizes], "
-                      "or pass --tokens / --features)", highlight=False)
+            warnings.append(f"order {row['order']}: {row['stability']} (N = tokens, C = features: raise them in "
+                            "[sizes], or pass --tokens / --features)")
+    return Tabular(tuple(cols), tuple(rows), title="diagram counts"), warnings
+
+
+def family_notes(desc: dict[str, Any]) -> list[str]:
+    """"plus 2 named families: lse, f-exp" lines for the terms that are not diagrams."""
     gated = [t["id"] for t in desc["terms"] if t["family"] == "gated"]
     named = [t["id"] for t in desc["terms"] if t["family"] not in ("diagram", "gated")]
+    lines = []
     if gated:
-        console.print(f"plus {len(gated)} product(s) of projections (right = none): " + ", ".join(gated))
+        lines.append(f"plus {len(gated)} product(s) of projections (right = none): " + ", ".join(gated))
     if named:
-        console.print(f"plus {len(named)} named famil{'y' if len(named) == 1 else 'ies'}: " + ", ".join(named))
+        lines.append(f"plus {len(named)} named famil{'y' if len(named) == 1 else 'ies'}: " + ", ".join(named))
+    return lines
+
+
+def grammar_table(desc: dict[str, Any], console: Console) -> None:
+    """The terms and the counts as terminal tables fitted to the console's width, then warnings and notes."""
+    render_table(terms_tabular(desc), console)
+    counts, warnings = counts_tabular(desc)
+    render_table(counts, console)
+    for line in warnings:
+        console.print(f"[yellow]warning[/yellow]: {line}", highlight=False)
+    for line in family_notes(desc):
+        console.print(line, highlight=False)
+
+
+def grammar_text(desc: dict[str, Any], fmt: str) -> tuple[str, list[str]]:
+    """The terms as TSV, CSV or LaTeX (id column first in each), and the warnings (for stderr)."""
+    _, warnings = counts_tabular(desc)
+    if fmt == "latex":
+        return render(terms_tabular(desc, latex=True), "latex", raw=("potential", "field", "cost")), warnings
+    return render(terms_tabular(desc), fmt), warnings
 
 
 def term_panel(desc: dict[str, Any], console: Console) -> None:
@@ -101,21 +137,6 @@ def term_panel(desc: dict[str, Any], console: Console) -> None:
     if desc.get("code"):
         console.print(f"[bold]generated module[/bold] {desc['class_name']}")
         console.file.write(desc["code"] + ("" if desc["code"].endswith("\n") else "\n"))
-
-
-def grammar_latex(desc: dict[str, Any]) -> str:
-    lines = [
-        r"\begin{tabular}{lllll}",
-        r"\hline",
-        r"order & $V(X)$ & $F(X)$ & cost & recognised as \\",
-        r"\hline",
-    ]
-    for t in desc["terms"]:
-        name = (t["name"] or "--") + ("" if t["has_potential"] else " (no potential)")
-        cost = t["cost"].replace("²", "^2").replace("³", "^3")
-        lines.append(f"{t['order'] or '--'} & ${t['potential_latex']}$ & ${t['field_latex']}$ & ${cost}$ & {name} \\\\")
-    lines += [r"\hline", r"\end{tabular}"]
-    return "\n".join(lines)
 
 
 def to_json(data: Any) -> str:

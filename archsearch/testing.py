@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsearch.calculus import derive, field_value, random_weights
-from archsearch.families import Family
+from archsearch.families import Conic, Family
 
 AXIOMS = ("perm", "orthogonal", "unitary", "centralizer")
 HOLDS = 1e-10  # declared symmetry: relative deviation at most this (float64 round-off)
@@ -77,7 +77,7 @@ def deviation(term: Family, axiom: str, rng: np.random.Generator | None = None, 
     if axiom not in AXIOMS:
         raise ValueError(f"axiom must be one of {', '.join(AXIOMS)}, not {axiom!r}")
     rng = np.random.default_rng(0) if rng is None else rng
-    if term.kind in ("conic",) and term.projection != "relu":
+    if isinstance(term, Conic) and term.projection != "relu":
         c = max(c, term.cone_size) // term.cone_size * term.cone_size
     worst = 0.0
     for _ in range(trials):
@@ -126,7 +126,7 @@ def jacobian_asymmetry(term: Family, rng: np.random.Generator | None = None, n: 
     differences): ≲ 1e-6 for a gradient field, O(1) for a field with no potential (CoLU only where a
     cone is in its clip region 0 < t < ‖u‖; n tokens make that likely)."""
     rng = np.random.default_rng(1) if rng is None else rng
-    if term.kind == "conic" and term.projection != "relu":
+    if isinstance(term, Conic) and term.projection != "relu":
         c = max(c, term.cone_size) // term.cone_size * term.cone_size
     fld = derive(term, "real", tied=True)
     size = n * c
@@ -196,5 +196,5 @@ def representatives() -> list[Family]:
     out += [Activation(fn) for fn in ACTIVATIONS]
     out += [Glu(fn) for fn in ACTIVATIONS]
     out += [Conic("relu"), Conic("soc", 4), Conic("colu", 4)]
-    out += [Gated(1), Gated(3), Gated((2, 1)), Gated((1, 1, 1))]
+    out += [Gated((1,)), Gated((3,)), Gated((2, 1)), Gated((1, 1, 1))]
     return out

@@ -72,6 +72,12 @@ QUICK_OPTIONS = {"icl-regression": {"d": 2, "n": 4, "eval_size": 32},
                  "digits": {"eval_size": 32}}
 
 
+def _config(trial: Any) -> dict[str, Any]:
+    """A trial's config attribute: a dict (a JSON string in studies written before archsearch 0.2)."""
+    raw = trial.user_attrs.get("config")
+    return json.loads(raw) if isinstance(raw, str) else (raw or {})
+
+
 def order_of(key: str) -> int:
     from archsearch.terms import term_from_key
 
@@ -103,8 +109,7 @@ def run_task(task: str, options: dict[str, Any], budget: Budget, studies: Path) 
                      "beyond": sorted(set(terms) - MLP_AND_ATTENTION), "order6": any(order_of(k) == 6 for k in terms),
                      "flops": t.user_attrs.get("flops"), "params": t.user_attrs.get("n_params"),
                      "search_value": t.values[0], "mean": c.mean, "std": c.std, "test_mean": c.test_mean,
-                     "test_std": c.test_std, "seeds": list(c.seeds), "candidate": json.loads(t.user_attrs["config"])
-                     ["candidate"] if isinstance(t.user_attrs.get("config"), str) else None})
+                     "test_std": c.test_std, "seeds": list(c.seeds), "candidate": _config(t).get("candidate")})
     finished = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED")]
     return {
         "task": task, "options": options, "metric": settings.metric, "direction": settings.directions[0],

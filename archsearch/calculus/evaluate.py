@@ -31,6 +31,8 @@ A diagram's potential and each opened branch are single einsums. :func:`potentia
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
 from typing import NamedTuple
 
 import numpy as np
@@ -150,11 +152,7 @@ def branch_value(branch: Branch, X: np.ndarray, weights: dict, scale: float | No
 def field_value(field: Field, X: np.ndarray, weights: dict, scale: float | None = None) -> np.ndarray:
     """F(X) (N×C): the sum of the field's branches."""
     X = np.asarray(X)
-    total = None
-    for b in field.branches:
-        v = branch_value(b, X, weights, scale)
-        total = v if total is None else total + v
-    return total
+    return reduce(operator.add, (branch_value(b, X, weights, scale) for b in field.branches))
 
 
 def random_weights(field_or_term: Field | Term, C: int, rng: np.random.Generator, complex: bool = False) -> dict:

@@ -23,9 +23,10 @@ No torch here: evaluation is in :mod:`archsearch.calculus.evaluate` (numpy), pri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from archsearch.families import Family
+from archsearch.families import Diagram, Family
 
 Term = Family
 FIELDS = ("real", "complex")
@@ -92,10 +93,13 @@ class Branch:
     @property
     def vertex(self) -> int:
         """Diagrams: the rep vertex of the opened endpoint (the free token index)."""
+        if not isinstance(self.term, Diagram):
+            raise TypeError(f"a {self.term.kind} branch has no vertex: only diagram branches open a token index")
         return self.term.branch_vertex(self.edge, self.end)
 
     def parameters(self) -> list[str]:
         """The parameter names this branch uses, in a stable order."""
+        indices: Sequence[int]
         if self.output is None:
             indices = self.term.weight_indices()
         else:

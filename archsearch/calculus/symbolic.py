@@ -27,6 +27,15 @@ import sympy as sp
 
 from archsearch.calculus.fields import Branch, Field
 from archsearch.families.base import subscript
+from archsearch.families.diagram import Diagram
+
+
+def _diagram(branch: Branch) -> Diagram:
+    """The branch's term, which the index forms below need to be a diagram (TypeError otherwise)."""
+    if not isinstance(branch.term, Diagram):
+        raise TypeError(f"index forms are printed for diagram branches, not {branch.term.kind} branches")
+    return branch.term
+
 
 _SUP = str.maketrans("0123456789()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾")
 _NAME = re.compile(r"([A-Z][a-z]*)(\d*)(?:_b(\d+))?")
@@ -169,7 +178,7 @@ def branch_word(branch: Branch) -> tuple[list[tuple[str, list[Letter]]], list[Le
     """A diagram branch as (scalar factors [("Tr"|"1", word)], matrix word), or None when some
     component of the diagram is neither a trace nor a chain."""
     d = branch.term
-    if d.kind != "diagram":
+    if not isinstance(d, Diagram):
         raise TypeError("branch_word needs a diagram branch")
     shapes = [d.component_shape(c) for c in range(len(d.rep_components))]
     if "general" in shapes:
@@ -228,7 +237,7 @@ def _word_sympy(word: list[Letter], real: bool) -> sp.Expr:
 
 
 def _vertex_names(branch: Branch) -> dict[int, str]:
-    d = branch.term
+    d = _diagram(branch)
     names = {branch.vertex: "j"}
     for e in d.rep:
         for v in (e.src, e.dst):
@@ -238,7 +247,7 @@ def _vertex_names(branch: Branch) -> dict[int, str]:
 
 
 def _index_string(branch: Branch, style: str, real: bool) -> str:
-    d = branch.term
+    d = _diagram(branch)
     names = _vertex_names(branch)
     if real:
         star = {"unicode": "Xᵀ", "text": "X^T", "latex": r"X^{\top}"}[style]
@@ -262,7 +271,7 @@ def _index_string(branch: Branch, style: str, real: bool) -> str:
 
 
 def _index_sympy(branch: Branch, real: bool) -> sp.Expr:
-    d = branch.term
+    d = _diagram(branch)
     names = _vertex_names(branch)
     N, C = sp.Symbol("N", integer=True, positive=True), sp.Symbol("C", integer=True, positive=True)
     tok = {v: sp.Symbol(n, integer=True) for v, n in names.items()}

@@ -40,8 +40,10 @@ intermediates of one segment's size, so the time per token does not grow with N 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
@@ -62,6 +64,7 @@ from archsearch.compiler.plan import (
     plan_one,
     planned_einsum,
 )
+from archsearch.families.diagram import Diagram
 
 __all__ = ["CausalFieldPlan", "CausalTree", "causal_reference", "causal_tree", "plan_causal", "CHUNK"]
 
@@ -119,7 +122,7 @@ class CausalTree:
 def causal_tree(branch: Branch) -> CausalTree:
     """The BFS spanning tree of a diagram branch (see the module docstring)."""
     d = branch.term
-    if d.kind != "diagram":
+    if not isinstance(d, Diagram):
         raise TypeError("causal trees are defined for diagram branches")
     rep = d.rep
     n = 1 + max(max(e.src, e.dst) for e in rep)
@@ -186,7 +189,7 @@ def causal_reference(field: Field, X: np.ndarray, weights: dict) -> np.ndarray:
     X = np.asarray(X)
     n = X.shape[0]
     tril = np.tril(np.ones((n, n), dtype=X.real.dtype))
-    total = None
+    values: list[np.ndarray] = []
     for b in field.branches:
         spec = branch_einsum(b)
         ins, out = spec.subscripts.split("->")
@@ -195,9 +198,8 @@ def causal_reference(field: Field, X: np.ndarray, weights: dict) -> np.ndarray:
         for p, c in causal_tree(b).masks():
             subs.append(TOKEN_LETTERS[p] + TOKEN_LETTERS[c])
             arrays.append(tril)
-        v = np.einsum(",".join(subs) + "->" + out, *arrays, optimize="greedy")
-        total = v if total is None else total + v
-    return total
+        values.append(np.einsum(",".join(subs) + "->" + out, *arrays, optimize="greedy"))
+    return reduce(operator.add, values)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,10 +299,10 @@ def _mono(coeff: int = 1, **powers: int) -> Monomial:
 def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = False) -> CausalFieldPlan:
     """The causal program of a diagram field (see the module docstring). ``masked=True`` evaluates
     every branch as its masked einsum (the quadratic baseline of the benchmarks)."""
-    if field.term.kind != "diagram":
+    d = field.term
+    if not isinstance(d, Diagram):
         raise TypeError("plan_causal plans diagram fields")
     sizes = PlanSizes.of(sizes)
-    d = field.term
     rep = d.rep
     xc = leaf_names(field.field)["Xc"]  # "x" in the real field
     rank = "C_A" if lowrank else "C"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from archsearch.calculus.fields import Field, symmetric_letters
+from archsearch.families.diagram import Diagram
 from archsearch.terms import Term
 
 __all__ = ["class_name_for", "diagram_source"]
@@ -166,6 +167,8 @@ def _plan_summary(plan, label: str) -> str:
 def diagram_source(field: Field, full_plan, lowrank_plan, class_name: str, causal: bool = False) -> str:
     """The module source of a diagram field from its two plans (full and low-rank weights)."""
     term = field.term
+    if not isinstance(term, Diagram):
+        raise TypeError(f"diagram_source writes diagram blocks, not {term.kind} blocks")
     params = field.parameters()
     sources = field.parameter_sources()
     sym_letters = symmetric_letters(term)

@@ -45,6 +45,7 @@ import opt_einsum
 
 from archsearch.calculus.evaluate import FEATURE_LETTERS, TOKEN_LETTERS, branch_einsum
 from archsearch.calculus.fields import Branch, Field, symmetric_letters
+from archsearch.families.diagram import Diagram
 
 __all__ = [
     "BATCH",
@@ -92,8 +93,9 @@ class PlanSizes:
         if isinstance(sizes, PlanSizes):
             return sizes
         names = {"tokens": "N", "features": "C", "rank": "C_A", "heads": "H"}
+        kw: dict[str, int]
         if isinstance(sizes, Mapping):
-            kw = {names.get(k, k): int(v) for k, v in sizes.items()}
+            kw = {names.get(str(k), str(k)): int(v) for k, v in sizes.items()}
         else:
             kw = {v: int(getattr(sizes, k)) for k, v in names.items() if hasattr(sizes, k)}
         unknown = set(kw) - set(SYMBOLS)
@@ -137,7 +139,7 @@ class Monomial:
             c, e = _KIND_COST[k]
             coeff *= c
             exps = [a + b for a, b in zip(exps, e, strict=True)]
-        return Monomial(coeff, tuple(exps))
+        return Monomial(coeff, (exps[0], exps[1], exps[2], exps[3]))
 
     def scaled(self, k: int) -> Monomial:
         return Monomial(self.coeff * k, self.exps)
@@ -355,7 +357,7 @@ def leaf_names(field_kind: str) -> dict[str, str]:
 
 def planned_einsum(branch: Branch, field_kind: str, lowrank: bool, symmetric: frozenset[str], sources) -> PlannedEinsum:
     d = branch.term
-    if d.kind != "diagram":
+    if not isinstance(d, Diagram):
         raise TypeError(f"only diagram branches are planned, not {d.kind} branches")
     if d.degree > MAX_DEGREE:
         raise ValueError(f"diagram {d.key} has {d.degree} edges; the compiler supports at most {MAX_DEGREE}")
@@ -470,10 +472,10 @@ def _lower(a: str, b: str, keep: frozenset[str], size: Mapping[str, int] | None 
         def prod(idx) -> int:
             return math.prod(sz.get(c, 1) for c in idx)
 
-        m = prod(c for c in a if c not in sb)
-        n = prod(c for c in b if c not in sa)
-        k = prod(contracted)
-        if m * k * n <= 2 * max(m * k, k * n, m * n):
+        rows = prod(c for c in a if c not in sb)
+        cols = prod(c for c in b if c not in sa)
+        inner = prod(contracted)
+        if rows * inner * cols <= 2 * max(rows * inner, inner * cols, rows * cols):
             order = list(out) + contracted
             expr = f"{_align('{0}', a, order)} * {_align('{1}', b, order)}"
             if contracted:
@@ -839,7 +841,7 @@ def plan_field(field: Field, sizes=None, lowrank: bool = True, naive: bool = Fal
     that all branches share) and the plan cheapest at the declared sizes after sharing and
     merging is kept.
     """
-    if field.term.kind != "diagram":
+    if not isinstance(field.term, Diagram):
         raise TypeError(f"plan_field plans diagram fields; {field.term.kind} terms have hand-written blocks")
     sizes = PlanSizes.of(sizes)
     einsums = _einsums(field, lowrank)
@@ -848,10 +850,11 @@ def plan_field(field: Field, sizes=None, lowrank: bool = True, naive: bool = Fal
         variants += [(sizes, True), (PlanSizes(sizes.N * 64, sizes.C, sizes.C_A, sizes.H), False)]
         if lowrank:
             variants.append((PlanSizes(sizes.N, sizes.C, sizes.C * 4, sizes.H), False))
-    best = None
-    for v, combo in variants:
+    first, first_combo = variants[0]
+    best = _plan_field(field, einsums, sizes, first, lowrank, naive, first_combo)
+    for v, combo in variants[1:]:
         plan = _plan_field(field, einsums, sizes, v, lowrank, naive, combo)
-        if best is None or plan.cost() < best.cost() * (1 - 1e-9):
+        if plan.cost() < best.cost() * (1 - 1e-9):
             best = plan
     return best
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from dataclasses import field as spec
 
+from archsearch.enumeration.limits import MAX_ALPHABET
+
 LEFT = ("perm", "orthogonal", "unitary")
 RIGHT = ("centralizer", "none")
 FIELDS = ("real", "complex")
@@ -69,6 +71,9 @@ class Axioms:
         if self.weights == "alphabet":
             if not self.alphabet:
                 raise ValueError("weights = 'alphabet' needs at least one letter")
+            if len(self.alphabet) > MAX_ALPHABET:
+                raise ValueError(f"an alphabet has at most {MAX_ALPHABET} letters, not {len(self.alphabet)} (the "
+                                 "terms grow like letters^order)")
             for letter in self.alphabet:
                 if not is_letter(letter):
                     raise ValueError(

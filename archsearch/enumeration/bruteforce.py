@@ -46,7 +46,7 @@ def _group(letters: tuple[str, ...], reversible: tuple[bool, ...]) -> list[tuple
     out = []
     for p in edge_perms:
         for f in flips:
-            m = []
+            m: list[int] = []
             for e in range(d):
                 src, dst = 2 * p[e], 2 * p[e] + 1
                 m.extend((dst, src) if f[e] else (src, dst))

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from archsearch.enumeration.diagrams import all_diagrams, connected_diagrams, diagrams
-from archsearch.enumeration.partitions import integer_partitions
+from archsearch.enumeration.limits import MAX_TERMS, Progress, TooManyTerms, extrapolate
+from archsearch.enumeration.partitions import integer_partitions, multiset_counts
 from archsearch.enumeration.references import reference_for
 from archsearch.enumeration.stability import Stability, stability
 from archsearch.families import Family, Gated, check_admissible, named_families
@@ -22,15 +23,34 @@ def gated_terms(axioms: Axioms, order: int | None = None) -> list[Gated]:
     return [Gated(parts) for k in orders for parts in integer_partitions(k)]
 
 
-def enumerate_terms(grammar: Grammar) -> list[Family]:
+def enumerate_terms(grammar: Grammar, *, max_terms: int | None = MAX_TERMS,
+                    progress: Progress | None = None) -> list[Family]:
     """Diagrams of every admissible even order, the gated products (right = none), then the named
     non-polynomial families. Raises archsearch.families.InadmissibleFamily if the grammar names a
-    family its axioms do not admit."""
+    family its axioms do not admit, and TooManyTerms (before the expensive orders) when more than
+    ``max_terms`` would be listed (None: no cap)."""
     ax = grammar.axioms
     check_admissible(ax, grammar.families)
     terms: list[Family] = []
-    for order in ax.polynomial_orders:
-        terms.extend(diagrams(ax, order // 2))
+    listed = set(ax.polynomial_orders)
+    top = max(listed, default=0) // 2
+    counts: list[int] = []  # the diagrams of degree 1, 2, …: listed or not, they predict the next degrees
+    for d in range(1, top + 1):
+        if progress is not None:
+            progress("enumerate", d - 1, top)
+        if max_terms is not None:
+            ahead = extrapolate(counts, top - d + 1)
+            predicted = len(terms) + sum(n for k, n in enumerate(ahead, start=d) if 2 * k in listed)
+            if predicted > max_terms and counts:
+                raise TooManyTerms(predicted, 2 * top, max_terms, estimated=True)
+        found = diagrams(ax, d)
+        counts.append(len(found))
+        if 2 * d in listed:
+            terms.extend(found)
+        if max_terms is not None and len(terms) > max_terms:
+            raise TooManyTerms(len(terms), 2 * d, max_terms, estimated=False)
+    if progress is not None:
+        progress("enumerate", top, top)
     terms.extend(gated_terms(ax))
     terms.extend(named.term for named in named_families(grammar.families))
     return terms
@@ -53,7 +73,8 @@ class CountRow:
     stability: Stability
 
     @property
-    def stable(self) -> bool:
+    def stable(self) -> bool | None:
+        """Whether the listed diagrams are independent at the declared sizes; None when unknown."""
         return self.stability.stable
 
 
@@ -62,17 +83,26 @@ def count_summary(grammar: Grammar) -> list[CountRow]:
     rows = []
     ref_c, ref_t = reference_for(ax, True), reference_for(ax, False)
     orders = sorted(set(ax.polynomial_orders) | set(ax.gated_orders))
+    top = max((o // 2 for o in ax.polynomial_orders), default=0)
+    # all diagrams are multisets of connected ones (labelled edges are not interchangeable: listed, d ≤ 4)
+    totals = multiset_counts([len(connected_diagrams(ax, k)) for k in range(1, top + 1)]) \
+        if ax.weights != "labelled" else []
     for order in orders:
         d = order // 2
         even = order % 2 == 0 and order >= 2
         conn = connected_diagrams(ax, d) if even else ()
-        total = all_diagrams(ax, d) if even and (ax.weights != "labelled" or d <= 4) else ()
+        if not even:
+            total = 0
+        elif ax.weights == "labelled":
+            total = len(all_diagrams(ax, d)) if d <= 4 else 0
+        else:
+            total = totals[d - 1]
         listed = diagrams(ax, d) if even else ()
         rows.append(
             CountRow(
                 order=order,
                 connected=len(conn),
-                total=len(total),
+                total=total,
                 reference_connected=ref_c.at(d) if ref_c and even else None,
                 reference_total=ref_t.at(d) if ref_t and even else None,
                 source_connected=ref_c.source if ref_c else None,

@@ -66,7 +66,7 @@ def record_call(factory: Callable[[int], Any], d_model: int) -> ModuleCall:
         cls = type(factory(d_model))
         init = cls.__dict__.get("__init__")
         code = getattr(init, "__code__", None)
-        if code is None:
+        if init is None or code is None:
             raise ExportError(f"{cls.__module__}.{cls.__qualname__} defines no __init__ of its own to export")
         seen: list[dict[str, Any]] = []
 
@@ -155,7 +155,10 @@ def check_sections(sections: list[tuple[str, str]]) -> None:
 
 def _guarded_by_import_error(node: ast.Try) -> bool:
     for handler in node.handlers:
+        types: list[ast.expr]
         match handler.type:
+            case None:  # a bare ``except:`` guards more than an import
+                continue
             case ast.Tuple(elts=types):
                 pass
             case single:

@@ -252,6 +252,12 @@ class Family:
         """The PyTorch module source of this term's field (see archsearch.compiler.block)."""
         raise NotImplementedError
 
+    def emit(self, note: str, tied: bool, causal: bool, class_name: str, lowrank: bool, chosen: tuple,
+             branches: str) -> str:
+        """The hand-written block's source of a non-diagram family (archsearch.compiler.families; diagrams go
+        through the contraction plans instead)."""
+        raise NotImplementedError
+
     def describe(self) -> dict[str, Any]:
         """Extra fields for ``archsearch show --format json``."""
         return {}

@@ -21,11 +21,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archsearch.families.base import CompiledParts, Family, Symmetry, subscript, tie_note
 from archsearch.families.canonical import VERTEX_CHARS, Edge, canonical_edges, make_edge
 from archsearch.families.canonical import components as edge_components
+
+if TYPE_CHECKING:
+    from archsearch.compiler.causal import CausalFieldPlan
+    from archsearch.compiler.plan import FieldPlan
 
 _INDEX_NAMES = "jklmnpqrstuvwxyzabcdefghi"
 _BOTH_FIELDS = frozenset({"real", "complex"})
@@ -346,7 +350,7 @@ class Diagram(Family):
             return "polynomial-kernel attention"
         if self.is_trace and self.degree >= 3:
             return "stacked linear attention (trace word)"
-        pairs = defaultdict(int)
+        pairs: defaultdict[tuple[int, int], int] = defaultdict(int)
         for e in self.edges:
             if not e.is_loop:
                 pairs[(min(e.src, e.dst), max(e.src, e.dst))] += 1
@@ -372,10 +376,12 @@ class Diagram(Family):
         from archsearch.compiler.plan import plan_field
 
         f = derive(self, field, tied)
+        plans: tuple[FieldPlan | CausalFieldPlan, ...]
         if causal:  # naive: every branch as its masked einsum (quadratic or worse)
-            full, low = (plan_causal(f, sizes, lowrank=w, masked=naive) for w in (False, True))
+            plans = tuple(plan_causal(f, sizes, lowrank=w, masked=naive) for w in (False, True))
         else:
-            full, low = (plan_field(f, sizes, lowrank=w, naive=naive) for w in (False, True))
+            plans = tuple(plan_field(f, sizes, lowrank=w, naive=naive) for w in (False, True))
+        full, low = plans
         source = diagram_source(f, full, low, class_name, causal=causal)
         plan = low if lowrank else full
         return CompiledParts(source, plan.big_o(), plan, (full, low))
@@ -448,9 +454,10 @@ def _orient_chain(edges: list[Edge]) -> list[tuple[int, bool]] | None:
     if len(ends) != 2:
         return None
     # start at the end that makes the first edge forward when possible
-    best = None
+    best: tuple[int, list[tuple[int, bool]]] | None = None
     for start in ends:
-        walk, head, used = [], start, set()
+        walk: list[tuple[int, bool]] = []
+        head, used = start, set()
         for _ in edges:
             for i, e in enumerate(edges):
                 if i in used:
@@ -468,7 +475,7 @@ def _orient_chain(edges: list[Edge]) -> list[tuple[int, bool]] | None:
         backwards = sum(1 for i, rev in walk if rev and edges[i].oriented)
         if best is None or backwards < best[0]:
             best = (backwards, walk)
-    return best[1]
+    return best[1] if best is not None else None
 
 
 def _edge_factor(d: Diagram, i: int, style: str, expand: bool) -> str:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+
+from archsearch.families.base import Family
 
 #: Gauss–Legendre nodes and weights on [0, 1] (exact for polynomials of degree ≤ 127)
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(64)
@@ -75,16 +77,21 @@ class ScalarFunction:
         return names[("unicode", "text", "latex").index(style)]
 
 
-class FunctionFamily:
+class FunctionFamily(Family):
     """Mixin of the families indexed by one entry ``fn`` of a function table (entrywise kernels,
     activated MLPs, activated GLUs): validation, ``function``, the key ``<prefix><fn>``, parsing, and
-    the grammar key that names them. Concrete classes set the class attributes and a field ``fn``."""
+    the grammar key that names them. Concrete classes (frozen dataclasses, also subclasses of an edge or
+    token family) set the class attributes and a field ``fn``."""
 
     table: ClassVar[dict[str, ScalarFunction]]
     prefix: ClassVar[str]
     grammar_key: ClassVar[str]
     what: ClassVar[str]
     fn: str
+
+    if TYPE_CHECKING:
+        def __init__(self, fn: str) -> None:  # what the concrete dataclasses generate
+            ...
 
     def __post_init__(self) -> None:
         if self.fn not in self.table:

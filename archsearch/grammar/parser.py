@@ -161,7 +161,9 @@ def _number(x: float) -> str:
 def _bounds(spec: KeySpec) -> str:
     if spec.low is not None and spec.high is not None:
         return f"between {_number(spec.low)} and {_number(spec.high)}"
-    return f"at least {_number(spec.low)}"
+    if spec.low is None and spec.high is not None:
+        return f"at most {_number(spec.high)}"
+    return f"at least {_number(spec.low)}" if spec.low is not None else "any number"
 
 
 # --------------------------------------------------------------------------------------------
@@ -374,10 +376,13 @@ def parse_grammar(text: str, path: str = "<string>", file: Path | None = None) -
 
 
 def load_grammar(path: str | Path) -> Grammar:
-    """Read, parse and validate a grammar file (a regular file of at most a MiB). File-level errors
-    are reported at 1:1."""
-    file = Path(path)
-    name = str(path)
+    """Read, parse and validate a grammar file (a regular file of at most a MiB), or a shipped grammar by
+    name (``"paper"``: archsearch/grammars/paper.toml, see :mod:`archsearch.grammar.shipped`). File-level
+    errors are reported at 1:1."""
+    from archsearch.grammar.shipped import grammar_path, is_name, shipped_grammars
+
+    file = grammar_path(path)
+    name = str(file)
     try:
         mode = file.stat().st_mode
         if stat.S_ISDIR(mode):
@@ -387,6 +392,10 @@ def load_grammar(path: str | Path) -> Grammar:
         with file.open("rb") as handle:
             data = handle.read(MAX_GRAMMAR_BYTES + 1)
     except FileNotFoundError:
+        if is_name(path):
+            known = ", ".join(shipped_grammars()) or "none"
+            raise GrammarError(name, 1, 1, f"no grammar file or shipped grammar of this name (shipped: {known})"
+                               ) from None
         raise GrammarError(name, 1, 1, "grammar file not found") from None
     except PermissionError:
         raise GrammarError(name, 1, 1, "permission denied") from None

@@ -62,10 +62,32 @@ def write_report(study: Any, out_dir: str | os.PathLike[str] | None = None, *, t
     files: dict[Path, bytes] = {out / f"{name}.png": png_bytes(fig) for name, fig in figs.items()}
     interactive = _plotly_pages(ref)
     files.update({out / name: data for name, data in interactive.items()})
+    diagrams = _diagram_pictures(rows[0] if rows else None)
+    files.update({out / name: data for name, (_, data) in diagrams.items()})
     where = describe_storage(storage, ref.study_dir) if isinstance(study, str) else None
-    files[out / "index.html"] = _page(ref, rows, list(figs), list(interactive), where).encode()
+    files[out / "index.html"] = _page(ref, rows, list(figs), list(interactive), where,
+                                      {name: caption for name, (caption, _) in diagrams.items()}).encode()
     make_dir(out)
     return write_files(files)
+
+
+def _diagram_pictures(best: dict[str, Any] | None) -> dict[str, tuple[str, bytes]]:
+    """``diagram_<id>.svg`` → (caption, SVG) for each contraction diagram among the best row's terms."""
+    from archsearch.draw import picture_bytes
+    from archsearch.terms import Diagram, term_from_key
+
+    out: dict[str, tuple[str, bytes]] = {}
+    if best is None:
+        return out
+    for key, name in zip(best["term_ids"], best["names"], strict=True):
+        try:
+            term = term_from_key(key)
+        except ValueError:  # a family this version does not know: no picture, the table still names it
+            continue
+        if isinstance(term, Diagram):
+            caption = f"{key}: {name}" if name else key
+            out[f"diagram_{key}.svg"] = (caption, picture_bytes(term, "svg", caption))
+    return out
 
 
 def _plotly_pages(ref: StudyRef) -> dict[str, bytes]:
@@ -91,7 +113,7 @@ def _plotly_pages(ref: StudyRef) -> dict[str, bytes]:
 
 
 def _page(ref: StudyRef, rows: list[dict[str, Any]], pngs: list[str], interactive: list[str],
-          where: str | None) -> str:
+          where: str | None, diagrams: dict[str, str] | None = None) -> str:
     from archsearch.search.recovery import count_trials
 
     esc = html.escape
@@ -109,6 +131,12 @@ def _page(ref: StudyRef, rows: list[dict[str, Any]], pngs: list[str], interactiv
     figs = "\n".join(
         f'<figure><img src="{esc(name)}.png" alt="{esc(name)}"><figcaption>{esc(_CAPTIONS.get(name, ""))}'
         "</figcaption></figure>" for name in pngs)
+    drawn = ""
+    if diagrams:
+        drawn = "<h2>The best trial's diagrams</h2>\n<p>Token vertices j, k, …; each edge labelled by its weight; " \
+            "arrows from the X end to the X* end of oriented edges.</p>\n" + "\n".join(
+                f'<figure><img src="{esc(name)}" alt="{esc(caption)}"><figcaption>{esc(caption)}</figcaption>'
+                "</figure>" for name, caption in diagrams.items())
     links = ""
     if interactive:
         links = "<p>Interactive (plotly): " + ", ".join(f'<a href="{esc(n)}">{esc(n)}</a>' for n in interactive) \
@@ -130,6 +158,7 @@ def _page(ref: StudyRef, rows: list[dict[str, Any]], pngs: list[str], interactiv
 <h2>Leaderboard (top {len(rows)})</h2>
 {html_table(ref, rows)}
 {pareto_note}
+{drawn}
 <h2>Figures</h2>
 {figs}
 {links}

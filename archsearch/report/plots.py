@@ -142,7 +142,7 @@ def term_stats(ref: StudyRef) -> list[dict[str, Any]]:
             continue  # a duplicate repeats its original's result: count each candidate once
         for key in t.user_attrs.get("term_ids", ()):
             by_term.setdefault(key, []).append(float(t.values[0]))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key, vals in by_term.items():
         best = min(vals) if direction == "minimize" else max(vals)
         rows.append({"term": key, "name": recognised_names([key])[0], "n": len(vals), "best": best,

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from archsearch.report.studies import StudyRef, complete_trials, open_study
+from archsearch.tabular import Column, Tabular, render, render_table
 
 
 def recognised_names(term_ids: list[str] | tuple[str, ...]) -> list[str | None]:
@@ -69,16 +70,27 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def columns(ref: StudyRef) -> list[tuple[str, str]]:
-    """(key, header) of the leaderboard's display columns; one column per objective value."""
-    cols = [("rank", "#"), ("number", "trial")]
-    cols += [(f"value:{i}", ref.objectives[i] if ref.objectives[i] != "metric" else f"val {ref.metric}")
+#: hyper-parameter columns: (key in the row's ``hyper``, header)
+HYPER_COLUMNS = (("width", "width"), ("depth", "depth"), ("heads", "heads"), ("rank", "rank"), ("step", "h"),
+                 ("lr", "lr"))
+
+
+def columns(ref: StudyRef) -> list[Column]:
+    """The leaderboard's display columns, one per objective value and hyper-parameter. ``drop``: the order in
+    which a narrow terminal loses them (highest first); the trial number, values and terms always stay."""
+    cols = [Column("rank", "#", "number", drop=11), Column("number", "trial", "number")]
+    cols += [Column(f"value:{i}", ref.objectives[i] if ref.objectives[i] != "metric" else f"val {ref.metric}",
+                    "number")
              for i in range(len(ref.directions)) if ref.objectives[i] not in ("flops", "params")]  # shown below
     if ref.confirmed:
-        cols.append(("confirmed", f"confirmed {ref.metric} (mean ± std, seeds)"))
-    cols += [("test_metric", f"test {ref.metric}"), ("terms", "terms"), ("n_params", "params"),
-             ("flops", "FLOPs"), ("gap", "vs baseline"), ("wall_time", "wall s"),
-             ("device", "device"), ("duplicate_of", "dup of")]
+        cols.append(Column("confirmed", f"confirmed {ref.metric} (mean ± std, seeds)", "number", drop=3))
+    cols += [Column("test_metric", f"test {ref.metric}", "number", drop=10), Column("terms", "terms"),
+             Column("n_params", "params", "number", drop=3), Column("flops", "FLOPs", "number", drop=2),
+             Column("gap", "vs baseline", drop=4)]
+    hyper_drop = {"width": 1, "depth": 1, "heads": 7, "rank": 8, "step": 6, "lr": 5}
+    cols += [Column(f"hyper:{key}", header, "number", drop=hyper_drop[key]) for key, header in HYPER_COLUMNS]
+    cols += [Column("wall_time", "wall s", "number", drop=9), Column("device", "device", "id", drop=12),
+             Column("duplicate_of", "dup of", "number", drop=12)]
     return cols
 
 
@@ -86,6 +98,9 @@ def cell(row: dict[str, Any], key: str) -> str:
     """The display text of one leaderboard cell."""
     if key.startswith("value:"):
         return format_value(row["values"][int(key.split(":")[1])])
+    if key.startswith("hyper:"):
+        value = (row.get("hyper") or {}).get(key.split(":", 1)[1])
+        return "full" if key == "hyper:rank" and value is None and row.get("hyper") else format_value(value)
     if key == "terms" and not row.get("baseline"):
         return cell_terms(row)
     if key == "number" and row.get("pareto"):
@@ -111,54 +126,42 @@ def cell_terms(row: dict[str, Any]) -> str:
 
 
 def html_table(ref: StudyRef, rows: list[dict[str, Any]]) -> str:
-    """The leaderboard as an HTML table (escaped)."""
+    """The leaderboard as an HTML table (escaped): every column of :func:`columns`."""
     cols = columns(ref)
-    head = "".join(f"<th>{html.escape(h)}</th>" for _, h in cols)
+    head = "".join(f"<th>{html.escape(c.header)}</th>" for c in cols)
     body = []
     for row in rows:
-        cells = "".join(f"<td>{html.escape(cell(row, k))}</td>" for k, _ in cols)
+        cells = "".join(f"<td>{html.escape(cell(row, c.key))}</td>" for c in cols)
         body.append(f"<tr{' class=pareto' if row.get('pareto') else ''}>{cells}</tr>")
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body) + "\n</tbody>\n</table>"
 
 
-#: display columns, the first dropped first when the terminal is too narrow for all
-_DROP_ORDER = ("rank", "device", "duplicate_of", "wall_time", "test_metric", "gap", "n_params", "flops", "confirmed")
-_TERMS_MIN = 24  # the terms column folds; it keeps at least this many characters
-
-
-def fitting_columns(cols: list[tuple[str, str]], rows: list[dict[str, Any]], width: int) -> list[tuple[str, str]]:
-    """The columns that fit in ``width`` characters: the low-priority ones (_DROP_ORDER) go first."""
-    def need(key: str, header: str) -> int:
-        longest = max([len(w) for w in header.split()] + [len(cell(r, key)) for r in rows], default=1)
-        return (min(longest, _TERMS_MIN) if key == "terms" else longest) + 3
-
-    kept = list(cols)
-    for key in _DROP_ORDER:
-        if sum(need(k, h) for k, h in kept) + 1 <= width:
-            break
-        kept = [(k, h) for k, h in kept if k != key]
-    return kept
-
-
-def rich_table(ref: StudyRef, rows: list[dict[str, Any]], width: int | None = None) -> Any:
-    """The leaderboard as a rich Table of distinct configurations (a repeated proposal, which reused a
-    result, is left out), with the columns that fit in ``width`` (default: the terminal's)."""
-    import shutil
-
-    from rich.table import Table
-
+def leaderboard_tabular(ref: StudyRef, rows: list[dict[str, Any]], *, distinct: bool = True,
+                        plain: bool = False) -> Tabular:
+    """The leaderboard as a :class:`~archsearch.tabular.Tabular` — what ``leaderboard``, ``search`` and
+    ``confirm`` print in every format. ``distinct``: a repeated proposal (which reused a result) is left out
+    and so is the "dup of" column. ``plain`` (TSV, CSV, LaTeX): the trial number first and bare, Pareto
+    optimality in a column of its own, no rank column (the rows are in rank order)."""
     multi = len(ref.directions) > 1
     directions = ", ".join(f"{o} {d}" for o, d in zip(ref.objectives, ref.directions, strict=True))
-    shown = [r for r in rows if r.get("duplicate_of") is None]
+    shown = [r for r in rows if r.get("duplicate_of") is None] if distinct else rows
     title = f"study {ref.name}: {directions}" + (" (* Pareto-optimal)" if multi else "")
     if any(r.get("gap") is not None for r in shown):
         title += "; vs baseline: better (+) than the best baseline with no more FLOPs"
-    width = width or shutil.get_terminal_size((120, 24)).columns
-    cols = fitting_columns([c for c in columns(ref) if c[0] != "duplicate_of"], shown, width)
-    table = Table(title=title, title_justify="left")
-    for key, header in cols:
-        table.add_column(header, justify="left" if key in ("terms", "device") else "right",
-                         overflow="fold" if key == "terms" else "ellipsis", no_wrap=key != "terms")
-    for row in shown:
-        table.add_row(*(cell(row, k) for k, _ in cols))
-    return table
+    cols = [c for c in columns(ref) if not (distinct and c.key == "duplicate_of")]
+    if plain:
+        cols = [c for c in cols if c.key != "rank"] + ([Column("pareto", "pareto", "id")] if multi else [])
+        shown = [{**r, "pareto": False, "pareto_optimal": "yes" if r.get("pareto") else "no"} for r in shown]
+    cells = tuple(tuple(row["pareto_optimal"] if c.key == "pareto" else cell(row, c.key) for c in cols)
+                  for row in shown)
+    return Tabular(tuple(cols), cells, title=title)
+
+
+def print_leaderboard(ref: StudyRef, rows: list[dict[str, Any]], fmt: str, console: Any, *,
+                      distinct: bool = True) -> None:
+    """Print the leaderboard in ``fmt`` (table, tsv, csv, latex) on a rich console."""
+    table = leaderboard_tabular(ref, rows, distinct=distinct, plain=fmt != "table")
+    if fmt == "table":
+        render_table(table, console)
+    else:
+        console.file.write(render(table, fmt) + "\n")

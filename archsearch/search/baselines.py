@@ -24,8 +24,9 @@ TRANSFORMER_HEADS = 4  # softmax heads of width C/4; the MLP's hidden width 4C
 def baseline_candidate(name: str, space: SearchSpace) -> Candidate:
     """The candidate of baseline ``name`` at the space's default hyper-parameters."""
     width = int(space.default("width"))
-    common = {"width": width, "depth": int(space.default("depth")), "step": float(space.default("step")),
-              "lr": float(space.default("lr")), "field": "real", "scheme": space.scheme, "norm": space.norm}
+    common: dict[str, Any] = {
+        "width": width, "depth": int(space.default("depth")), "step": float(space.default("step")),
+        "lr": float(space.default("lr")), "field": "real", "scheme": space.scheme, "norm": space.norm}
     if name == "paper":
         rank = max(1, round(width * float(space.default("rank_frac"))))
         return Candidate(terms=("0-0", "0-1.0-1"), heads=int(space.default("heads")), rank=rank, tied=False,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from archsearch.search.errors import StudyError
-from archsearch.search.factories import load_study, quiet_optuna, study_names
+from archsearch.search.factories import load_study, quiet_optuna, set_metric_names, study_names
 from archsearch.search.results import Confirmed
 from archsearch.search.settings import StudySettings, check_study_name, load_settings, save_settings
 from archsearch.search.space import Candidate
@@ -88,7 +88,7 @@ def _candidate_of(trial: Any) -> dict[str, Any]:
     import json
 
     config = trial.user_attrs.get("config")
-    config = json.loads(config) if isinstance(config, str) else config
+    config = json.loads(config) if isinstance(config, str) else config  # a JSON string in studies before 0.2
     return dict(config["candidate"])
 
 
@@ -120,7 +120,9 @@ def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS
         have = {(t.user_attrs["confirm"]["source"], t.user_attrs["confirm"]["seed"])
                 for t in study.get_trials(deepcopy=False) if "confirm" in t.user_attrs}
     else:
-        study = optuna.create_study(study_name=name, storage=raw, directions=list(settings.directions[:1]))
+        first = [optuna.study.StudyDirection[d.upper()] for d in settings.directions[:1]]
+        study = optuna.create_study(study_name=name, storage=raw, directions=first)
+        set_metric_names(study, [settings.metric])
         mine = replace(settings, study=name, kind="confirm", parent=study_name, objectives=("metric",),
                        directions=settings.directions[:1], sampler="random", pruner="none", baselines=(),
                        step_budget=None, n_trials=0, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -146,9 +148,7 @@ class ConfirmObjective:
         self.settings, self.task, self.study_dir, self.device = settings, task, Path(study_dir), device
 
     def __call__(self, trial: Any) -> float:
-        import json
-
-        from archsearch.search.objective import save_trial_files, term_descriptions
+        from archsearch.search.objective import readable_terms, save_trial_files, term_descriptions
         from archsearch.train import TrainConfig, train
 
         item = trial.user_attrs.get("confirm")
@@ -158,7 +158,7 @@ class ConfirmObjective:
         model_cfg = candidate.model_config(seed=int(item["seed"]))
         train_cfg = TrainConfig(lr=candidate.lr, seed=int(item["seed"]), device=self.device, **self.settings.train)
         trial.set_user_attr("term_ids", list(candidate.terms))
-        trial.set_user_attr("terms", term_descriptions(candidate.terms)[0])
+        trial.set_user_attr("terms", readable_terms(*term_descriptions(candidate.terms)))
         result = train(model_cfg, train_cfg, self.task)
         config = {"model": model_cfg.to_dict(), "train": train_cfg.to_dict(),
                   "task": {"name": self.settings.task, "options": self.settings.task_options},
@@ -167,7 +167,7 @@ class ConfirmObjective:
         for name, value in (("n_params", int(result.n_params)), ("flops", int(result.flops)),
                             ("wall_time", float(result.wall_time)), ("steps", int(result.steps)),
                             ("test_metric", float(result.test_metric)), ("device", result.device),
-                            ("config", json.dumps(config, sort_keys=True))):
+                            ("config", config)):
             trial.set_user_attr(name, value)
         return float(result.val_metric)
 
@@ -225,8 +225,16 @@ def run_confirm(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS, stora
                 results_dir: str | os.PathLike[str] = "results", workers: int = 1, device: str = "auto",
                 progress: bool = True, console: Any = None, threads: int | None = 1) -> Any:
     """Queue and run the confirmation of ``study_name``; returns the confirmation study."""
+    from archsearch.search.errors import disk_error
     from archsearch.search.spawn import run_workers
 
-    study, settings = start_confirmation(study_name, top, seeds, storage, results_dir)
-    run_workers(study, settings, storage, Path(results_dir), workers, device, progress, console, threads, None)
+    try:
+        study, settings = start_confirmation(study_name, top, seeds, storage, results_dir)
+        run_workers(study, settings, storage, Path(results_dir), workers, device, progress, console, threads,
+                    None)
+    except OSError as err:
+        mapped = disk_error(err, describe_storage(storage, Path(results_dir) / confirm_name(study_name)))
+        if mapped is None:
+            raise
+        raise mapped from None
     return study

@@ -19,3 +19,29 @@ class StorageError(SearchError):
 
 class StudyError(SearchError):
     """A study that should exist but does not, or should not exist but does, or whose settings clash."""
+
+
+_DISK = {
+    "ENOSPC": "no space left on device",
+    "EDQUOT": "disk quota exceeded",
+    "EFBIG": "file too large (the file-size limit, ulimit -f)",
+    "EROFS": "read-only file system",
+    "EACCES": "permission denied",
+    "EPERM": "operation not permitted",
+}
+
+
+def disk_error(err: OSError, where: str, *, intact: bool = True) -> StorageError | None:
+    """A one-line StorageError for a full, read-only or forbidden disk while writing a study (None for other
+    OS errors). The journal keeps whole entries only (a cut-short last one is ignored and removed at the next
+    append), so an existing study is intact (``intact``: say so)."""
+    import errno
+
+    name = errno.errorcode.get(err.errno or -1, "")
+    if name not in _DISK:
+        return None
+    path = err.filename or where
+    advice = ("free space and run the same command" + (" with --resume" if intact else "")
+              if name in ("ENOSPC", "EDQUOT", "EFBIG")
+              else "run it where the results directory is writable (--results), or fix the permissions")
+    return StorageError(f"{path}: {_DISK[name]} ({'the study is intact; ' if intact else ''}{advice})")

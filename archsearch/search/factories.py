@@ -72,6 +72,18 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def set_metric_names(study: Any, names: list[str]) -> None:
+    """Name the study's objectives (optuna-dashboard labels its axes with them); Optuna calls this API
+    experimental, and its warning is not the user's business."""
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names(names)
+
+
 def load_study(name: str, storage: Any, sampler: Any = None, pruner: Any = None, where: str = "") -> Any:
     import optuna
 

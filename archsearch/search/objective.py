@@ -11,10 +11,12 @@
 - Every COMPLETE trial has ``results/<study>/trials/<number>/model.safetensors`` and ``config.json``
   (ModelConfig + TrainConfig + task), so the export can rebuild the model.
 
-User attributes of a trial: candidate (the key), term_ids, terms (canonical forms), n_params, flops,
-wall_time, steps (trained), device, test_metric, config (JSON), and duplicate_of / pruned_reason / diverged /
-error / baseline. (Each attribute is one journal entry, so the list is kept short; the value is the
-validation metric.)
+User attributes of a trial (dicts and lists, so optuna-dashboard shows them as JSON trees): candidate (the
+terms and hyper-parameters; :func:`~archsearch.search.space.candidate_key` gives its canonical key), term_ids,
+terms (readable: the recognised name and the canonical form, e.g. "linear attention: Tr(X W₁ X* X W₂ X*)"),
+n_params, flops, wall_time, steps (trained), device, test_metric, config (model, train, task, candidate), and
+duplicate_of / pruned_reason / diverged / error / baseline. (Each attribute is one journal entry, so the list
+is kept short; the value is the validation metric.)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from archsearch.search.settings import StudySettings
-from archsearch.search.space import Candidate, SearchSpace
+from archsearch.search.space import Candidate, SearchSpace, candidate_key
 
 RECORD_ATTRS = ("n_params", "flops", "device", "test_metric", "config")  # copied onto a duplicate
 
@@ -47,6 +49,11 @@ def term_descriptions(keys: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return forms, names
 
 
+def readable_terms(forms: list[str], names: list[str]) -> list[str]:
+    """"linear attention: Tr(X W₁ X* X W₂ X*)" for a named term, its canonical form alone otherwise."""
+    return [form if name == form else f"{name}: {form}" for form, name in zip(forms, names, strict=True)]
+
+
 def trial_dir(study_dir: str | os.PathLike[str], number: int) -> Path:
     return Path(study_dir) / "trials" / str(number)
 
@@ -57,6 +64,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600: the others sharing a results directory read trial files too
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -115,10 +123,10 @@ class Objective:
 
         states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         for other in trial.study.get_trials(deepcopy=False, states=states):
-            if other.number == trial.number or other.user_attrs.get("candidate") != key:
+            if other.number == trial.number or candidate_key(other.user_attrs.get("candidate")) != key:
                 continue
-            if other.state == optuna.trial.TrialState.COMPLETE or other.user_attrs.get("diverged"):
-                return other
+            if other.user_attrs.get("duplicate_of") is None or other.state == optuna.trial.TrialState.COMPLETE:
+                return other  # trained (to the end, or until it diverged or was pruned): the same seed, the same run
         return None
 
     # ------------------------------------------------------------------ the objective
@@ -135,10 +143,10 @@ class Objective:
         started = time.perf_counter()
         candidate = self.candidate(trial)
         key = candidate.key()
-        forms, _ = term_descriptions(candidate.terms)
-        trial.set_user_attr("candidate", key)
+        forms, names = term_descriptions(candidate.terms)
+        trial.set_user_attr("candidate", candidate.to_dict())
         trial.set_user_attr("term_ids", list(candidate.terms))
-        trial.set_user_attr("terms", forms)
+        trial.set_user_attr("terms", readable_terms(forms, names))
         if candidate.layers is not None:
             trial.set_user_attr("layers", [list(layer) for layer in candidate.layers])
 
@@ -147,8 +155,10 @@ class Objective:
             trial.set_user_attr("duplicate_of", original.number)
             if original.state == optuna.trial.TrialState.PRUNED:
                 reason = original.user_attrs.get("pruned_reason", "diverged")
-                trial.set_user_attr("diverged", True)
+                if original.user_attrs.get("diverged"):
+                    trial.set_user_attr("diverged", True)
                 trial.set_user_attr("pruned_reason", f"duplicate of trial {original.number}: {reason}")
+                trial.set_user_attr("steps", 0)
                 raise optuna.TrialPruned(reason)
             for name in RECORD_ATTRS:
                 if name in original.user_attrs:
@@ -177,7 +187,7 @@ class Objective:
             "study": self.settings.study,
             "trial": trial.number,
         }
-        trial.set_user_attr("config", json.dumps(config, sort_keys=True))
+        trial.set_user_attr("config", config)
 
         def report(step: int, value: float) -> bool:
             if not self.prune:

@@ -10,16 +10,27 @@ from typing import Any
 from archsearch.search.liveness import owner_alive
 
 OWNER_ATTR = "archsearch:worker"
-NO_OWNER_GRACE = 300.0  # seconds: a RUNNING trial without an owner record (crash while claiming) is stale
 MAX_RETRY = 3  # a trial whose workers keep dying runs at most 1 + MAX_RETRY times
 
 
-def is_stale(trial: Any, now: float) -> bool:
+def is_stale(trial: Any, now: float, storage: Any = None) -> bool:
+    """Whether a RUNNING trial's worker is dead. Call under the claim lock: a worker claims a trial and writes
+    its owner record inside that lock, so a RUNNING trial without an owner seen under it belongs to a worker
+    killed between the two appends — stale at once. An owner on another host is judged by its heartbeats
+    (PostgreSQL): Optuna fails the trials whose heartbeat stopped; a trial that never beat at all is stale once
+    the grace period has passed since it started."""
     owner = trial.system_attrs.get(OWNER_ATTR)
-    if isinstance(owner, dict):
-        return owner_alive(owner) is False
-    start = trial.datetime_start.timestamp() if trial.datetime_start else now
-    return now - start > NO_OWNER_GRACE
+    if not isinstance(owner, dict):
+        return True
+    alive = owner_alive(owner)
+    if alive is not None:
+        return not alive
+    grace = getattr(storage, "grace_period", None) or 2 * (getattr(storage, "heartbeat_interval", None) or 0)
+    if not grace or trial.datetime_start is None or now - trial.datetime_start.timestamp() <= grace:
+        return False
+    from archsearch.search.storage import has_heartbeat
+
+    return not has_heartbeat(storage, trial._trial_id)
 
 
 def recover_stale_trials(study: Any, storage: Any, max_retry: int | None = MAX_RETRY) -> list[int]:
@@ -38,7 +49,7 @@ def recover_stale_trials(study: Any, storage: Any, max_retry: int | None = MAX_R
         optuna.storages.fail_stale_trials(study)  # PostgreSQL heartbeats; a no-op for the journal
     now = time.time()
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if not is_stale(trial, now):
+        if not is_stale(trial, now, storage):
             continue
         owner = trial.system_attrs.get(OWNER_ATTR) or {}
         try:

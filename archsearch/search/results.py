@@ -51,6 +51,7 @@ class LeaderboardRow:
     gap_to: str | None = None  # that baseline's name
     confirmed: Confirmed | None = None
     layers: tuple[tuple[str, ...], ...] | None = None
+    hyper: dict[str, Any] | None = None  # width, depth, heads, rank, step, lr, tied, scheme, norm of the candidate
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -115,9 +116,28 @@ def leaderboard(study: Any, top: int | None = 10, confirmations: dict[int, Confi
             wall_time=t.user_attrs.get("wall_time"), test_metric=t.user_attrs.get("test_metric"),
             device=t.user_attrs.get("device"), duplicate_of=t.user_attrs.get("duplicate_of"),
             pareto=t.number in pareto, params=dict(t.params), baseline=t.user_attrs.get("baseline"),
-            gap=gap, gap_to=gap_to, confirmed=confirmations.get(t.number), layers=_layers(t),
+            gap=gap, gap_to=gap_to, confirmed=confirmations.get(t.number), layers=_layers(t), hyper=_hyper(t),
         ))
     return rows
+
+
+HYPER_KEYS = ("width", "depth", "heads", "rank", "step", "lr", "tied", "scheme", "norm")
+
+
+def _hyper(trial: Any) -> dict[str, Any] | None:
+    """The trial's hyper-parameters, read off its candidate (a dict, or a JSON key in older studies; a
+    confirmation trial's queued item)."""
+    import json
+
+    raw = trial.user_attrs.get("candidate") or (trial.user_attrs.get("confirm") or {}).get("candidate")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return None
+    if not isinstance(raw, dict):
+        return None
+    return {key: raw[key] for key in HYPER_KEYS if key in raw}
 
 
 def _layers(trial: Any) -> tuple[tuple[str, ...], ...] | None:

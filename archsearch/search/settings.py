@@ -152,6 +152,12 @@ class StudySettings:
     def metric(self) -> str:
         return self.task_info.metric
 
+    @property
+    def metric_names(self) -> list[str]:
+        """The objectives as optuna-dashboard shows them (``Study.set_metric_names``): the task metric's name
+        (mse, bpb, accuracy, …), then ``flops`` or ``params``."""
+        return [self.metric if o == "metric" else o for o in self.objectives]
+
     def with_trials(self, n_trials: int) -> StudySettings:
         return replace(self, n_trials=n_trials)
 

@@ -33,6 +33,7 @@ from typing import Any
 from archsearch.checks import check_keys
 
 SUBSET_LIMIT = 4  # up to this many terms: a categorical over subsets (2^4 - 1 = 15 choices)
+MAX_WIDTH, MAX_DEPTH, MAX_HEADS = 16384, 256, 256  # bounds on the choices: larger is a typo, not a model
 # Terms a baseline candidate uses when the grammar has them: the linear MLP and linear attention (real and
 # complex keys), else softmax attention; otherwise the grammar's first term.
 BASELINE_TERMS = (("0-0", "0-1.0-1"), ("0~0", "0~1.1~0"), ("0-0", "lse"))
@@ -106,6 +107,14 @@ class Candidate:
         )
 
 
+def candidate_key(attr: Any) -> str | None:
+    """The canonical key (:meth:`Candidate.key`) of a trial's ``candidate`` attribute: a dict, or the key itself
+    in studies written before the attribute became a dict; None without one."""
+    if isinstance(attr, dict):
+        return json.dumps(attr, sort_keys=True, separators=(",", ":"))
+    return attr if isinstance(attr, str) else None
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """Finite choices for every parameter; ``terms`` in grammar order. JSON round trip: to_dict/from_dict."""
@@ -143,12 +152,16 @@ class SearchSpace:
             if len(set(values)) != len(values):
                 raise ValueError(f"repeated choices for {name}: {values}")
             object.__setattr__(self, name, values)
-        if any(w < 1 for w in self.width) or any(d < 1 for d in self.depth) or any(h < 1 for h in self.heads):
-            raise ValueError("width, depth and heads choices must be positive integers")
+        for name, hi in (("width", MAX_WIDTH), ("depth", MAX_DEPTH), ("heads", MAX_HEADS)):
+            bad = [v for v in getattr(self, name) if not 1 <= v <= hi]
+            if bad:
+                raise ValueError(f"{name} choices must be integers between 1 and {hi}, not {bad[0]}")
         if any(not 0 < r <= 1 for r in self.rank_frac):
             raise ValueError("rank fractions must lie in (0, 1]")
-        if any(not s > 0 for s in self.step) or any(not lr > 0 for lr in self.lr):
-            raise ValueError("step sizes and learning rates must be positive")
+        for name in ("step", "lr"):
+            bad = [v for v in getattr(self, name) if not (v > 0 and math.isfinite(v) and v <= 1e3)]
+            if bad:
+                raise ValueError(f"{name} choices must be positive, finite and at most 1000, not {bad[0]}")
         for name, known in (("scheme", SCHEMES), ("norm", NORMS), ("field", ("real", "complex"))):
             if getattr(self, name) not in known:
                 raise ValueError(f"{name} must be one of {', '.join(known)}, not {getattr(self, name)!r}")
@@ -161,7 +174,8 @@ class SearchSpace:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
         check_keys(d, cls, "search-space field(s)")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**values)
 
     # ------------------------------------------------------------------ choices
     def subsets(self) -> list[tuple[str, ...]]:
@@ -304,7 +318,7 @@ class SearchSpace:
 
     def single(self) -> SearchSpace:
         """The grid version of this space: each term alone, every hyper-parameter fixed to its default."""
-        fixed = {name: (self.default(name),) for name in HYPER}
+        fixed: dict[str, Any] = {name: (self.default(name),) for name in HYPER}
         return replace(self, mode="single", **fixed)
 
 
@@ -356,5 +370,14 @@ def space_from_grammar(grammar: Any, overrides: dict[str, tuple[Any, ...]] | Non
     choices replaced (``parse_space_overrides``)."""
     from archsearch.enumeration import enumerate_terms
 
-    keys = tuple(t.key for t in enumerate_terms(grammar))
-    return SearchSpace(terms=keys, mode=mode, field=grammar.axioms.field, **(overrides or {}))
+    terms = enumerate_terms(grammar)
+    choices: dict[str, Any] = dict(overrides or {})  # field name → tuple of choices, checked by SearchSpace
+    space = SearchSpace(terms=tuple(t.key for t in terms), mode=mode, field=grammar.axioms.field, **choices)
+    for term in terms:  # a cone projection acts on groups of cone_size features: every width must fit
+        size = getattr(term, "cone_size", None)
+        if size and getattr(term, "projection", "relu") != "relu":
+            bad = [w for w in space.width if w % size]
+            if bad:
+                raise ValueError(f"width {bad[0]} is not divisible by the cone size {size} of {term.key}; choose "
+                                 f"widths that are multiples of {size} (--space width=...)")
+    return space

@@ -24,29 +24,19 @@ def _cuda_devices() -> int:
         return 0
 
 
-def _best(study: Any, settings: StudySettings) -> str:
-    """"best <metric> <value> (#n)" over the COMPLETE trials so far, "" when none."""
-    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE" and t.values]
-    if not done:
-        return ""
-    sign = 1.0 if settings.directions[0] == "minimize" else -1.0
-    best = min(done, key=lambda t: sign * t.values[0])
-    return f"best {settings.metric} {best.values[0]:.4g} (#{best.number})"
-
-
 def run_workers(study: Any, settings: StudySettings, storage: str | None, results_dir: Path, workers: int,
                 device: str, progress: bool, console: Any, threads: int | None, deadline: float | None) -> None:
     target = int(settings.n_trials)
-    bar = ProgressBar(target, settings.study, console) if progress else None
+    bar = ProgressBar(target, settings.study, console, settings.metric, settings.directions[0]) if progress else None
 
     def refresh() -> None:
         if bar is not None:
-            bar.update(count_trials(study)["finished"], _best(study, settings))
+            bar.update(study, count_trials(study)["finished"])
 
     try:
         refresh()
         if workers == 1:
-            run_worker(settings.study, storage, results_dir, device, 0, target, on_trial=lambda *_: refresh(),
+            run_worker(settings.study, storage, results_dir, device, 0, None, on_trial=lambda *_: refresh(),
                        threads=threads, deadline=deadline)
         else:
             _spawn_workers(settings, storage, results_dir, workers, device, target, refresh, threads, deadline,
@@ -70,7 +60,7 @@ def _spawn_workers(settings: StudySettings, storage: str | None, results_dir: Pa
     def start(index: int) -> Any:
         kwargs = {
             "study_name": settings.study, "storage": storage, "results_dir": str(results_dir),
-            "device": "cuda" if n_gpu else device, "worker_index": index, "n_trials": target, "threads": threads,
+            "device": "cuda" if n_gpu else device, "worker_index": index, "n_trials": None, "threads": threads,
             "cuda_visible_devices": index % n_gpu if n_gpu else None,
             "start_barrier": barrier if index < workers else None, "deadline": deadline,
         }
@@ -90,6 +80,8 @@ def _spawn_workers(settings: StudySettings, storage: str | None, results_dir: Pa
                 proc.join()
                 procs.remove(proc)
                 code = proc.exitcode
+                if code != 0:
+                    barrier.abort()  # a first worker that died never reaches the start barrier: free the others
                 if code == 0:
                     continue
                 if code is not None and code < 0 and replaced < workers:

@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from archsearch.search.baselines import BASELINES, baseline_attrs, check_baselines
-from archsearch.search.errors import SearchError, StudyError
-from archsearch.search.factories import check_device, load_study, make_task, quiet_optuna, study_names
+from archsearch.search.errors import SearchError, StudyError, disk_error
+from archsearch.search.factories import (
+    check_device,
+    load_study,
+    make_task,
+    quiet_optuna,
+    set_metric_names,
+    study_names,
+)
 from archsearch.search.recovery import recover_stale_trials
 from archsearch.search.settings import (
     DEFAULT_TRIALS,
@@ -36,7 +43,7 @@ from archsearch.search.storage import claim_lock, describe_storage, open_storage
 
 
 def run_search(
-    grammar: Any = "grammars/paper.toml",
+    grammar: Any = "paper",
     task_name: str = "icl-regression",
     task_options: dict[str, Any] | None = None,
     study_name: str | None = None,
@@ -69,7 +76,8 @@ def run_search(
     n_trials: distinct configurations to train (a duplicate proposal does not count), baselines included;
     budget: "1h" (wall time of this run) or "20000steps" (training steps over the study's trials) — the run
     ends at whichever of the target and the budget comes first (with a budget and no n_trials, the target is
-    the whole space). grammar: a Grammar or a grammar file; space: choices to replace (``{"width": (8,)}``);
+    the whole space). grammar: a Grammar, a shipped grammar's name or a grammar file; space: choices to
+    replace (``{"width": (8,)}``);
     mode: how terms are chosen ("auto", "subsets", "flags", "single", "layers": a term set per Euler step);
     baselines: names from archsearch.search.baselines (default all, none with ``baseline=False`` or the grid);
     pruner: default "median" ("hyperband" is successive halving over the training steps), "none" for the grid
@@ -78,6 +86,25 @@ def run_search(
     stored settings). Returns the Optuna study. Raises SearchError (one-line message) for what a user can get
     wrong.
     """
+    try:
+        return _run_search(grammar, task_name, task_options, study_name, n_trials, storage, sampler, pruner,
+                           objectives, steps, batch_size, train_options, space, mode, workers, resume, baseline,
+                           baselines, budget, device, seed, results_dir, progress, console, threads, on_resume)
+    except OSError as err:
+        where = describe_storage(storage, Path(results_dir) / (study_name or "<study>"))
+        mapped = disk_error(err, where)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def _run_search(grammar: Any, task_name: str, task_options: dict[str, Any] | None, study_name: str | None,
+                n_trials: int | None, storage: str | None, sampler: str, pruner: str | None,
+                objectives: Sequence[str], steps: int, batch_size: int, train_options: dict[str, Any] | None,
+                space: dict[str, tuple[Any, ...]] | None, mode: str, workers: int, resume: bool, baseline: bool,
+                baselines: Sequence[str] | None, budget: Budget | str | None, device: str, seed: int,
+                results_dir: str | os.PathLike[str], progress: bool, console: Any, threads: int | None,
+                on_resume: Callable[[StudySettings], None] | None) -> Any:
     quiet_optuna()
     if workers < 1:
         raise SearchError(f"--workers must be at least 1, not {workers}")
@@ -117,20 +144,24 @@ def _resume(study_name: str | None, storage: str | None, results_dir: str | os.P
     except StudyError:
         raise StudyError(f"no study named {study_name!r} to resume (no {study_dir / 'journal.log'})") from None
     study = load_study(study_name, raw, where=describe_storage(storage, study_dir))
+    if _incomplete(study):
+        raise StudyError(f"study {study_name!r} was interrupted while it was being created (no trial ran); start "
+                         "it again: the same command without --resume")
     settings = load_settings(study)
     if on_resume is not None:
         on_resume(settings)
-    changed = settings
-    if n_trials is not None and n_trials != settings.n_trials:
-        changed = changed.with_trials(n_trials)
-    if budget is not None and budget.steps is not None and budget.steps != settings.step_budget:
-        from dataclasses import replace
+    with claim_lock(raw, study_dir, study_name):  # concurrent resumes write their targets one after the other
+        settings = load_settings(study)
+        changed = settings
+        if n_trials is not None and n_trials != settings.n_trials:
+            changed = changed.with_trials(n_trials)
+        if budget is not None and budget.steps is not None and budget.steps != settings.step_budget:
+            from dataclasses import replace
 
-        changed = replace(changed, step_budget=budget.steps)
-    if changed != settings:
-        settings = changed
-        save_settings(study, settings)
-    with claim_lock(raw, study_dir, study_name):
+            changed = replace(changed, step_budget=budget.steps)
+        if changed != settings:
+            settings = changed
+            save_settings(study, settings)
         recover_stale_trials(study, raw)
     return study, settings, raw, study_dir
 
@@ -167,13 +198,15 @@ def _create_study(grammar: Any, task_name: str, task_options: dict[str, Any], st
         n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
     if n_trials is None:
         n_trials = space.size() + len(baselines) if budget is not None else DEFAULT_TRIALS
-    name = check_study_name(study_name or default_study_name(grammar.name, task_name))
+    name = check_study_name(study_name if study_name is not None else default_study_name(grammar.name, task_name))
     study_dir = Path(results_dir) / name
     where = describe_storage(storage, study_dir)
     raw = open_storage(storage, study_dir, create=True)
     if name in study_names(raw):
-        raise StudyError(f"study {name!r} already exists in {where}; continue it with --resume or choose "
-                         "another --study")
+        if not _incomplete(load_study(name, raw, where=where)):
+            raise StudyError(f"study {name!r} already exists in {where}; continue it with --resume or choose "
+                             "another --study")
+        optuna.delete_study(study_name=name, storage=raw)  # killed while it was being created: start it again
     directions = tuple(task.direction if o == "metric" else "minimize" for o in objectives)
     settings = StudySettings(
         study=name,
@@ -195,15 +228,25 @@ def _create_study(grammar: Any, task_name: str, task_options: dict[str, Any], st
         created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     try:
-        study = optuna.create_study(study_name=name, storage=raw, directions=list(directions))
+        senses = [optuna.study.StudyDirection[d.upper()] for d in directions]
+        study = optuna.create_study(study_name=name, storage=raw, directions=senses)
     except optuna.exceptions.DuplicatedStudyError:
         raise StudyError(f"study {name!r} already exists in {where}; continue it with --resume") from None
-    save_settings(study, settings)
+    set_metric_names(study, settings.metric_names)  # optuna-dashboard's axis labels
     for params in grid[:n_trials]:
         study.enqueue_trial(params, user_attrs={"grid": True})
     for baseline in baselines:
         study.enqueue_trial({}, user_attrs=baseline_attrs(baseline, space))
+    save_settings(study, settings)  # last: the settings mark a study whose creation finished
     return study, settings, study_dir, raw
+
+
+def _incomplete(study: Any) -> bool:
+    """A study whose creation was cut short (a kill between its journal appends): it has no settings yet and
+    no trial ever ran. Creating a study appends the study, its queued trials and, last, its settings."""
+    from archsearch.search.settings import SETTINGS_ATTR
+
+    return SETTINGS_ATTR not in study.user_attrs and all(t.state.name == "WAITING" for t in study.get_trials())
 
 
 __all__ = ["SearchSpace", "run_search"]

@@ -5,7 +5,10 @@
    trials (distinct configurations: a duplicate does not count) and the running ones, stops when they reach
    the target, the step budget is spent, the deadline has passed or the space is exhausted, else claims a
    trial (``study.ask()``, which pops a queued trial first) and records its owner (host, pid, start time);
-2. it trains the trial outside the lock and tells the result. A proposal that repeats a trained
+2. it trains the trial outside the lock and tells the result;
+3. once the target is claimed, it waits until the trials other workers run have finished, and runs one again
+   if its worker died — so no worker (and no ``search``) returns before the target is reached, unless a
+   budget ended the search. A proposal that repeats a trained
    configuration reuses its result (the objective) and does not count; the next proposal of this worker then
    comes from a random sampler, which steers away from the sampler's favourite (TPE on a small discrete space
    otherwise proposes it again and again).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 import warnings
@@ -26,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from archsearch.search.errors import SearchError
+from archsearch.search.errors import SearchError, disk_error
 from archsearch.search.factories import check_device, load_study, make_pruner, make_sampler, make_task, quiet_optuna
 from archsearch.search.heartbeat import Heartbeat
 from archsearch.search.liveness import owner_record
@@ -35,6 +39,8 @@ from archsearch.search.settings import StudySettings, check_study_name, load_set
 from archsearch.search.storage import claim_lock, describe_storage, open_storage
 
 MAX_CONSECUTIVE_FAILURES = 3
+WORKER_FAULT_ENV = "ARCHSEARCH_FAULT_WORKER"  # tests: "kill@I" kills spawned worker I as it starts
+POLL = 1.0  # seconds between looks at trials that other workers are finishing
 MAX_CONSECUTIVE_DUPLICATES = 50  # even random proposals keep repeating: the reachable space is spent
 
 
@@ -113,13 +119,22 @@ def run_worker(
     while max_trials is None or ran < max_trials:
         with claim_lock(raw, study_dir, study_name):
             recover_stale_trials(study, raw)
-            if stop_reason(study, settings, target, deadline, space_size) is not None:
+            if n_trials is None:  # the stored target: a concurrent resume may have changed it
+                settings = load_settings(study)
+                target = int(settings.n_trials)
+            reason = stop_reason(study, settings, target, deadline, space_size)
+            waiting = reason == "target" and count_trials(study)["finished"] < target
+            if reason is None:
+                study.sampler = explorer if duplicates else sampler
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                    trial = study.ask()
+                raw.set_trial_system_attr(trial._trial_id, OWNER_ATTR, owner)
+        if reason is not None:
+            if not waiting:
                 break
-            study.sampler = explorer if duplicates else sampler
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask()
-            raw.set_trial_system_attr(trial._trial_id, OWNER_ATTR, owner)
+            time.sleep(POLL)  # the last trials run in other workers: wait, and take over one whose worker dies
+            continue
         ran += 1
         state, values, error = TrialState.COMPLETE, None, None
         with Heartbeat(raw, trial._trial_id):
@@ -132,12 +147,14 @@ def run_worker(
             except KeyboardInterrupt:
                 study.tell(trial, state=TrialState.FAIL)
                 raise
+            except OSError as err:
+                if disk_error(err, "") is not None:
+                    raise  # a full or read-only disk: stop; the trial stays RUNNING, re-queued when the study resumes
+                state, error = TrialState.FAIL, f"{type(err).__name__}: {err}"
+                _report_failure(trial, error)
             except Exception as err:  # a bug or an unsupported term: FAIL, and the study goes on
                 state, error = TrialState.FAIL, f"{type(err).__name__}: {err}"
-                with contextlib.suppress(Exception):
-                    trial.set_user_attr("error", error[:2000])
-                print(f"archsearch: trial {trial.number} failed: {' '.join(error.split())[:300]}", file=sys.stderr,
-                      flush=True)
+                _report_failure(trial, error)
             frozen = study.tell(trial, values, state=state) if state == TrialState.COMPLETE else \
                 study.tell(trial, state=state)
         if on_trial is not None:
@@ -152,9 +169,18 @@ def run_worker(
     return study
 
 
+def _report_failure(trial: Any, error: str) -> None:
+    with contextlib.suppress(Exception):
+        trial.set_user_attr("error", error[:2000])
+    print(f"archsearch: trial {trial.number} failed: {' '.join(error.split())[:300]}", file=sys.stderr, flush=True)
+
+
 def worker_process(kwargs: dict[str, Any]) -> None:
     """Entry point of a spawned worker process (a ``multiprocessing`` spawn context)."""
     import threading
+
+    if os.environ.get(WORKER_FAULT_ENV) == f"kill@{kwargs.get('worker_index')}":  # tests: die before the barrier
+        os.kill(os.getpid(), signal.SIGKILL)
 
     gpu = kwargs.pop("cuda_visible_devices", None)
     if gpu is not None:
@@ -163,10 +189,16 @@ def worker_process(kwargs: dict[str, Any]) -> None:
 
     def ready() -> None:  # wait until the other first workers hold a trial (one that leaves breaks it: go on)
         with contextlib.suppress(threading.BrokenBarrierError):
-            barrier.wait(timeout=START_BARRIER_TIMEOUT)
+            barrier.wait(timeout=float(os.environ.get(BARRIER_TIMEOUT_ENV, START_BARRIER_TIMEOUT)))
 
     try:
         run_worker(**kwargs, ready=ready if barrier is not None else None)
+    except OSError as err:
+        mapped = disk_error(err, f"the journal of study {kwargs.get('study_name')!r}")
+        if mapped is None:
+            raise
+        print(f"archsearch worker {kwargs.get('worker_index', 0)}: error: {mapped}", file=sys.stderr, flush=True)
+        sys.exit(2)
     except SearchError as err:
         print(f"archsearch worker {kwargs.get('worker_index', 0)}: error: {err}", file=sys.stderr, flush=True)
         sys.exit(2)
@@ -178,3 +210,4 @@ def worker_process(kwargs: dict[str, Any]) -> None:
 
 
 START_BARRIER_TIMEOUT = 120.0  # seconds the first spawned workers, each holding a claimed trial, wait for each other
+BARRIER_TIMEOUT_ENV = "ARCHSEARCH_START_BARRIER_TIMEOUT"  # tests: a longer wait, so that only an abort ends it early

@@ -21,8 +21,9 @@ the batch) and ``"targets"``; ``model(batch["inputs"])`` gives ``pred``, which :
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
 
 import torch
@@ -41,14 +42,34 @@ class MissingDependencyError(ImportError, ValueError):
     every caller that reports bad task options on one line reports this one the same way."""
 
 
+#: annotation → what a value must be (task options arrive from the command line as JSON or strings)
+_OPTION_KINDS = {
+    "int": ("an integer", lambda v: type(v) is int),
+    "float": ("a number", lambda v: type(v) in (int, float) and math.isfinite(v)),
+    "bool": ("true or false", lambda v: type(v) is bool),
+    "str": ("a string", lambda v: type(v) is str),
+    "int | str": ("an integer or a string", lambda v: type(v) in (int, str)),
+}
+MAX_OPTION_INT = 1 << 40  # larger is a typo, not a task
+
+
 @dataclass(frozen=True)
 class TaskConfig:
-    """Options every task has. ``seed`` fixes the val/test datasets; ``eval_size`` their size."""
+    """Options every task has. ``seed`` fixes the val/test datasets; ``eval_size`` their size. Every option is
+    checked against its annotation first (a one-line ValueError naming the option), so a task never
+    compares a string with a number."""
 
     seed: int = 0
     eval_size: int = 1024
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            kind = _OPTION_KINDS.get(str(f.type))
+            value = getattr(self, f.name)
+            if kind is not None and not kind[1](value):
+                raise ValueError(f"option {f.name} must be {kind[0]}, not {value!r}")
+            if type(value) is int and abs(value) > MAX_OPTION_INT:
+                raise ValueError(f"option {f.name} = {value} is out of range (at most {MAX_OPTION_INT})")
         if self.eval_size < 1:
             raise ValueError(f"eval_size must be at least 1, not {self.eval_size}")
 
@@ -99,7 +120,7 @@ class Task:
 
     name: ClassVar[str] = ""
     causal: ClassVar[bool] = False
-    metric_name: ClassVar[str] = ""
+    metric_name: str = ""  # a class attribute, or set per instance (text: bpb or bpc)
     direction: ClassVar[str] = "minimize"
     Config: ClassVar[type[TaskConfig]] = TaskConfig
     #: set by tasks whose splits are disjoint by construction (no key check needed)

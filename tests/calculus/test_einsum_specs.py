@@ -17,9 +17,11 @@ from archsearch.calculus import (
     random_weights,
     resolve_operands,
 )
+from archsearch.calculus.evaluate import TOKEN_LETTERS
 from archsearch.terms import Diagram, Softmax
 
 CASES = diagram_cases()
+TOKEN = "0123456789abcdefghij"  # vertex names in a key
 
 
 def test_documented_example():
@@ -75,3 +77,28 @@ def test_errors():
     # potential accepts a Field as well as a term
     f = derive(Diagram.from_key("0-0"))
     assert np.isclose(potential(f, np.eye(2), {"W1": np.eye(2)}), 2.0)
+
+
+def test_letters_at_the_limit_of_one_einsum():
+    """Index letters on diagrams larger than any grammar asks for: a 17-edge trace uses all 34 feature letters
+    and 17 vertex letters, eight disjoint edges 16 vertex letters; both evaluate to their closed forms
+    (Tr Π_e X W_e Xᵀ and Π_e sᵀ W_e s, s = Σ_j x_j), and one edge more is refused."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3, 2)) / 2
+    cycle = Diagram.from_key(".".join(f"{chr(ord('A') + e % 2)}{TOKEN[e]}~{TOKEN[(e + 1) % 17]}" for e in range(17)))
+    pairs = Diagram.from_key(".".join(f"{TOKEN[2 * e]}-{TOKEN[2 * e + 1]}" for e in range(8)))
+    for d, closed in [
+        (cycle, lambda W: np.trace(np.linalg.multi_dot([X @ W[e.letter] @ X.T for e in cycle.rep]))),
+        (pairs, lambda W: np.prod([X.sum(0) @ W[f"W{i + 1}"] @ X.sum(0) for i in range(8)])),
+    ]:
+        W = random_weights(d, 2, rng)
+        spec = potential_einsum(d)
+        inputs = spec.subscripts.rstrip("->").split(",")
+        tokens = {c for s in inputs for c in s if c in TOKEN_LETTERS}
+        features = [c for s in inputs[1::3] for c in s]  # each edge's weight carries its two feature letters
+        assert len(tokens) == d.n_vertices and len(set(features)) == len(features) == 2 * d.degree
+        assert not tokens & set(features)
+        assert np.isclose(opt_einsum.contract(spec.subscripts, *resolve_operands(spec, X, W)), closed(W), rtol=1e-10)
+    longer = Diagram.from_key(".".join(f"{TOKEN[e]}~{TOKEN[(e + 1) % 18]}" for e in range(18)))
+    with pytest.raises(ValueError, match="too large"):
+        potential_einsum(longer)

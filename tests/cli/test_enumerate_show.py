@@ -54,6 +54,28 @@ def test_latex_format(run):
     res = run("enumerate", "--grammar", "grammars/paper.toml", "--format", "latex")
     assert res.code == 0, res.err
     assert res.out.startswith("\\begin{tabular}") and "operatorname{Tr}" in res.out
+    assert "id & order" in res.out and "0-1.0-1 & 4" in res.out  # ids in every format
+
+
+def test_shipped_grammars_by_name(run):
+    listed = run("grammars", "--format", "json").json()
+    assert {"paper", "permutation", "softmax", "transformer"} <= {g["name"] for g in listed}
+    by_name = run("enumerate", "--grammar", "paper", "--format", "json").json()
+    by_path = run("enumerate", "--grammar", "grammars/paper.toml", "--format", "json").json()
+    assert by_name["terms"] == by_path["terms"]
+    res = run("enumerate", "--grammar", "papr")
+    assert res.code == 2 and "shipped: " in res.err and "paper" in res.err
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "csv"])
+def test_plain_formats_lead_with_the_id(run, fmt):
+    import csv
+    import io
+
+    res = run("enumerate", "--grammar", "paper", "--format", fmt)
+    assert res.code == 0, res.err
+    rows = list(csv.reader(io.StringIO(res.out), delimiter="\t" if fmt == "tsv" else ","))
+    assert rows[0][:2] == ["id", "order"] and [r[0] for r in rows[1:]] == ["0-0", "0-1.0-1"]
 
 
 @pytest.mark.parametrize("grammar", sorted(p.name for p in (ROOT / "grammars").glob("*.toml")))
@@ -154,8 +176,10 @@ def test_small_token_count_is_flagged(run):
     assert res.code == 0, res.err
     stable = {row["order"]: row["stable"] for row in res.json()["counts"]}
     assert stable == {2: True, 4: False, 6: False}
-    table = run("enumerate", "--left", "perm", "--max-order", "6", "--tokens", "2")
+    table = run("enumerate", "--left", "perm", "--max-order", "6", "--tokens", "2", "--format", "table")
     assert "identities" in table.out
+    piped = run("enumerate", "--left", "perm", "--max-order", "6", "--tokens", "2")  # TSV: the warning on stderr
+    assert "identities" in piped.err and "identities" not in piped.out
 
 
 def test_show_code_prints_a_runnable_module(run):

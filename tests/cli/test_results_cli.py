@@ -17,16 +17,26 @@ def _one_line_error(res, command: str) -> str:
 
 
 def test_leaderboard_table_and_json(run, results):
-    res = run("leaderboard", "--study", "multi", "--results", str(results))
+    res = run("leaderboard", "--study", "multi", "--results", str(results), "--format", "table")
     assert res.code == 0, res.err
     assert "linear attention" in res.out and "val mse" in res.out and "Pareto" in res.out
+    piped = run("leaderboard", "--study", "multi", "--results", str(results))  # not a terminal: TSV
+    header, *lines = piped.out.splitlines()
+    assert header.split("\t")[:2] == ["trial", "val mse"] and header.split("\t")[-1] == "pareto"
+    assert all(line.split("\t")[0].isdigit() for line in lines) and lines
+    for hyper in ("width", "depth", "lr"):
+        assert hyper in header.split("\t")
+    csv = run("leaderboard", "--study", "multi", "--results", str(results), "--format", "csv")
+    assert csv.out.startswith("trial,val mse,")
+    latex = run("leaderboard", "--study", "multi", "--results", str(results), "--format", "latex")
+    assert latex.out.startswith("\\begin{tabular}") and "trial & val mse" in latex.out
     res = run("leaderboard", "--study", "causal", "--results", str(results), "--top", "2", "--json")
     assert res.code == 0, res.err
     rows = res.json()
     assert len(rows) == 2
     for row in rows:
         for key in ("number", "state", "values", "term_ids", "names", "n_params", "flops", "wall_time", "device",
-                    "duplicate_of"):
+                    "duplicate_of", "hyper"):
             assert key in row
     assert rows[0]["values"][0] >= rows[1]["values"][0]  # accuracy: higher first
 

@@ -70,3 +70,13 @@ def test_printed_letters_follow_the_rep_walk():
     letters = [e.letter for e in d.rep]
     assert d.unicode() == f"1ᵀ X {letters[0]} X* X {letters[1]} X* 1" or "X̄" in d.unicode()
     assert [d.weight_name(i) for i in range(d.degree)] == letters
+
+
+def test_edge_and_canonical_form_errors():
+    from archsearch.families.canonical import canonical_edges
+
+    with pytest.raises(ValueError, match=r"^unoriented edges are stored with src <= dst$"):
+        Edge("", 2, 1, False)
+    assert Edge("", 2, 1, True).src == 2  # an oriented edge keeps its direction
+    with pytest.raises(ValueError, match=r"^a diagram needs at least one edge$"):
+        canonical_edges([])

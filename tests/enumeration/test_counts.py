@@ -114,3 +114,33 @@ def test_orthogonal_sequences():
     free = Axioms(left="orthogonal")
     assert [len(connected_diagrams(free, d)) for d in range(1, 9)] == [1] * 8
     assert [len(all_diagrams(free, d)) for d in range(1, 8)] == [1, 2, 3, 5, 7, 11, 15]
+
+
+def test_unitary_labelled_counts_are_cyclic_orders_and_permutations():
+    """U(N) with d distinguishable weights: a connected trace is a cyclic order of the d labels, (d − 1)! of
+    them; a product of traces is a permutation of the labels (its cycles), d! of them."""
+    from math import factorial
+
+    ax = Axioms(left="unitary", weights="labelled")
+    assert [len(connected_diagrams(ax, d)) for d in range(1, 5)] == [factorial(d - 1) for d in range(1, 5)]
+    assert [len(all_diagrams(ax, d)) for d in range(1, 5)] == [factorial(d) for d in range(1, 5)]
+
+
+def test_diagrams_follows_the_connected_axiom():
+    from archsearch.enumeration.diagrams import diagrams
+
+    for connected in (True, False):
+        ax = Axioms(connected=connected)
+        assert diagrams(ax, 3) == (connected_diagrams(ax, 3) if connected else all_diagrams(ax, 3))
+    assert len(diagrams(Axioms(connected=True), 3)) == 11 and len(diagrams(Axioms(connected=False), 3)) == 23
+
+
+def test_labelled_weights_up_to_their_limit():
+    """Labelled weights: every set partition of the 8 endpoints at order 8 (Bell(8) = 4140, by the brute
+    force's own partition count), and a readable refusal above it."""
+    from archsearch.enumeration.diagrams import LABELLED_MAX_DEGREE
+
+    ax = Axioms(weights="labelled")
+    assert len(all_diagrams(ax, LABELLED_MAX_DEGREE)) == sum(1 for _ in set_partitions(2 * LABELLED_MAX_DEGREE))
+    with pytest.raises(ValueError, match=rf"^labelled weights are enumerated up to order {2 * LABELLED_MAX_DEGREE}$"):
+        connected_diagrams(ax, LABELLED_MAX_DEGREE + 1)

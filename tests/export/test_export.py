@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from results_helpers import REAL_DATA_STUDIES, STUDIES, build_studies, journal_bytes
+from train_helpers import check_euler_step  # tests/train, put on sys.path by tests/conftest.py
 
 from archsearch.export import ExportError, export_source, export_trial
 from archsearch.export.source import check_sections, check_standalone
@@ -251,3 +252,15 @@ def test_exported_file_runs_as_a_script(results, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "parameters" in proc.stdout
     assert out.read_text().startswith('"""Trial ')
+
+
+def test_exported_euler_step_with_known_fields(results, tmp_path):
+    """The exported file carries its own copy of the Euler step: the same known-field checks as
+    archsearch's (h applied, −i h F for the complex state, h = 0 returns X), run on that copy."""
+    source, _ = export_source("complex", "best", results_dir=results)
+    namespace = {"__name__": "exported", "__file__": str(tmp_path / "winner.py")}
+    exec(compile(source, str(tmp_path / "winner.py"), "exec"), namespace)
+    from archsearch.train.model import EulerStep
+
+    assert namespace["EulerStep"] is not EulerStep
+    check_euler_step(namespace["EulerStep"])

@@ -75,7 +75,8 @@ def build_studies(root: Path, studies: dict[str, dict[str, Any]]) -> Path:
 
 def copy_study(results: Path, name: str, dest: Path) -> Path:
     """A copy of study ``name`` under ``dest`` (a results directory of its own); returns ``dest``."""
-    shutil.copytree(results / name, dest / name, ignore=shutil.ignore_patterns("*.lock", "*.claim"))
+    skip = shutil.ignore_patterns("*.lock", "*.archsearch-lock", "*.claim")
+    shutil.copytree(results / name, dest / name, ignore=skip)
     return dest
 
 

@@ -78,6 +78,12 @@ def test_write_report_files_and_storage_untouched(results, tmp_path):
         if name.endswith(".png"):
             assert f'src="{name}"' in page
     assert "<table>" in page and "linear attention" in page
+    # the best trial's contraction diagrams, drawn (SVG) and shown on the page
+    drawn = [n for n in names if n.startswith("diagram_") and n.endswith(".svg")]
+    assert drawn, names
+    for name in drawn:
+        assert f'src="{name}"' in page
+        assert (tmp_path / "report" / name).read_bytes().lstrip().startswith((b"<?xml", b"<svg"))
     assert not [p for p in (tmp_path / "report").iterdir() if p.name.endswith(".tmp")]
     assert journal_bytes(results, "multi") == before
     # the study still opens with a plain Optuna JournalStorage (what optuna-dashboard uses)

@@ -1,16 +1,20 @@
 """A real local PostgreSQL server (initdb + pg_ctl as user postgres on 127.0.0.1): a search with 2 worker
-processes plus an ``archsearch worker`` joining it, heartbeats, and a stale trial failed by the heartbeat check."""
+processes plus an ``archsearch worker`` joining it, heartbeats, and a stale trial failed by the heartbeat check
+and re-queued until the retry cap."""
 
 from __future__ import annotations
 
 import time
 import warnings
+from contextlib import closing
 
 import optuna
 from search_helpers import SPACE, TASK_OPTIONS, TINY, cli, load, popen_cli, wait_for
 
 from archsearch.search import open_storage, recover_stale_trials, run_search
+from archsearch.search.recovery import MAX_RETRY as OWNER_MAX_RETRY
 from archsearch.search.recovery import OWNER_ATTR
+from archsearch.search.storage import MAX_RETRY
 
 
 def test_search_with_workers_on_postgresql(postgres, tmp_path):
@@ -22,7 +26,7 @@ def test_search_with_workers_on_postgresql(postgres, tmp_path):
         import psycopg2
 
         try:
-            with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            with closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:  # `with conn` alone leaves it open
                 cur.execute("SELECT count(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED')")
                 return cur.fetchone()[0] > 0
         except psycopg2.Error:
@@ -48,7 +52,11 @@ def test_search_with_workers_on_postgresql(postgres, tmp_path):
     assert all((tmp_path / "pg" / "trials" / str(t.number) / "model.safetensors").exists() for t in complete)
 
 
-def test_heartbeat_fails_and_requeues_a_stale_trial(postgres, tmp_path):
+def test_heartbeat_fails_and_requeues_a_stale_trial_until_the_retry_cap(postgres, tmp_path):
+    """A worker on another machine claims the queued trial, beats once and vanishes, again and again: the
+    heartbeat check fails each run and re-queues its parameters MAX_RETRY times (MAX_RETRY + 1 runs), then
+    leaves the last failure alone."""
+    assert MAX_RETRY == OWNER_MAX_RETRY  # a dead worker's trial runs as often whichever check finds it
     url = postgres("heartbeat")
     run_search("grammars/paper.toml", "icl-regression", TASK_OPTIONS, "hb", 1, storage=url, steps=3, batch_size=8,
                space=SPACE, results_dir=tmp_path, progress=False, threads=1, baseline=False)
@@ -58,17 +66,56 @@ def test_heartbeat_fails_and_requeues_a_stale_trial(postgres, tmp_path):
     params = {"terms": "0-0", "width": 8, "depth": 1, "heads": 1, "rank_frac": 0.5, "step": 0.5, "lr": 1e-3,
               "tied": False}
     study.enqueue_trial(params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "heartbeat … supposed to be used with Study.optimize"
-        trial = study.ask()  # a worker on another machine claims it, beats once and vanishes
-    for name in params:
-        trial.suggest_categorical(name, list(study.trials[0].distributions[name].choices))
-    storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, {"host": "elsewhere", "pid": 1, "start": 0})
-    storage.record_heartbeat(trial._trial_id)
-    assert recover_stale_trials(study, storage) == []  # alive as far as anyone can tell
-    time.sleep(5.5)  # past the grace period (a short one would flake on a loaded machine)
-    recover_stale_trials(study, storage)  # the heartbeat check now fails it and re-queues its parameters
+    runs = []
+    for attempt in range(MAX_RETRY + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "heartbeat … supposed to be used with Study.optimize"
+            trial = study.ask()  # the queued parameters (first the enqueued trial, then each re-queued run)
+        for name in params:
+            trial.suggest_categorical(name, list(study.trials[0].distributions[name].choices))
+        assert trial.params == params
+        storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, {"host": "elsewhere", "pid": 1, "start": 0})
+        storage.record_heartbeat(trial._trial_id)
+        if attempt == 0:
+            assert recover_stale_trials(study, storage) == []  # alive as far as anyone can tell
+        time.sleep(5.5)  # past the grace period (a short one would flake on a loaded machine)
+        recover_stale_trials(study, storage)  # the heartbeat check now fails it and (until the cap) re-queues it
+        runs.append(trial.number)
     trials = study.get_trials()
-    assert trials[trial.number].state.name == "FAIL"
-    retry = [t for t in trials if t.system_attrs.get("failed_trial") == trial.number]
-    assert len(retry) == 1 and retry[0].state.name == "WAITING" and retry[0].params == params
+    assert [trials[n].state.name for n in runs] == ["FAIL"] * (MAX_RETRY + 1)
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == runs[0]]
+    assert [t.number for t in retries] == runs[1:]  # each re-queued run was the next one claimed
+    assert retries[-1].system_attrs["retry_history"] == runs[:-1]
+    assert not [t for t in trials if t.state.name in ("WAITING", "RUNNING")]  # the last failure is not re-queued
+
+
+def test_in_process_commands_leave_no_server_connections(postgres, tmp_path, run):
+    """Each command run through ``archsearch.cli.main`` closes the connections it pooled: without that a process
+    running several commands (the tests, a notebook) held a few per command until the server refused clients
+    ("too many clients already" at max_connections = 50). Counted before any garbage collection."""
+    import gc
+
+    import psycopg2
+
+    url = postgres("pooled")
+    searched = cli("search", "--study", "p", "--storage", url, "--results", str(tmp_path), "--trials", "1",
+                   "--no-baseline", "--no-progress", *TINY)
+    assert searched.returncode == 0, searched.stderr
+
+    def others() -> int:
+        conn = psycopg2.connect(url)  # closed below: psycopg2's `with conn` only ends the transaction
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = 'pooled' "
+                            "AND pid <> pg_backend_pid()")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
+
+    gc.disable()
+    try:
+        for command in (["leaderboard", "--study", "p"], ["export", "--study", "p", "--out", str(tmp_path / "m.py")]):
+            assert run(*command, "--storage", url, "--results", str(tmp_path)).code == 0
+            assert others() == 0, command[0]
+    finally:
+        gc.enable()

@@ -62,7 +62,7 @@ GOOD = json.dumps({"op_code": 0, "worker_id": "w", "study_name": "s", "direction
 CORRUPT = {
     "binary": b"\x00\xff\xfe garbage\n" + GOOD.encode(),
     "not-json": GOOD.encode() + b"this is not json\n",
-    "truncated": GOOD.encode() + GOOD.encode()[:20],
+    "torn-inside": GOOD.encode() + GOOD.encode()[:20] + b"\n" + GOOD.encode(),  # a cut-short entry, then more
     "wrong-shape": GOOD.encode() + b'{"hello": "world"}\n',
     "list": b"[1, 2, 3]\n",
     "bad-op": GOOD.encode() + b'{"op_code": 99, "worker_id": "w"}\n',
@@ -80,6 +80,27 @@ def test_corrupt_journal_is_refused_and_left_unchanged(tmp_path, kind):
     msg = str(info.value)
     assert "\n" not in msg and str(path) in msg and "corrupt" in msg and "unchanged" in msg
     assert path.read_bytes() == CORRUPT[kind]
+
+
+def test_torn_last_entry_is_ignored_then_removed_at_the_next_append(tmp_path, capfd):
+    """A kill or a full disk in the middle of an append leaves an incomplete last line: readers skip it (as
+    Optuna's reader does), the next append cuts it off first (else it would glue a whole entry to the partial
+    one, corrupting the file), with a warning."""
+    storage = open_storage(None, tmp_path / "s")
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    path = journal_path(tmp_path / "s")
+    whole = path.read_bytes()
+    path.write_bytes(whole + b'{"op_code": 5, "worker_id": "w", "tri')
+    torn: list[int] = []
+    assert check_journal(path, torn) == whole.count(b"\n") and torn == [whole.count(b"\n") + 1]
+    again = optuna.load_study(study_name="s", storage=open_storage(None, tmp_path / "s", create=False))
+    assert len(again.trials) == 2
+    again.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+    assert path.read_bytes().startswith(whole) and path.read_bytes().endswith(b"\n")
+    assert check_journal(path) > whole.count(b"\n")
+    assert "removed an incomplete last entry" in capfd.readouterr().err
+    assert len(optuna.load_study(study_name="s", storage=open_storage(None, tmp_path / "s", create=False)).trials) == 3
 
 
 def _holder(study_dir):

@@ -4,6 +4,10 @@ resume and the errors a user can cause."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -23,6 +27,7 @@ from archsearch.search import (
 )
 from archsearch.search.liveness import owner_alive, owner_record
 from archsearch.search.recovery import OWNER_ATTR
+from archsearch.search.space import candidate_key
 from archsearch.search.worker import run_worker
 
 BUDGET = dict(task_options=TASK_OPTIONS, steps=3, batch_size=8, space=SPACE, progress=False, threads=1)
@@ -35,13 +40,17 @@ def test_trial_records_weights_and_config(tmp_path):
     assert states(study) == {"COMPLETE": 3}
     first = study.trials[0]
     assert first.user_attrs["term_ids"] == ["0-0", "0-1.0-1"]  # the baseline is queued first
-    assert first.user_attrs["terms"] == ["Tr(G₁)", "Tr(G₁ G₂)"]
+    assert first.user_attrs["terms"] == ["linear MLP: Tr(G₁)", "linear attention: Tr(G₁ G₂)"]
     for key in ("n_params", "flops", "wall_time", "device", "test_metric", "config", "candidate"):
         assert key in first.user_attrs, key
-    config = json.loads(first.user_attrs["config"])
+    config = first.user_attrs["config"]  # dicts: optuna-dashboard shows them as trees
+    assert isinstance(config, dict) and isinstance(first.user_attrs["candidate"], dict)
+    assert study.metric_names == ["mse"]
+    for name in ("model.safetensors", "config.json"):  # readable by the other users of a shared results directory
+        assert (tmp_path / "rec" / "trials" / "0" / name).stat().st_mode & 0o777 == 0o644
     assert config["task"] == {"name": "icl-regression", "options": TASK_OPTIONS}
     assert config["model"]["width"] == 8 and config["train"]["steps"] == 3
-    assert json.loads(first.user_attrs["candidate"])["terms"] == ["0-0", "0-1.0-1"]
+    assert first.user_attrs["candidate"]["terms"] == ["0-0", "0-1.0-1"]
     # the weights and config rebuild the model
     from safetensors.torch import load_file
 
@@ -74,7 +83,7 @@ def test_duplicates_are_not_trained_twice(tmp_path, monkeypatch):
                        pruner="none", steps=3, batch_size=8, space=space, results_dir=tmp_path, progress=False,
                        threads=1, baseline=False)
     trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    keys = {t.user_attrs["candidate"] for t in trials}
+    keys = {candidate_key(t.user_attrs["candidate"]) for t in trials}
     assert len(calls) == len(keys) == 3
     dups = [t for t in trials if "duplicate_of" in t.user_attrs]
     assert len(dups) == len(trials) - 3 and dups, "random proposals in a 3-point space repeat"
@@ -87,6 +96,33 @@ def test_duplicates_are_not_trained_twice(tmp_path, monkeypatch):
         assert "duplicate_of" not in original.user_attrs
         assert t.values == original.values and t.user_attrs["n_params"] == original.user_attrs["n_params"]
         assert (trial_dir(tmp_path / "dup", t.number) / "model.safetensors").exists()
+
+
+def test_a_pruned_configuration_is_not_trained_again(tmp_path, monkeypatch):
+    """A proposal that repeats a configuration the pruner stopped is pruned at once as its duplicate (the same
+    seed trains the same run), does not count, and costs no training (make demo trained one twice)."""
+    calls = []
+    real = train_module.train
+
+    def pruning(model_cfg, *args, **kwargs):
+        calls.append(tuple(model_cfg.terms))
+        if "0-0" in model_cfg.terms:  # the pruner stops every configuration with the MLP term
+            raise train_module.Pruned(2, 1.5)
+        return real(model_cfg, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train", pruning)
+    space = {"width": (8,), "depth": (1,), "heads": (1,), "rank_frac": (1.0,), "step": (0.5,), "lr": (1e-2,)}
+    study = run_search("grammars/paper.toml", "icl-regression", TASK_OPTIONS, "pr", 8, sampler="random",
+                       pruner="median", steps=3, batch_size=8, space=space, results_dir=tmp_path, progress=False,
+                       threads=1, baseline=False)
+    trials = study.get_trials()
+    assert len(calls) == len(set(calls)) == 3  # each of the 3 configurations trained once
+    repeats = [t for t in trials if t.state.name == "PRUNED" and "duplicate_of" in t.user_attrs]
+    assert repeats, "random proposals in a 3-point space repeat the pruned ones"
+    for t in repeats:
+        assert t.user_attrs["pruned_reason"].startswith(f"duplicate of trial {t.user_attrs['duplicate_of']}: ")
+        assert t.user_attrs["steps"] == 0 and "diverged" not in t.user_attrs
+    assert count_trials(study)["finished"] == 3
 
 
 def test_diverged_trials_are_pruned_with_a_reason_and_the_study_goes_on(tmp_path, monkeypatch):
@@ -229,3 +265,167 @@ def test_failing_trials_are_recorded_and_three_in_a_row_stop_the_worker(tmp_path
     study = load(tmp_path, "fail")
     assert states(study) == {"FAIL": 3}
     assert all("RuntimeError: boom" in t.user_attrs["error"] for t in study.trials)
+
+
+def test_owner_alive_cases():
+    """Who is alive on this host: this process and pid 1 (with their start times, or without one) are; a
+    reused pid (another start time), a record from before a reboot (another boot id), and a record without
+    a pid or with pid 0 are not; a record of another host cannot be judged (None)."""
+    from archsearch.search.liveness import _boot_id, _proc_start
+
+    me = owner_record()
+    assert me == {"host": socket.gethostname(), "pid": os.getpid(), "start": _proc_start(os.getpid())[1],
+                  "boot": _boot_id()}
+    assert owner_alive(me) is True
+    assert owner_alive({**me, "start": me["start"] + 1}) is False  # the pid was reused by a later process
+    assert owner_alive({**me, "boot": "another-boot"}) is False
+    assert owner_alive({**me, "boot": ""}) is True  # no boot id recorded: judged by the pid alone
+    assert owner_alive({**me, "start": None}) is True  # no start time recorded: the pid exists
+    assert owner_alive({key: v for key, v in me.items() if key != "pid"}) is False
+    assert owner_alive({"host": me["host"]}) is False  # neither pid nor start time
+    assert owner_alive({**me, "pid": 0}) is False
+    init = _proc_start(1)
+    assert owner_alive({"host": me["host"], "pid": 1, "start": init[1] if init else None, "boot": _boot_id()}) is True
+    assert owner_alive({**me, "host": me["host"] + "-elsewhere"}) is None
+
+
+def test_a_trial_without_an_owner_record_is_stale_at_once():
+    """A worker claims a trial and writes its owner record inside one hold of the claim lock, so a RUNNING
+    trial seen without an owner under that lock belongs to a worker killed between the two appends: stale at
+    once, however recently it started (the old rule waited 300 s, and a resume meanwhile ended short)."""
+    import datetime
+    import time
+    from types import SimpleNamespace
+
+    from archsearch.search.recovery import is_stale
+
+    now = time.time()
+    for started in (datetime.datetime.fromtimestamp(now - 1000), datetime.datetime.fromtimestamp(now), None):
+        assert is_stale(SimpleNamespace(system_attrs={}, datetime_start=started), now) is True
+    alive = SimpleNamespace(system_attrs={OWNER_ATTR: owner_record()}, datetime_start=None)
+    assert is_stale(alive, now) is False  # the negative control: a live owner
+
+
+def test_proc_start_reads_state_and_start_time_of_any_process_name(tmp_path, monkeypatch):
+    """/proc/<pid>/stat with a process name holding ') ', spaces and bytes that are not UTF-8 (the name is
+    the only field that can): the state is the field after the last ')', and the start time (clock ticks
+    since boot) lies between /proc/uptime read just before and just after starting the process."""
+    import shutil
+    import subprocess
+
+    from archsearch.search import liveness
+
+    def uptime_ticks() -> float:
+        return float(Path("/proc/uptime").read_text().split()[0]) * os.sysconf("SC_CLK_TCK")
+
+    odd = os.path.join(os.fsencode(tmp_path), b"sl) e \xffp")
+    shutil.copy("/bin/sleep", odd)
+    before = uptime_ticks()
+    child = subprocess.Popen([odd, "30"])
+    try:
+        after = uptime_ticks()
+        state, start = liveness._proc_start(child.pid)
+        deadline = time.monotonic() + 10
+        while state != "S" and time.monotonic() < deadline:  # running the exec, then asleep
+            time.sleep(0.05)
+            state, start = liveness._proc_start(child.pid)
+        assert state == "S"
+        assert before - 2 <= start <= after + 2
+    finally:
+        child.kill()
+        child.wait()
+    assert liveness._proc_start(child.pid) is None  # reaped: gone
+    assert len(liveness._boot_id()) == 36  # a UUID
+
+    def unreadable(*args, **kwargs):
+        raise PermissionError("not allowed")
+
+    me = owner_record()
+    monkeypatch.setattr(liveness, "open", unreadable, raising=False)
+    assert liveness._proc_start(os.getpid()) == ("?", -1)
+    assert owner_alive(me) is True  # cannot be read: presumed alive, never failed by mistake
+
+
+def test_recover_fails_a_trial_left_without_owner_record(tmp_path):
+    """A worker that died between claiming a trial and recording its owner: the next recovery (under the claim
+    lock) fails the trial at once and queues its parameters again."""
+    run_search("grammars/paper.toml", "icl-regression", study_name="nw", n_trials=1, results_dir=tmp_path, **BUDGET)
+    study = load(tmp_path, "nw")
+    trial = study.ask()  # claimed, and the worker died before recording its owner
+    SearchSpace.from_dict(study.user_attrs["archsearch"]["space"]).suggest(trial)
+    assert recover_stale_trials(study, study._storage) == [trial.number]
+    retry = study.get_trials()[-1]
+    assert retry.state.name == "WAITING" and retry.params == trial.params
+
+
+def test_recovery_goes_past_live_and_contested_trials(tmp_path):
+    """RUNNING trials: one whose owner lives, then two with dead owners, the first of which another worker
+    fails at the same moment (the storage refuses the change, or raises). Recovery leaves the live one, skips
+    the contested one and still fails and re-queues the last, naming its dead worker."""
+    import optuna
+
+    run_search("grammars/paper.toml", "icl-regression", study_name="mx", n_trials=1, results_dir=tmp_path, **BUDGET)
+    study = load(tmp_path, "mx")
+    storage = study._storage
+    space = SearchSpace.from_dict(study.user_attrs["archsearch"]["space"])
+    dead = {**owner_record(), "pid": 2**22 + 321}
+
+    def claim(owner):
+        trial = study.ask()
+        space.suggest(trial)
+        storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, owner)
+        return trial
+
+    class Contested:
+        """The real storage, except that another worker wins the race for one trial."""
+
+        def __init__(self, real, contested_id, how):
+            self.real, self.contested_id, self.how = real, contested_id, how
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def set_trial_state_values(self, trial_id, state, values=None):
+            if trial_id == self.contested_id:
+                if self.how == "raise":
+                    raise optuna.exceptions.UpdateFinishedTrialError("finished by another worker")
+                return False
+            return self.real.set_trial_state_values(trial_id, state=state, values=values)
+
+    live = claim(owner_record())
+    for how in ("refuse", "raise"):
+        contested, victim = claim(dead), claim(dead)
+        assert recover_stale_trials(study, Contested(storage, contested._trial_id, how)) == [victim.number]
+        after = study.get_trials()
+        assert after[contested.number].state.name == "RUNNING"
+        assert after[victim.number].user_attrs["stale"] == f"worker pid {dead['pid']} on {dead['host']} died " \
+                                                           "while running it"
+        assert after[-1].state.name == "WAITING" and after[-1].system_attrs["failed_trial"] == victim.number
+        storage.set_trial_state_values(contested._trial_id, state=optuna.trial.TrialState.FAIL)  # the other won
+    assert study.get_trials()[live.number].state.name == "RUNNING"
+
+
+def test_recovery_counts_each_trials_own_retry_history(tmp_path):
+    """Two dead workers' trials, re-runs of trial 0: one already ran MAX_RETRY + 1 times (failed, not queued
+    again, and the next trial is still recovered), one MAX_RETRY times (queued once more, carrying the original
+    trial number and its history)."""
+    from archsearch.search.recovery import MAX_RETRY
+
+    run_search("grammars/paper.toml", "icl-regression", study_name="rh", n_trials=1, results_dir=tmp_path, **BUDGET)
+    study = load(tmp_path, "rh")
+    storage = study._storage
+    space = SearchSpace.from_dict(study.user_attrs["archsearch"]["space"])
+    dead = {**owner_record(), "pid": 2**22 + 777}
+    runs = []
+    for history in (list(range(100, 100 + MAX_RETRY)), list(range(200, 200 + MAX_RETRY - 1))):
+        trial = study.ask()
+        space.suggest(trial)
+        for key, value in ((OWNER_ATTR, dead), ("failed_trial", 0), ("retry_history", history)):
+            storage.set_trial_system_attr(trial._trial_id, key, value)
+        runs.append((trial, history))
+    (capped, _), (last, history) = runs
+    assert recover_stale_trials(study, storage) == [capped.number, last.number]
+    queued = [t for t in study.get_trials() if t.state.name == "WAITING"]
+    assert len(queued) == 1 and queued[0].params == last.params
+    assert queued[0].system_attrs["failed_trial"] == 0
+    assert queued[0].system_attrs["retry_history"] == [*history, last.number]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from train_helpers import TERMS, tiny_model
+from train_helpers import TERMS, check_euler_step, tiny_model
 
 from archsearch.tasks import make_task
 from archsearch.train import ModelConfig, build_model, count_parameters, estimate_flops, plan_flops
+from archsearch.train.model import EulerStep
 
 
 def test_model_config_json_round_trip():
@@ -183,3 +184,107 @@ def test_icl_model_readout_is_last_token():
     x = task.batch("train", 2, torch.Generator().manual_seed(0))["inputs"]
     feats = model.features(x)
     assert torch.allclose(model(x), model.readout.proj(feats[:, -1]).squeeze(-1))
+
+
+def test_euler_step_with_known_fields():
+    """Both schemes, real and complex: h applied once per term, −i h F in the complex field, h = 0 is X."""
+    check_euler_step(EulerStep)
+
+
+@pytest.mark.parametrize("kw", [{"scheme": "parallel"}, {"scheme": "split"}, {"field": "complex", "width": 8}])
+def test_model_passes_its_step_to_every_euler_step(kw, small_tasks):
+    """build_model gives each EulerStep the config's h, scheme and rotation: h = 0 leaves the embedding as
+    it is, and h ≠ 0 does not."""
+    task = small_tasks["set-duplicate"]
+    x = task.batch("train", 3, torch.Generator().manual_seed(0))["inputs"]
+    still = build_model(tiny_model(step=0.0, norm="none", **kw), task).eval()
+    moving = build_model(tiny_model(step=0.5, norm="none", **kw), task).eval()
+    assert all(s.step == 0.5 and s.scheme == moving.steps[0].scheme for s in moving.steps)
+    assert all(s.rotate == (kw.get("field") == "complex") for s in moving.steps)
+    with torch.no_grad():
+        embedded = still.embedding(x)
+        if still.complex_state:
+            embedded = torch.complex(embedded[..., :8], embedded[..., 8:])
+        assert torch.equal(still.features(x), embedded)
+        assert not torch.allclose(moving.features(x), embedded)
+
+
+def test_model_config_edges():
+    """A single key is a one-term tuple; the smallest sizes are valid; each invalid size is refused on its own;
+    messages list the choices; the JSON text is key-sorted (stable)."""
+    import json
+
+    assert ModelConfig(terms="0-1.0-1").terms == ("0-1.0-1",)
+    small = ModelConfig(width=1, depth=1, heads=1, rank=1)
+    assert (small.width, small.rank) == (1, 1)
+    for kw in ({"depth": 0}, {"heads": 0}, {"width": 0}):
+        with pytest.raises(ValueError, match="positive"):
+            ModelConfig(**kw)
+    for kw, match in [({"scheme": "x"}, "scheme must be one of parallel, split, not 'x'"),
+                      ({"norm": "x"}, "norm must be one of layer, rms, none, not 'x'"),
+                      ({"field": "x"}, "field must be one of real, complex, not 'x'"),
+                      ({"terms": ()}, r"^ModelConfig.terms is empty")]:
+        with pytest.raises(ValueError, match=match):
+            ModelConfig(**kw)
+    with pytest.raises(TypeError, match="term keys are strings, not 3"):
+        ModelConfig(terms=(3,))
+    text = ModelConfig(terms=("0-0",), seed=2).to_json()
+    assert list(json.loads(text)) == sorted(json.loads(text))
+
+
+@pytest.mark.parametrize("kind", ["layer", "rms"])
+def test_complex_norm_formula(kind):
+    """ComplexNorm: (x − mean) (layer) or x (rms), divided by sqrt(mean |·|² + eps), times a real gain."""
+    from archsearch.train.model import ComplexNorm, make_norm
+
+    norm = make_norm(kind, 5, complex_state=True)
+    assert isinstance(norm, ComplexNorm) and norm.center == (kind == "layer")
+    assert norm.eps == torch.nn.LayerNorm(5).eps  # the same eps as the real norms
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        norm.weight.copy_(torch.rand(5, generator=g) + 0.5)
+    x = torch.complex(torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g)).to(torch.complex128) * 0.01
+    y = x - x.mean(-1, keepdim=True) if kind == "layer" else x
+    expected = y / torch.sqrt((y.abs() ** 2).mean(-1, keepdim=True) + norm.eps) * norm.weight.double()
+    torch.testing.assert_close(norm(x), expected, rtol=1e-6, atol=1e-9)
+
+
+def test_make_norm_kinds():
+    from torch import nn
+
+    from archsearch.train.model import make_norm
+
+    assert isinstance(make_norm("none", 4), nn.Identity) and isinstance(make_norm("none", 4, True), nn.Identity)
+    assert isinstance(make_norm("layer", 4), nn.LayerNorm) and isinstance(make_norm("rms", 4), nn.RMSNorm)
+
+
+def test_split_step_needs_one_norm_per_block():
+    norms = [torch.nn.Identity()]
+    step = EulerStep([torch.nn.Identity(), torch.nn.Identity()], norms, 0.5, "split", rotate=False)
+    with pytest.raises(ValueError):
+        step(torch.ones(1, 2, 3))
+
+
+def test_count_parameters_counts_complex_twice_and_skips_frozen():
+    m = torch.nn.Module()
+    m.a = torch.nn.Parameter(torch.zeros(3, dtype=torch.complex64))
+    m.b = torch.nn.Parameter(torch.zeros(2, 5), requires_grad=False)
+    m.c = torch.nn.Parameter(torch.zeros(4))
+    assert count_parameters(m) == 2 * 3 + 4
+    assert count_parameters(m, trainable_only=False) == 2 * 3 + 10 + 4
+
+
+def test_model_builds_what_the_config_says(small_tasks):
+    """rank and heads reach the blocks (parameter counts), tied reaches the compiled blocks, and the plans
+    are chosen for the task's N and the config's C, C_A, H."""
+    from archsearch.train.model import compile_blocks
+
+    task = small_tasks["set-duplicate"]
+    full = count_parameters(build_model(tiny_model(rank=None, heads=1), task))
+    assert count_parameters(build_model(tiny_model(rank=2, heads=1), task)) < full
+    assert count_parameters(build_model(tiny_model(rank=None, heads=2), task)) > full
+    for tied in (True, False):
+        blocks = compile_blocks(tiny_model(tied=tied, rank=4, heads=2, lowrank=not tied), task)
+        assert all(b.tied == tied and b.plan.lowrank == (not tied) for b in blocks)
+        sizes = blocks[1].plan.sizes
+        assert (sizes.N, sizes.C, sizes.C_A, sizes.H) == (task.sequence_length(), 16, 4, 2)

@@ -1,0 +1,152 @@
+"""The small helpers the compiler's plans rely on, on inputs today's callers do not produce: every order of
+up to four axes (cyclic ones included), random pairwise contractions and renamings, and index letters at
+the compiler's size limit (16 vertices, 8 low-rank weights)."""
+
+from __future__ import annotations
+
+import random
+from itertools import permutations
+
+import numpy as np
+import pytest
+import torch
+
+from archsearch.calculus.evaluate import FEATURE_LETTERS, TOKEN_LETTERS
+from archsearch.compiler import compile_term
+from archsearch.compiler.plan import (
+    BATCH,
+    HEAD,
+    MAX_DEGREE,
+    RANK_LETTERS,
+    _align,
+    _lower,
+    _wiring,
+    perm_to,
+    permute_expr,
+)
+from archsearch.terms import Diagram
+
+LETTERS = "zyijkabcR"
+SIZE = {c: 2 + i % 4 for i, c in enumerate(LETTERS)}  # mostly distinct sizes: a misplaced axis changes the shape
+
+
+def _run(expr: str, *tensors: torch.Tensor) -> torch.Tensor:
+    """Evaluate a generated expression: ``{0}``, ``{1}`` (as _lower writes them) or ``t``."""
+    names = {f"t{i}": t for i, t in enumerate(tensors)}
+    code = expr.format(*names) if "{0}" in expr else expr
+    return eval(code, {"torch": torch}, {"t": tensors[0], **names})
+
+
+def _tensor(idx: str, same: bool = False) -> torch.Tensor:
+    return torch.randn(*(3 if same else SIZE[c] for c in idx), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+@pytest.mark.parametrize("same", [False, True], ids=["distinct-sizes", "equal-sizes"])
+def test_perm_to_and_permute_expr_on_every_order(n, same):
+    """perm[i] is the source axis of output axis i (torch.permute's convention), for every target order,
+    the cyclic ones included (their inverse is another permutation; transpositions are their own)."""
+    torch.manual_seed(n)
+    idx = "zyij"[:n]  # sizes 2, 3, 4, 5
+    t = _tensor(idx, same)
+    for order in permutations(idx):
+        target = "".join(order)
+        perm = perm_to(idx, target)
+        assert "".join(idx[p] for p in perm) == target
+        got = _run(permute_expr("t", perm), t)
+        assert got.shape == torch.einsum(f"{idx}->{target}", t).shape, (idx, target, perm)
+        assert torch.equal(got, torch.einsum(f"{idx}->{target}", t)), (idx, target, perm)
+    assert permute_expr("v", (0, 1, 2)) == "v" and permute_expr("v", (0, 2, 1)) == "v.mT"
+
+
+def test_align_broadcasts_along_any_order():
+    """``_align(var, s, order)``: var's axes (letters s) permuted into their order in ``order``, with a
+    length-1 axis for every letter of ``order`` that var lacks; checked on random orders of 2–4 letters."""
+    rng = random.Random(0)
+    for _ in range(200):
+        order = rng.sample("zyij", rng.randint(2, 4))
+        s = "".join(rng.sample(order, rng.randint(1, len(order))))
+        t = _tensor(s)
+        got = _run(_align("t", s, order), t)
+        mine = "".join(c for c in order if c in s)
+        expected = torch.einsum(f"{s}->{mine}", t).reshape([SIZE[c] if c in s else 1 for c in order])
+        assert got.shape == expected.shape and torch.equal(got, expected), (s, order)
+
+
+def _random_pair(rng: random.Random) -> tuple[str, str, frozenset[str]]:
+    """Two operands' letters and the letters kept: every letter is kept or shared by both operands (the
+    callers sum a letter of one operand only before it gets here)."""
+    while True:
+        a = "".join(rng.sample(LETTERS, rng.randint(1, 3)))
+        b = "".join(rng.sample(LETTERS, rng.randint(1, 3)))
+        keep = {c for c in set(a) | set(b) if rng.random() < 0.5}
+        keep |= set(a) ^ set(b)
+        if keep or set(a) & set(b):
+            return a, b, frozenset(keep)
+
+
+def test_lower_on_random_contractions():
+    """``_lower`` (matmul with transposes and broadcast axes, broadcast products, einsum) equals torch.einsum
+    on random operand orders, kept letters and sizes; each path (matmul, broadcast, einsum) is exercised."""
+    rng = random.Random(1)
+    torch.manual_seed(1)
+    seen = set()
+    for trial in range(600):
+        a, b, keep = _random_pair(rng)
+        sizes = {c: rng.choice([2, 3, 64]) for c in LETTERS} if trial % 2 else None
+        out, expr, is_mm = _lower(a, b, keep, sizes)
+        assert set(out) == keep & (set(a) | set(b)) and len(set(out)) == len(out), (a, b, keep, out)
+        ta, tb = _tensor(a), _tensor(b)
+        expected = torch.einsum(f"{a},{b}->{out}", ta, tb)
+        got = _run(expr, ta, tb)
+        assert got.shape == expected.shape, (a, b, keep, expr)
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12, msg=f"{a},{b} keep {sorted(keep)}: {expr}")
+        seen.add("matmul" if is_mm else "einsum" if "einsum" in expr else "broadcast")
+    assert seen == {"matmul", "einsum", "broadcast"}
+
+
+def test_wiring_names_a_contraction_up_to_renaming():
+    """``_wiring`` keys common subexpressions: renaming the letters leaves it unchanged, it evaluates to the
+    same contraction, and a different output order gives a different key."""
+    rng = random.Random(2)
+    for _ in range(200):
+        a, b, keep = _random_pair(rng)
+        out = "".join(rng.sample(sorted(keep & (set(a) | set(b))), len(keep & (set(a) | set(b)))))
+        rename = dict(zip(LETTERS, rng.sample("ABCDEFGHIJKLMNOPQ", len(LETTERS)), strict=True))
+        moved = ["".join(rename[c] for c in s) for s in (a, b, out)]
+        key = _wiring(a, b, out)
+        assert _wiring(*moved) == key
+        ta, tb = _tensor(a).numpy(), _tensor(b).numpy()
+        assert np.allclose(np.einsum(key, ta, tb), np.einsum(f"{a},{b}->{out}", ta, tb), rtol=1e-12, atol=1e-12)
+        if len(out) >= 2:
+            assert _wiring(a, b, out[1:] + out[0]) != key
+
+
+def test_reserved_letters_are_never_vertex_feature_or_rank_letters_up_to_the_size_limit():
+    """The compiler's batch, head and rank letters against the calculus's vertex and feature letters for every
+    diagram it accepts (≤ MAX_DEGREE edges: ≤ 2·MAX_DEGREE vertices, 2·MAX_DEGREE feature letters)."""
+    tokens = set(TOKEN_LETTERS[: 2 * MAX_DEGREE])
+    features = set(FEATURE_LETTERS[: 2 * MAX_DEGREE])
+    ranks = set(RANK_LETTERS)
+    assert len(TOKEN_LETTERS) >= 2 * MAX_DEGREE and len(RANK_LETTERS) == len(ranks) >= MAX_DEGREE
+    assert not (tokens & features) and not ({BATCH, HEAD} & (tokens | features | ranks))
+    assert not (ranks & (tokens | features))
+
+
+@pytest.mark.parametrize("rank", [None, 2])
+def test_block_with_sixteen_vertices_is_the_gradient_of_its_closed_form(rank):
+    """The largest diagram the compiler takes, eight disjoint edges (16 vertices, 8 weights, 8 rank letters):
+    V = Π_e sᵀ W_e s with s = Σ_j x_j, and the tied block is ∇V (autograd of that closed form)."""
+    vertices = "0123456789abcdef"
+    d = Diagram.from_key(".".join(f"{vertices[2 * e]}-{vertices[2 * e + 1]}" for e in range(MAX_DEGREE)))
+    assert d.n_vertices == 2 * MAX_DEGREE and d.degree == MAX_DEGREE
+    torch.manual_seed(3)
+    m = compile_term(d, "real", tied=True).build(3, rank=rank, heads=1, dtype=torch.float64)
+    weights = [w[0] for w in m.effective_weights().values()]
+    assert len(weights) == MAX_DEGREE
+    x = torch.randn(1, 5, 3, dtype=torch.float64, requires_grad=True)
+    s = x[0].sum(0)
+    potential = torch.stack([s @ w @ s for w in weights]).prod()
+    (grad,) = torch.autograd.grad(potential, x)
+    with torch.no_grad():
+        torch.testing.assert_close(m(x), grad, rtol=1e-10, atol=1e-12)

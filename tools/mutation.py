@@ -1,0 +1,129 @@
+"""Mutation testing of one core module with mutmut: ``make mutation MODULE=archsearch/families/canonical.py``.
+
+The tracked files are copied to ``.mutation/<module>/`` (the working tree is never mutated, so tests can run
+beside it), a ``[tool.mutmut]`` section naming the module and the tests that check it is written into the
+copy's pyproject.toml, and ``mutmut run`` mutates it one change at a time, running only the listed tests that
+execute the mutated function (mutmut's per-function test selection; slow tests left out). A second run
+continues where the first stopped. Prints killed / survived / other counts and the survivors, whose diffs
+``mutmut show NAME`` (run inside the copy) prints. Results are summarised by hand in results/quality/mutation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The core modules and the tests that check them (a module not listed uses tests/<its subpackage>).
+TESTS: dict[str, list[str]] = {
+    "archsearch/families/canonical.py": ["tests/enumeration/test_canonical.py",
+                                         "tests/enumeration/test_key_stability.py",
+                                         "tests/enumeration/test_counts.py", "tests/enumeration/test_burnside.py"],
+    "archsearch/enumeration/diagrams.py": ["tests/enumeration"],
+    "archsearch/enumeration/bruteforce.py": ["tests/enumeration/test_counts.py"],
+    # the export tests cannot run here: mutmut's trampolines make the copied model classes non-standalone
+    "archsearch/train/model.py": ["tests/train"],
+    "archsearch/search/study.py": ["tests/search"],
+    "archsearch/search/liveness.py": ["tests/search"],
+    "archsearch/search/recovery.py": ["tests/search"],
+    "archsearch/search/storage.py": ["tests/search"],
+    # the numerical block tests (test_blocks.py) also execute every plan helper but take minutes a mutant
+    "archsearch/compiler/plan.py": ["tests/compiler/test_plan.py", "tests/compiler/test_plan_helpers.py",
+                                    "tests/compiler/test_codegen.py"],
+    "archsearch/calculus/evaluate.py": ["tests/calculus"],
+    "archsearch/export/__init__.py": ["tests/export"],
+    "archsearch/export/source.py": ["tests/export"],
+}
+PYTEST_ARGS = ["-p", "no:xdist", "-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]
+
+
+def tests_for(module: str) -> list[str]:
+    if module in TESTS:
+        return TESTS[module]
+    parts = Path(module).parts
+    return [str(Path("tests", *parts[1:-1]))] if len(parts) > 2 else ["tests"]
+
+
+def prepare(module: str, tests: list[str]) -> Path:
+    """The copy of the tracked files for ``module``, its pyproject.toml carrying the mutmut section."""
+    work = ROOT / ".mutation" / module.replace("/", "-").removesuffix(".py")
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in filter(None, files.decode().split("\0")):
+        src, dst = ROOT / name, work / name
+        if src.is_file() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    section = "\n".join([
+        "", "[tool.mutmut]",
+        'source_paths = ["archsearch"]',
+        f"only_mutate = {json.dumps([module])}",
+        f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
+        "timeout_multiplier = 5.0",  # a mutant that loops forever is given up after 5x its tests' time
+        'also_copy = ["grammars", "tests", "docs", "benchmarks", "results", "README.md"]',
+        "",
+    ])
+    (work / "pyproject.toml").write_text(pyproject + section)
+    return work
+
+
+def summary(work: Path, mutmut: str) -> dict[str, list[str]]:
+    """Mutant names by status, from ``mutmut results --all true``."""
+    out = subprocess.run([mutmut, "results", "--all", "true"], cwd=work, capture_output=True, text=True).stdout
+    found: dict[str, list[str]] = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*(\S+): (.+)$", line)
+        if m:
+            found.setdefault(m.group(2).strip(), []).append(m.group(1))
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module", help="a core module, e.g. archsearch/families/canonical.py")
+    parser.add_argument("--tests", nargs="*", help="test paths (default: the table in this file)")
+    parser.add_argument("--only", nargs="*", default=[],
+                        help="functions to mutate (names in the module, e.g. perm_to permute_expr; default: all)")
+    parser.add_argument("--survivors", action="store_true",
+                        help="re-run only the previous run's survivors, with the current tests (after adding tests)")
+    parser.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1: shared cores)")
+    args = parser.parse_args()
+    module = args.module
+    if not (ROOT / module).is_file() or not module.startswith("archsearch/") or not module.endswith(".py"):
+        parser.error(f"{module!r} is not a module under archsearch/")
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    if not Path(mutmut).exists():
+        parser.error("mutmut is not installed: pip install -e '.[mutation]'")
+    dotted = module.removesuffix(".py").replace("/", ".")
+    names = [f"{dotted}.x*{name}__mutmut_*" for name in args.only]
+    work = ROOT / ".mutation" / module.replace("/", "-").removesuffix(".py")
+    if args.survivors:
+        names = summary(work, mutmut).get("survived", []) if (work / "mutants").is_dir() else []
+        if not names:
+            parser.error("no survivors recorded for this module: run it first")
+        shutil.rmtree(work / "mutants")  # mutmut copies the tests once: start from the current ones
+    work = prepare(module, args.tests or tests_for(module))
+    subprocess.run([mutmut, "run", "--max-children", str(args.max_children), *names], cwd=work)
+    found = summary(work, mutmut)
+    if args.only:
+        found = {status: [n for n in ns if any(f"{name}__mutmut_" in n for name in args.only)]
+                 for status, ns in found.items()}
+    if args.survivors:
+        found = {status: [n for n in ns if n in names] for status, ns in found.items()}
+    counts = {status: len(names) for status, names in sorted(found.items())}
+    print(f"\n{module}: " + ", ".join(f"{status} {n}" for status, n in counts.items()))
+    for name in found.get("survived", []):
+        print(f"  survived: {name}")
+    print(f"(diffs: cd {work.relative_to(ROOT)} && mutmut show NAME)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
