@@ -79,9 +79,9 @@ def experiment(name: str | None, list_only: bool, quick: bool, seeds: int | None
     except OSError as err:
         where = f" {err.filename}" if getattr(err, "filename", None) else ""
         raise UserError(f"cannot write{where}: {err.strerror or err}") from None
-    where = options.out_dir
+    out_dir = options.out_dir
     click.echo(f"{exp.name} v{exp.version}: {record['seeds']} seed(s), {record['wall_seconds']:.0f} s; wrote "
-               f"{where / (exp.name + '.md')}, .png, .json and {where / 'README.md'}")
+               f"{out_dir / (exp.name + '.md')}, .png, .json and {out_dir / 'README.md'}")
     for verdict in record["findings"]["verdicts"]:
         click.echo(f"  {verdict['label']}: {verdict['claim']}")
 

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from archsearch.experiments.base import ExperimentError, RunOptions
+from archsearch.experiments.base import Experiment, ExperimentError, RunOptions
 from archsearch.experiments.gpt_mlp import GptMlp, GptMlpGpu
 from archsearch.experiments.minimal import Minimal
 from archsearch.experiments.resnet_cifar import ResNetCifar
 from archsearch.experiments.sample_efficiency import SampleEfficiency
 
-EXPERIMENTS = {e.name: e for e in (Minimal(), SampleEfficiency(), GptMlp(), GptMlpGpu(), ResNetCifar())}
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (Minimal(), SampleEfficiency(), GptMlp(), GptMlpGpu(),
+                                                           ResNetCifar())}
 
 
 def get_experiment(name: str) -> Any:

@@ -184,6 +184,6 @@ def check_arms(arms: tuple[str, ...], known: tuple[str, ...] | None = None, what
         raise ValueError(f"at least one {what} is needed")
     unknown = [a for a in arms if known is not None and a not in known]
     if unknown:
-        raise ValueError(f"unknown {what}(s) {', '.join(unknown)} (known: {', '.join(known)})")
+        raise ValueError(f"unknown {what}(s) {', '.join(unknown)} (known: {', '.join(known or ())})")
     if len(set(arms)) != len(arms):
         raise ValueError(f"{what}s must be distinct, not {', '.join(arms)}")

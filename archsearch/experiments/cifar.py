@@ -34,7 +34,7 @@ class CifarError(ExperimentError):
 
 def _reconstruct() -> Any:
     core = getattr(np, "_core", None)
-    return core.multiarray._reconstruct if core is not None else np.core.multiarray._reconstruct
+    return core.multiarray._reconstruct if core is not None else np.core.multiarray._reconstruct  # type: ignore[attr-defined]
 
 
 _ALLOWED = {
@@ -128,7 +128,7 @@ def load_cifar10(root: str | Path) -> CifarData:
                          "data_batch_5 and test_batch)")
     parts = [batch_arrays(root / f) for f in TRAIN_FILES]
     test_images, test_labels = batch_arrays(root / TEST_FILE)
-    names = LABEL_NAMES
+    names: tuple[str, ...] = LABEL_NAMES
     if (root / META_FILE).is_file():
         meta = read_batch(root / META_FILE).get("label_names")
         if not isinstance(meta, list) or len(meta) != CLASSES:

@@ -127,7 +127,7 @@ class GptMlp(Experiment):
         for arm, runs in results["arms"].items():
             m, s = mean_std(tests[arm])
             seed = seeds.get(arm.rstrip("0123456789"))
-            quoted = fmt(seed.value, seed.spread) if seed else "—"
+            quoted = fmt(seed.value, seed.spread) if seed and seed.value is not None else "—"
             lines.append(f"| {mlp_label(arm)} | {fmt(m, s)} | {fmt(m * math.log(2), s * math.log(2))} | "
                          f"{fmt(*mean_std([r['val'] for r in runs]))} | {runs[0]['flops'] / config.seq_len:,.0f} | "
                          f"{runs[0]['params']:,} | {quoted} |")

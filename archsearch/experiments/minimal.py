@@ -77,7 +77,7 @@ def draw(config: MinimalConfig, seed: int) -> dict[str, Any]:
 
     c = config.features
     g = torch.Generator().manual_seed(split_seed(seed, "data", "colu-minimal"))
-    data = {"x_train": torch.randn(1, config.train_size, c, generator=g),
+    data: dict[str, Any] = {"x_train": torch.randn(1, config.train_size, c, generator=g),
             "x_test": torch.randn(1, config.test_size, c, generator=g),
             "noise_train": config.noise * torch.randn(1, config.train_size, c, generator=g),
             "noise_test": config.noise * torch.randn(1, config.test_size, c, generator=g),

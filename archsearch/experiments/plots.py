@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -17,7 +17,7 @@ def figure(panels: int, width: float = 5.0, height: float = 3.8) -> tuple[Any, l
     return fig, list(axes[0])
 
 
-def band_plot(ax: Any, xs: Sequence[float], stats: dict[str, Sequence[float]], colour: str, style: str,
+def band_plot(ax: Any, xs: Sequence[float], stats: Mapping[str, Sequence[float]], colour: str, style: str,
               label: str) -> None:
     """The mean as a line and mean ± std as a shaded band."""
     mean, std = stats["mean"], stats["std"]

@@ -108,7 +108,8 @@ def train_seed(config: ResNetConfig, act: str, seed: int, data: dict[str, Any], 
         torch.manual_seed(seed)
         model = CifarResNet(config.depth, act, config.cone_size)
     dev = torch.device(device)
-    model = model.to(dev, memory_format=torch.channels_last if dev.type == "cuda" else torch.contiguous_format)
+    model = model.to(dev, memory_format=torch.channels_last if dev.type == "cuda"  # type: ignore[call-overload]
+                     else torch.contiguous_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(config.milestones), 0.1)
@@ -188,7 +189,8 @@ class ResNetCifar(Experiment):
                  "FLOPs | parameters | activation values per image |", "|" + " --- |" * 7]
         tests = {act: [r["test"] for r in arm["runs"]] for act, arm in results["arms"].items()}
         for act, arm in results["arms"].items():
-            quoted = fmt(accs[act].value, accs[act].spread) if act in accs else "—"
+            value = accs[act].value if act in accs else None
+            quoted = fmt(value, accs[act].spread) if value is not None else "—"
             quoted_flops = f"{flops[act].value} ('{flops[act].value}M')" if act in flops else "—"
             lines.append(f"| {LABELS[act]} | {fmt(*mean_std(tests[act]))} | {quoted} | {arm['flops'] / 1e9:.4f} | "
                          f"{quoted_flops} | {arm['params']:,} | {arm['activation_entries']:,} |")

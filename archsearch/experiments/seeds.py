@@ -61,6 +61,8 @@ def seed_comparison(experiment: str, quantity: str, direction: str) -> Compariso
     """The seeds' own CoLU against ReLU on ``quantity`` under the two-spread rule (None: no spreads given)."""
     figures = seed_figures(experiment, quantity)
     colu, relu = figures.get("colu"), figures.get("relu")
-    if colu is None or relu is None or None in (colu.value, colu.spread, relu.value, relu.spread):
+    if colu is None or relu is None:
+        return None
+    if colu.value is None or colu.spread is None or relu.value is None or relu.spread is None:
         return None
     return Comparison.reported("CoLU", colu.value, colu.spread, "ReLU", relu.value, relu.spread, direction)
