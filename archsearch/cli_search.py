@@ -27,15 +27,16 @@ class SearchUserError(UserError):
         self.ctx = click.get_current_context(silent=True)
 
 
-def parse_task_options(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("d=4", "noise=0.1", "path=data.txt")`` → {"d": 4, "noise": 0.1, "path": "data.txt"}."""
+def parse_task_options(items: tuple[str, ...], option: str = "--task-option", example: str = "d=4") -> dict[str, Any]:
+    """``("d=4", "noise=0.1", "path=data.txt")`` → {"d": 4, "noise": 0.1, "path": "data.txt"} (values parsed as
+    JSON where they parse); ``option`` and ``example`` name the option in the error."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key or not key.replace("_", "").isalnum():
-            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --task-option d=4)",
-                                     param_hint="'--task-option'")
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE (e.g. {option} {example})",
+                                     param_hint=f"'{option}'")
         if text.strip() in ("True", "False"):
             value: Any = text.strip() == "True"
         else:

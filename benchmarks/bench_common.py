@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import math
-import platform
 import re
-from pathlib import Path
 
 import torch
+
+from archsearch.experiments.machine import cpu_model
 
 
 def device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU model from /proc/cpuinfo (else what platform reports)."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return cpu_model()
 
 
 def device_tag(device: torch.device) -> str:

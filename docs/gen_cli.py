@@ -11,7 +11,11 @@ from archsearch.cli import cli
 
 def render() -> str:
     parts = ["# Command-line reference", "", "Generated from the click commands by `python docs/gen_cli.py`.", ""]
-    ctx = click.Context(cli, info_name="archsearch", terminal_width=100, max_content_width=100)
+    # the group's own help names (-h, --help), as every real invocation has them: click caches a command's help
+    # option from the first context that asks, so rendering with other names would depend on what ran before
+    names = cli.context_settings["help_option_names"]
+    ctx = click.Context(cli, info_name="archsearch", terminal_width=100, max_content_width=100,
+                        help_option_names=names)
     parts += ["## archsearch", "", "```", cli.get_help(ctx), "```", ""]
     for name, command in cli.commands.items():
         sub = click.Context(command, info_name=name, parent=ctx, terminal_width=100,
