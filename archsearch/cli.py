@@ -325,9 +325,9 @@ def grammars(fmt: str, paths: bool) -> None:
 
 
 def _register() -> None:
-    from archsearch import cli_results, cli_search
+    from archsearch import cli_experiment, cli_results, cli_search
 
-    for command in (*cli_search.COMMANDS, *cli_results.COMMANDS):
+    for command in (*cli_search.COMMANDS, *cli_results.COMMANDS, *cli_experiment.COMMANDS):
         cli.add_command(command)
 
 

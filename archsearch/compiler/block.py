@@ -138,12 +138,28 @@ def diagram_plan(field, causal: bool, sizes, lowrank: bool, naive: bool = False,
 
     sizes = PlanSizes.of(sizes)
     if lowrank and not naive and lowrank_ok(field) and not causal:
+        special: CostReport
         if cost_only and only_batched(field, causal):
-            return _Cost(lowrank_cost(field, sizes))
-        return plan_lowrank(field, sizes, causal)
+            special = _Cost(lowrank_cost(field, sizes))
+        else:
+            special = plan_lowrank(field, sizes, causal)
+        general = plan_field(field, sizes, lowrank=True)
+        return general if _clearly_cheaper(general, special) else special
     if causal:  # naive: every branch as its masked einsum (quadratic or worse)
         return plan_causal(field, sizes, lowrank=lowrank, masked=naive)
     return plan_field(field, sizes, lowrank=lowrank, naive=naive)
+
+
+GENERAL_MARGIN = 4.0  # the general program must cost under 1/4 of the fused one …
+GENERAL_SAVING = 1e6  # … and save this many multiply-adds: below that, launches dominate and fused wins
+
+
+def _clearly_cheaper(general: CostReport, special: CostReport) -> bool:
+    """Whether the per-branch general low-rank program beats the fused/gram one at the declared sizes by
+    enough to pay for its extra kernel launches: a global-pooling term at N = 1024, C = 256 pools X before
+    projecting (8·H·N·C) where the fused program projects every token by every factor (or forms XᵀX, 2·N·C²)."""
+    g, s = general.cost(), special.cost()
+    return g * GENERAL_MARGIN < s and s - g > GENERAL_SAVING
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from search_helpers import SPACE, TASK_OPTIONS, TINY, cli, load, popen_cli, wait
 from archsearch.search import open_storage, recover_stale_trials, run_search
 from archsearch.search.recovery import MAX_RETRY as OWNER_MAX_RETRY
 from archsearch.search.recovery import OWNER_ATTR
-from archsearch.search.storage import MAX_RETRY
+from archsearch.search.storage import MAX_RETRY, close_storages
 
 
 def test_search_with_workers_on_postgresql(postgres, tmp_path):
@@ -126,6 +126,7 @@ def test_in_process_commands_leave_no_server_connections(postgres, tmp_path, run
     searched = cli("search", "--study", "p", "--storage", url, "--results", str(tmp_path), "--trials", "1",
                    "--no-baseline", "--no-progress", *TINY)
     assert searched.returncode == 0, searched.stderr
+    close_storages()  # what earlier tests in this process left open through the library (not the CLI)
     before = _my_connections_to(port)
     gc.disable()
     try:
