@@ -283,7 +283,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--search-steps", type=int, help="training steps per search (default 40000)")
     p.add_argument("--workers", type=int, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the claim")
+    p.add_argument("--rewrite", action="store_true",
+                   help="rewrite README.md from the stored question.json in --out, without training")
     args = p.parse_args(argv)
+    if args.rewrite:
+        raw = args.out / "question.json"
+        if not raw.is_file():
+            p.error(f"--rewrite: {raw} does not exist")
+        write_readme(json.loads(raw.read_text()), args.out, False)
+        return
     import torch
 
     torch.set_num_threads(1)
@@ -350,8 +358,30 @@ def write_readme(data: dict[str, Any], out: Path, quick: bool) -> None:
                      f"{r['confirm_seconds']:.0f} |")
     lines += [""]
     for task, entry in data["tasks"].items():
-        lines += [f"## {task}", "", paragraph(entry["result"], entry["answer"]), "", f"![{task}]({task}.png)", ""]
+        lines += [f"## {task}", "", paragraph(entry["result"], entry["answer"]), ""]
+        caveat = flops_caveat(entry["result"], entry["answer"])
+        if caveat:
+            lines += [caveat, ""]
+        lines += [f"![{task}]({task}.png)", ""]
     (out / "README.md").write_text("\n".join(lines))
+
+
+def flops_caveat(result: dict[str, Any], ans: dict[str, Any]) -> str:
+    """Whether the verdict compares like with like: when every configuration that earned its cost uses over
+    twice the FLOPs of the largest confirmed MLP + attention configuration, no equal-cost rival was trained."""
+    rows = {x["trial"]: x for x in result["rows"]}
+    earned = [rows[t] for t in ans["earned"] if t in rows]
+    plain = [x for x in result["rows"] if not x["beyond"]]
+    if not earned or not plain:
+        return ""
+    biggest = max(x["flops"] for x in plain)
+    cheapest = min(x["flops"] for x in earned)
+    if cheapest <= 2 * biggest:
+        return ""
+    return (f"Caveat: every configuration that earned its cost uses at least {cheapest / biggest:.0f}× the FLOPs of "
+            f"the largest confirmed MLP + attention configuration ({biggest:,} FLOPs); no MLP + attention model of "
+            "comparable cost was confirmed. The verdict says that more compute with these terms beat less compute "
+            "without them, not that the terms beat MLP + attention at equal cost.")
 
 
 if __name__ == "__main__":

@@ -161,3 +161,22 @@ def test_question_answer_logic():
     assert ans["front"] == [3]  # cheapest and best: it dominates everything
     rows[2]["std"] = 0.2  # within twice the spread now
     assert question.answer({"direction": "minimize", "rows": rows})["earned"] == []
+
+
+def test_question_flops_caveat_and_rewrite(tmp_path):
+    """The README warns when every winner costs over twice the FLOPs of the largest confirmed MLP + attention
+    configuration, and says nothing when a rival of comparable cost was confirmed; --rewrite rebuilds it."""
+    question = _load("question")
+
+    def row(trial, terms, flops):
+        beyond = sorted(set(terms) - question.MLP_AND_ATTENTION)
+        return {"trial": trial, "baseline": None, "terms": terms, "beyond": beyond, "order6": False, "flops": flops,
+                "mean": 1.0, "std": 0.1}
+
+    result = {"rows": [row(0, ["0-0", "0-1.0-1"], 1_000), row(1, ["0-1.0-2.1-2"], 50_000)]}
+    ans = {"earned": [1]}
+    assert "at least 50× the FLOPs" in question.flops_caveat(result, ans)
+    assert question.flops_caveat({"rows": [*result["rows"], row(2, ["0-0"], 40_000)]}, ans) == ""
+    assert question.flops_caveat(result, {"earned": []}) == ""
+    with pytest.raises(SystemExit):
+        question.main(["--rewrite", "--out", str(tmp_path)])  # no stored record
