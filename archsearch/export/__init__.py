@@ -37,12 +37,12 @@ from archsearch.export.source import (
     sections_of,
 )
 from archsearch.report.studies import (
-    WEIGHTS_NAME,
     ResultsError,
     StudyRef,
     open_study,
     select_trial,
     trial_config,
+    trial_tensors,
     trial_weights,
 )
 
@@ -136,15 +136,7 @@ def export_source(study: Any, trial: Any = "best", *, weights_name: str | None =
     header = _header(ref, chosen, config, model_cfg, task, compiled, embedding, readout, weights_name, selected)
     source = assemble(header, constants, blocks, task_classes, task.name, build_src)
 
-    state = None
-    weights_file = ref.trial_dir(chosen.number) / WEIGHTS_NAME
-    if weights_file.is_file():
-        from safetensors.torch import load_file
-
-        try:
-            state = load_file(str(weights_file))
-        except Exception as err:  # a truncated or foreign file
-            raise ResultsError(f"cannot read {weights_file}: {err}") from None
+    state = trial_tensors(ref, chosen.number)
     if check:
         check_sections(sections_of(blocks, task_classes))
         check_standalone(source, "exported model")

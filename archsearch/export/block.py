@@ -35,7 +35,7 @@ from archsearch.export.source import (
     check_standalone,
     class_source,
 )
-from archsearch.report.studies import WEIGHTS_NAME, ResultsError, open_study, select_trial, trial_config
+from archsearch.report.studies import WEIGHTS_NAME, ResultsError, open_study, select_trial, trial_config, trial_tensors
 
 __all__ = ["BLOCK_CLASS", "CONFIG_NAME", "block_source", "export_block"]
 
@@ -178,14 +178,8 @@ def block_source(study: Any, trial: Any = "best", *, step: int = 0, weights_name
     source = _assemble(_header(cfg, compiled, weights_name), constants, blocks, names)
 
     state = None
-    weights_file = ref.trial_dir(chosen.number) / WEIGHTS_NAME
-    if weights_file.is_file():
-        from safetensors.torch import load_file
-
-        try:
-            full = load_file(str(weights_file))
-        except Exception as err:  # a truncated or foreign file
-            raise ResultsError(f"cannot read {weights_file}: {err}") from None
+    full = trial_tensors(ref, chosen.number)
+    if full is not None:
         prefix = f"steps.{step}."
         state = {k[len(prefix):]: v for k, v in full.items() if k.startswith(prefix)}
     if check:

@@ -169,6 +169,20 @@ def select_trial(ref: StudyRef, which: str | int = "best") -> Any:
     return trial
 
 
+def trial_tensors(ref: StudyRef, number: int) -> dict[str, Any] | None:
+    """The trial's trained tensors (its model.safetensors), or None when it kept none; ResultsError (one line)
+    for a truncated or foreign file."""
+    weights_file = ref.trial_dir(number) / WEIGHTS_NAME
+    if not weights_file.is_file():
+        return None
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(weights_file))
+    except Exception as err:  # a truncated or foreign file
+        raise ResultsError(f"cannot read {weights_file}: {err}") from None
+
+
 def trial_config(ref: StudyRef, trial: Any) -> dict[str, Any]:
     """The trial's config (model, train, task): the ``config`` user attribute, else its config.json."""
     raw = trial.user_attrs.get("config")
