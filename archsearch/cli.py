@@ -67,6 +67,8 @@ class StageProgress:
         self._console = Console(stderr=True)
         self._bar: object | None = None
         self._tasks: dict[str, object] = {}
+        self._start: float | None = None  # pipes: when the first callback came, and the last log line
+        self._last = 0.0
 
     def __enter__(self) -> StageProgress:
         if self._console.is_terminal:
@@ -84,9 +86,9 @@ class StageProgress:
             from archsearch.logs import get_logger
 
             now = time.monotonic()
-            self._start = getattr(self, "_start", now)
-            if now - getattr(self, "_last", self._start) >= self.LOG_EVERY or (done == total and now - self._start
-                                                                              >= self.LOG_EVERY):
+            if self._start is None:
+                self._start = self._last = now
+            if now - self._last >= self.LOG_EVERY or (done == total and now - self._start >= self.LOG_EVERY):
                 self._last = now
                 get_logger("enumerate").info(f"enumerate: {self.LABELS.get(stage, stage)} {done}/{total} "
                                              f"({now - self._start:.0f} s)")

@@ -65,15 +65,7 @@ def export_trial(study: Any, trial: str | int = "best", out_py: str | os.PathLik
     """
     from archsearch.report.output import check_writable_dir, write_files
 
-    out_py = Path(out_py)
-    if out_py.suffix != ".py":
-        raise ResultsError(f"the exported file must end in .py, not {out_py.name!r}")
-    weights_path = Path(weights) if weights is not None else None
-    if weights_path is not None:
-        if weights_path.suffix not in WEIGHT_SUFFIXES:
-            raise ResultsError(f"--weights must end in {', '.join(WEIGHT_SUFFIXES)}, not {weights_path.name!r}")
-        if weights_path.resolve() == out_py.resolve():
-            raise ResultsError("--weights and the exported file must differ")
+    out_py, weights_path = output_paths(out_py, weights)
     check_writable_dir(out_py.parent)
     if weights_path is not None:
         check_writable_dir(weights_path.parent)
@@ -89,6 +81,21 @@ def export_trial(study: Any, trial: str | int = "best", out_py: str | os.PathLik
         files[weights_path] = _weights_bytes(ref, chosen, weights_path.suffix, state)
     write_files(files)
     return out_py
+
+
+def output_paths(out_py: str | os.PathLike[str], weights: str | os.PathLike[str] | None) -> tuple[Path, Path | None]:
+    """The exported file and the weights file as paths; ResultsError unless the first ends in .py, the second in
+    one of WEIGHT_SUFFIXES, and they differ."""
+    out_py = Path(out_py)
+    if out_py.suffix != ".py":
+        raise ResultsError(f"the exported file must end in .py, not {out_py.name!r}")
+    weights_path = Path(weights) if weights is not None else None
+    if weights_path is not None:
+        if weights_path.suffix not in WEIGHT_SUFFIXES:
+            raise ResultsError(f"--weights must end in {', '.join(WEIGHT_SUFFIXES)}, not {weights_path.name!r}")
+        if weights_path.resolve() == out_py.resolve():
+            raise ResultsError("--weights and the exported file must differ")
+    return out_py, weights_path
 
 
 def _weights_bytes(ref: StudyRef, trial: Any, suffix: str, state: dict[str, Any] | None) -> bytes:

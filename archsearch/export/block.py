@@ -292,18 +292,10 @@ def export_block(study: Any, trial: str | int = "best", out_py: str | os.PathLik
     config as JSON under the metadata key ``archsearch_config``; ``.pt``/``.pth``: a plain state_dict).
     Returns the paths written. Files are written all-or-nothing; ResultsError (one line) for an unknown
     study or trial, a step out of range, missing weights or an unwritable output."""
-    from archsearch.export import WEIGHT_SUFFIXES
+    from archsearch.export import output_paths
     from archsearch.report.output import check_writable_dir, write_files
 
-    out_py = Path(out_py)
-    if out_py.suffix != ".py":
-        raise ResultsError(f"the exported file must end in .py, not {out_py.name!r}")
-    weights_path = Path(weights) if weights is not None else None
-    if weights_path is not None:
-        if weights_path.suffix not in WEIGHT_SUFFIXES:
-            raise ResultsError(f"--weights must end in {', '.join(WEIGHT_SUFFIXES)}, not {weights_path.name!r}")
-        if weights_path.resolve() == out_py.resolve():
-            raise ResultsError("--weights and the exported file must differ")
+    out_py, weights_path = output_paths(out_py, weights)
     config_path = (weights_path if weights_path is not None else out_py).parent / CONFIG_NAME
     if config_path.resolve() in {out_py.resolve(), *([weights_path.resolve()] if weights_path else [])}:
         raise ResultsError(f"{CONFIG_NAME} is written beside the weights; name the files differently")
