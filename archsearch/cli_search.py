@@ -150,16 +150,32 @@ def _report(study: Any, as_json: bool, top: int, where: str, study_dir: Path, st
 def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_json: bool) -> None:
     """The confirmation's verdict: does the winner beat the best baseline by more than twice the spread?"""
     from archsearch.report import open_study
-    from archsearch.search import confirmations, verdict
+    from archsearch.search import confirmations, rival_confirmations, rival_verdict, verdict
 
     ref = open_study(study_name, storage, results_dir)
-    v = verdict(ref.study, confirmations(study_name, storage, results_dir))
+    confirmed = confirmations(study_name, storage, results_dir)
+    v = verdict(ref.study, confirmed)
+    rivals = rival_confirmations(study_name, storage, results_dir)
+    r = rival_verdict(ref.study, confirmed, rivals) if rivals else None
     if as_json:
-        click.echo(json.dumps({"winner": v.winner, "baseline": v.baseline, "baseline_name": v.baseline_name,
-                               "margin": v.margin, "spread": v.spread, "real": v.real,
-                               "verdict": v.describe(ref.metric)}, indent=2))
+        data: dict[str, Any] = {"winner": v.winner, "baseline": v.baseline, "baseline_name": v.baseline_name,
+                "margin": v.margin, "spread": v.spread, "real": v.real, "verdict": v.describe(ref.metric)}
+        if r is not None:
+            data["rivals"] = {name: {"candidate": x.candidate, "flops": x.flops, "mean": x.confirmed.mean,
+                                     "std": x.confirmed.std, "seeds": list(x.confirmed.seeds),
+                                     "target_trial": x.target_trial, "target_flops": x.target_flops}
+                              for name, x in rivals.items()}
+            data["rival_verdict"] = {"winner": r.winner, "rival": r.baseline_name, "margin": r.margin,
+                                     "spread": r.spread, "real": r.real, "verdict": r.describe(ref.metric)}
+        click.echo(json.dumps(data, indent=2))
     else:
         click.echo(f"verdict: {v.describe(ref.metric)}")
+        for x in rivals.values():
+            sized = f"sized to trial {x.target_trial}'s {x.target_flops:,} FLOPs" if x.target_flops else "sized earlier"
+            click.echo(f"rival {x.describe()} ({sized}): "
+                       f"{ref.metric} {x.confirmed.mean:.4g} ± {x.confirmed.std:.2g} over {x.confirmed.n} seeds")
+        if r is not None:
+            click.echo(f"at equal cost: {r.describe(ref.metric)}")
 
 
 @click.command()
@@ -327,9 +343,12 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:i.")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="torch CPU threads per worker.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option("--rivals", "rivals", default="", metavar="NAMES",
+              help="Also retrain these baselines' terms (paper, transformer; comma-separated) at the search "
+                   "winner's FLOPs: the widest width and depth of no more FLOPs, the equal-cost comparison.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def confirm(study_name: str, top: int, seeds: int, storage: str | None, results_dir: Path, workers: int,
-            device: str, threads: int, no_progress: bool, as_json: bool) -> None:
+            device: str, threads: int, no_progress: bool, rivals: str, as_json: bool) -> None:
     """Retrain a study's top trials and its baselines with new seeds at the full budget.
 
     One search run per configuration, the best of many, is optimistic and noisy; this retrains each chosen
@@ -347,7 +366,8 @@ def confirm(study_name: str, top: int, seeds: int, storage: str | None, results_
     _, search_error = _errors()
     try:
         run_confirm(study_name, top, seeds, storage, results_dir, workers, device,
-                    progress=not (no_progress or as_json or is_quiet()), threads=threads)
+                    progress=not (no_progress or as_json or is_quiet()), threads=threads,
+                    rivals=tuple(n.strip() for n in rivals.split(",") if n.strip()))
         study_dir = results_dir / study_name
         where = describe_storage(storage, study_dir)
         study = load_study(study_name, open_storage(storage, study_dir, create=False), where=where)

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "question"
 GRAMMAR = "grammars/permutation.toml"
 MLP_AND_ATTENTION = frozenset({"0-0", "0-1.0-1", "lse", "mlp-gelu"})
+RIVALS = ("paper", "transformer")  # retrained at the search winner's FLOPs (archsearch.search.rivals)
 TASKS: dict[str, dict[str, Any]] = {
     "icl-regression": {"d": 4, "n": 10},
     "mqar": {"vocab": 32, "seq_len": 16, "num_kv": 4},
@@ -84,20 +85,42 @@ def order_of(key: str) -> int:
     return term_from_key(key).order
 
 
-def run_task(task: str, options: dict[str, Any], budget: Budget, studies: Path) -> dict[str, Any]:
-    """Search, confirm, and collect the confirmed configurations of one task."""
-    from archsearch.search import confirmations, load_settings, run_confirm, run_search
+def _exists(name: str, studies: Path) -> bool:
+    """Whether study ``name`` already has finished trials in ``studies`` (a resumed run: its stage is done)."""
+    from archsearch.search import open_storage
+    from archsearch.search.factories import load_study, study_names
 
+    if not (studies / name).is_dir():
+        return False
+    raw = open_storage(None, studies / name, create=False)
+    if name not in study_names(raw):
+        return False
+    return any(t.state.name in ("COMPLETE", "PRUNED") for t in load_study(name, raw).get_trials(deepcopy=False))
+
+
+def run_task(task: str, options: dict[str, Any], budget: Budget, studies: Path,
+             prior: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Search, confirm, retrain the equal-cost rivals, and collect the confirmed configurations of one task.
+    A stage whose study already exists in ``studies`` is resumed, and keeps its wall time from ``prior`` (the
+    task's earlier result)."""
+    from archsearch.search import confirmations, load_settings, rival_confirmations, run_confirm, run_search
+    from archsearch.search.confirm import confirm_name
+
+    prior = prior or {}
     name = f"question-{task}"
+    searched, confirmed_before = _exists(name, studies), _exists(confirm_name(name), studies)
     t0 = time.perf_counter()
     study = run_search(GRAMMAR, task, options, name, None, sampler="tpe", pruner="hyperband", steps=budget.steps,
                        batch_size=budget.batch_size, train_options={"eval_every": max(1, budget.steps // 6)},
                        space=SPACE, budget=f"{budget.search_steps}steps", workers=budget.workers, seed=0,
-                       results_dir=studies, progress=False, threads=1, mode="few")
+                       results_dir=studies, progress=False, threads=1, mode="few", resume=searched)
     t1 = time.perf_counter()
     run_confirm(name, budget.top, budget.seeds, results_dir=studies, workers=budget.workers, progress=False,
                 threads=1)
     t2 = time.perf_counter()
+    run_confirm(name, budget.top, budget.seeds, results_dir=studies, workers=budget.workers, progress=False,
+                threads=1, rivals=RIVALS)
+    t3 = time.perf_counter()
     confirmed = confirmations(name, results_dir=studies)
     settings = load_settings(study)
     trials = {t.number: t for t in study.get_trials()}
@@ -110,10 +133,20 @@ def run_task(task: str, options: dict[str, Any], budget: Budget, studies: Path) 
                      "flops": t.user_attrs.get("flops"), "params": t.user_attrs.get("n_params"),
                      "search_value": t.values[0], "mean": c.mean, "std": c.std, "test_mean": c.test_mean,
                      "test_std": c.test_std, "seeds": list(c.seeds), "candidate": _config(t).get("candidate")})
+    for r in rival_confirmations(name, results_dir=studies).values():
+        c = r.confirmed
+        rows.append({"trial": f"rival {r.name}", "baseline": None, "rival": r.name, "terms": list(r.candidate["terms"]),
+                     "beyond": [], "order6": False, "flops": r.flops, "params": r.n_params, "search_value": None,
+                     "mean": c.mean, "std": c.std, "test_mean": c.test_mean, "test_std": c.test_std,
+                     "seeds": list(c.seeds), "candidate": r.candidate, "target_trial": r.target_trial,
+                     "target_flops": r.target_flops})
     finished = [t for t in study.get_trials() if t.state.name in ("COMPLETE", "PRUNED")]
+    search_s = prior["search_seconds"] if searched and "search_seconds" in prior else t1 - t0
+    confirm_s = prior["confirm_seconds"] if confirmed_before and "confirm_seconds" in prior else t2 - t1
+    rival_s = prior.get("rival_seconds", 0.0) + (t3 - t2) if confirmed_before else t3 - t2
     return {
         "task": task, "options": options, "metric": settings.metric, "direction": settings.directions[0],
-        "rows": rows, "search_seconds": t1 - t0, "confirm_seconds": t2 - t1,
+        "rows": rows, "search_seconds": search_s, "confirm_seconds": confirm_s, "rival_seconds": rival_s,
         "trials": len(finished), "pruned": sum(t.state.name == "PRUNED" for t in finished),
         "steps_spent": sum(int(t.user_attrs.get("steps", 0)) for t in finished),
         "terms_tried": sorted({k for t in finished for k in t.user_attrs.get("term_ids", [])}
@@ -137,6 +170,14 @@ def answer(result: dict[str, Any]) -> dict[str, Any]:
     bases = [r for r in rows if r["baseline"]]
     if bases:
         out["best_baseline"] = max(bases, key=lambda r: better(r["mean"], 0.0, direction))["trial"]
+    by_trial = {r["trial"]: r for r in rows}
+    rivals = [r for r in rows if r.get("rival") and r.get("target_trial") in by_trial]
+    if rivals:  # the search winner against the strongest MLP + attention of no more FLOPs
+        rival = max(rivals, key=lambda r: better(r["mean"], 0.0, direction))
+        target = by_trial[rival["target_trial"]]
+        margin, spread = better(target["mean"], rival["mean"], direction), max(target["std"], rival["std"])
+        out["equal_cost"] = {"trial": target["trial"], "rival": rival["trial"], "margin": margin, "spread": spread,
+                             "real": margin > 2 * spread, "ratio": target["flops"] / rival["flops"]}
     for r in rows:
         if not r["beyond"] or r["flops"] is None:
             continue
@@ -167,7 +208,12 @@ def pareto(rows: list[dict[str, Any]], direction: str) -> list[int]:
                         and (q["flops"] < r["flops"] or better(q["mean"], r["mean"], direction) > 0) for q in rows)
         if not dominated:
             front.append(r["trial"])
-    return sorted(front)
+    return sorted(front, key=lambda t: (isinstance(t, str), t if isinstance(t, int) else 0, str(t)))
+
+
+def ref_name(trial: int | str) -> str:
+    """'trial 3' for a searched or baseline trial, 'rival paper' for an equal-cost rival."""
+    return f"trial {trial}" if isinstance(trial, int) else str(trial)
 
 
 def label(r: dict[str, Any]) -> str:
@@ -176,6 +222,9 @@ def label(r: dict[str, Any]) -> str:
 
     if r["baseline"]:
         return f"baseline {r['baseline']}"
+    if r.get("rival"):
+        c = r["candidate"]
+        return f"rival {r['rival']} at width {c['width']}, depth {c['depth']} ({' + '.join(r['terms'])})"
     names = [recognise(term_from_key(k)) or k for k in r["terms"]]
     return " + ".join(f"{n} [{k}]" if n != k else k for n, k in zip(names, r["terms"], strict=True))
 
@@ -188,7 +237,7 @@ def paragraph(result: dict[str, Any], ans: dict[str, Any]) -> str:
     best, base = rows[ans["best"]], rows.get(ans["best_baseline"])
     text = [f"{result['trials']} trials ({result['pruned']} pruned) spent {result['steps_spent']} training steps; "
             f"{len(result['terms_tried'])} of the 17 terms were tried. After retraining with "
-            f"{len(best['seeds'])} new seeds, the best configuration is trial {best['trial']} ({label(best)}), "
+            f"{len(best['seeds'])} new seeds, the best configuration is {ref_name(best['trial'])} ({label(best)}), "
             f"{metric} {best['mean']:.4g} ± {best['std']:.2g}"]
     if base is not None and base is not best:
         gap = better(best["mean"], base["mean"], direction)
@@ -198,8 +247,8 @@ def paragraph(result: dict[str, Any], ans: dict[str, Any]) -> str:
                      f"the difference, {gap:+.3g}, is {verdict} twice the seed spread ({spread:.2g})")
     text[-1] += "."
     if ans["earned"]:
-        earned = ", ".join(f"trial {n} ({label(rows[n])}, {rows[n]['comparison']['margin']:+.3g} against trial "
-                           f"{rows[n]['comparison']['against']})" for n in ans["earned"])
+        earned = ", ".join(f"trial {n} ({label(rows[n])}, {rows[n]['comparison']['margin']:+.3g} against "
+                           f"{ref_name(rows[n]['comparison']['against'])})" for n in ans["earned"])
         text.append(f"Terms beyond MLP + attention earned their cost here: {earned}.")
     else:
         tried = [r for r in rows.values() if r["beyond"] and "comparison" in r]
@@ -208,11 +257,20 @@ def paragraph(result: dict[str, Any], ans: dict[str, Any]) -> str:
             c = closest["comparison"]
             text.append(f"No configuration with a term beyond MLP + attention beat the MLP + attention "
                         f"configurations of no more FLOPs by more than twice the seed spread; the closest, trial "
-                        f"{closest['trial']} ({label(closest)}), is {c['margin']:+.3g} against trial {c['against']} "
-                        f"(spread {c['spread']:.2g}).")
+                        f"{closest['trial']} ({label(closest)}), is {c['margin']:+.3g} against "
+                        f"{ref_name(c['against'])} (spread {c['spread']:.2g}).")
         else:
             text.append("No confirmed configuration used a term beyond MLP + attention with a cheaper MLP + attention "
                         "configuration to compare with.")
+    eq = ans.get("equal_cost")
+    if eq:
+        target, rival = rows[eq["trial"]], rows[eq["rival"]]
+        verdict = ("beats it by more than" if eq["real"] else "does not beat it by more than" if eq["margin"] > 0
+                   else "is worse, beyond" if -eq["margin"] > 2 * eq["spread"] else "is worse, within")
+        text.append(f"At equal cost: the search winner, trial {target['trial']} ({target['flops']:,} FLOPs), "
+                    f"{target['mean']:.4g} ± {target['std']:.2g}, against the strongest MLP + attention of no more "
+                    f"FLOPs, {label(rival)} ({rival['flops']:,} FLOPs), {rival['mean']:.4g} ± {rival['std']:.2g}: "
+                    f"{eq['margin']:+.3g}; the winner {verdict} twice the seed spread ({eq['spread']:.2g}).")
     six = [r for r in rows.values() if r["order6"]]
     if ans["order6_earned"]:
         text.append(f"Order-6 terms earned their FLOPs in trial(s) {', '.join(map(str, ans['order6_earned']))}.")
@@ -230,18 +288,21 @@ def plot(result: dict[str, Any], ans: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    styles = {"baseline": ("#000000", "s"), "beyond": ("#d62728", "o"), "mlp+attention": ("#1f77b4", "o")}
+    styles = {"baseline": ("#000000", "s"), "rival": ("#2ca02c", "D"), "beyond": ("#d62728", "o"),
+              "mlp+attention": ("#1f77b4", "o")}
     done = set()
     for r in result["rows"]:
-        kind = "baseline" if r["baseline"] else "beyond" if r["beyond"] else "mlp+attention"
+        kind = ("baseline" if r["baseline"] else "rival" if r.get("rival") else "beyond" if r["beyond"]
+                else "mlp+attention")
         colour, marker = styles[kind]
-        legend = {"baseline": "baselines", "beyond": "with terms beyond MLP + attention",
+        legend = {"baseline": "baselines", "rival": "equal-cost rivals (MLP + attention at the winner's FLOPs)",
+                  "beyond": "with terms beyond MLP + attention",
                   "mlp+attention": "MLP + attention terms only"}[kind]
         ax.errorbar(r["flops"], r["mean"], yerr=r["std"], fmt=marker, color=colour, capsize=3,
                     label=None if kind in done else legend)
         done.add(kind)
-        if r["baseline"]:
-            ax.annotate(r["baseline"], (r["flops"], r["mean"]), textcoords="offset points", xytext=(5, 4),
+        if r["baseline"] or r.get("rival"):
+            ax.annotate(r["baseline"] or r["rival"], (r["flops"], r["mean"]), textcoords="offset points", xytext=(5, 4),
                         fontsize=8)
     front = sorted((r for r in result["rows"] if r["trial"] in ans["front"]), key=lambda r: r["flops"])
     if front:
@@ -262,13 +323,15 @@ def task_table(result: dict[str, Any], ans: dict[str, Any]) -> str:
     lines = [f"# {result['task']}", "",
              f"Task options {result['options']}; metric {result['metric']} ({result['direction']}). Search: "
              f"{result['trials']} trials ({result['pruned']} pruned), {result['steps_spent']} training steps, "
-             f"{result['search_seconds']:.0f} s; confirmation {result['confirm_seconds']:.0f} s.", "",
+             f"{result['search_seconds']:.0f} s; confirmation {result['confirm_seconds']:.0f} s; equal-cost rivals "
+             f"{result.get('rival_seconds', 0):.0f} s.", "",
              "| trial | terms | FLOPs | search | confirmed val (mean ± std) | test (mean ± std) | seeds | front |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     sign = 1 if result["direction"] == "minimize" else -1
     for r in sorted(result["rows"], key=lambda r: sign * r["mean"]):
         test = f"{r['test_mean']:.4g} ± {r['test_std']:.2g}" if r["test_mean"] is not None else "—"
-        lines.append(f"| {r['trial']} | {label(r)} | {r['flops']:,} | {r['search_value']:.4g} | "
+        search = f"{r['search_value']:.4g}" if r["search_value"] is not None else "—"
+        lines.append(f"| {r['trial']} | {label(r)} | {r['flops']:,} | {search} | "
                      f"{r['mean']:.4g} ± {r['std']:.2g} | {test} | {len(r['seeds'])} | "
                      f"{'*' if r['trial'] in ans['front'] else ''} |")
     lines += ["", paragraph(result, ans), "", f"![{result['task']}]({result['task']}.png)", ""]
@@ -311,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     for task in tasks:
         options = {**TASKS[task], **(QUICK_OPTIONS[task] if args.quick else {})}
         print(f"{task}: searching ({budget.search_steps} steps) and confirming ...", flush=True)
-        result = run_task(task, options, budget, studies)
+        result = run_task(task, options, budget, studies, data["tasks"].get(task, {}).get("result"))
         ans = answer(result)
         data["tasks"][task] = {"result": result, "answer": ans}
         plot(result, ans, args.out / f"{task}.png")
@@ -338,24 +401,31 @@ def write_readme(data: dict[str, Any], out: Path, quick: bool) -> None:
              "the three baselines queued first (the paper's block: linear MLP + linear attention; the standard "
              "Transformer block: softmax attention with untied Q, K, V, O + a GELU MLP of 4x width; that MLP "
              f"alone). Then the top {b['top']} trials and the baselines retrained with {b['seeds']} new seeds at the "
-             "full budget; every number below is that confirmation's mean ± std over the seeds (validation "
-             "metric; the test metric is in each task's table).", "",
+             "full budget, and the equal-cost rivals trained with the same seeds: the paper block's and the "
+             "Transformer block's terms at the widest width (a multiple of 8) and depth of the space whose FLOPs do "
+             "not exceed the search winner's. Every number below is that confirmation's mean ± std over the seeds "
+             "(validation metric; the test metric is in each task's table).", "",
              "A configuration earns its cost when it uses a term beyond MLP + attention (anything but 0-0, "
              "0-1.0-1, lse, mlp-gelu) and beats every confirmed configuration of MLP and attention terms only — "
              "baselines included — with no more FLOPs (all of them, when it is cheaper than each), by more than "
              "twice the larger seed standard deviation.", "",
-             "| task | best confirmed | best baseline | terms beyond MLP + attention earned their cost | an order-6 "
-             "term did | search wall s | confirmation wall s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             "| task | best confirmed | best baseline | winner vs equal-cost rival | terms beyond MLP + attention "
+             "earned their cost | an order-6 term did | search wall s | confirmation wall s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for task, entry in data["tasks"].items():
         r, ans = entry["result"], entry["answer"]
         rows = {x["trial"]: x for x in r["rows"]}
         best = rows.get(ans["best"])
         base = rows.get(ans["best_baseline"])
         fmt = (lambda x: f"{x['mean']:.4g} ± {x['std']:.2g} ({label(x)})") if rows else (lambda x: "—")
+        eq = ans.get("equal_cost")
+        versus = (f"{eq['margin']:+.3g} ± 2×{eq['spread']:.2g} against {rows[eq['rival']]['rival']} at "
+                  f"{1 / eq['ratio']:.2g}× the FLOPs: {'real' if eq['real'] else 'not real'}") if eq else "—"
         lines.append(f"| [{task}]({task}.md) | {fmt(best) if best else '—'} | {fmt(base) if base else '—'} | "
+                     f"{versus} | "
                      f"{'yes: ' + ', '.join(map(str, ans['earned'])) if ans['earned'] else 'no'} | "
                      f"{'yes' if ans['order6_earned'] else 'no'} | {r['search_seconds']:.0f} | "
-                     f"{r['confirm_seconds']:.0f} |")
+                     f"{r['confirm_seconds'] + r.get('rival_seconds', 0):.0f} |")
     lines += [""]
     for task, entry in data["tasks"].items():
         lines += [f"## {task}", "", paragraph(entry["result"], entry["answer"]), ""]

@@ -16,7 +16,14 @@ runs.
 """
 
 from archsearch.search.baselines import BASELINES, baseline_candidate
-from archsearch.search.confirm import confirmations, run_confirm, start_confirmation, verdict
+from archsearch.search.confirm import (
+    confirmations,
+    rival_confirmations,
+    rival_verdict,
+    run_confirm,
+    start_confirmation,
+    verdict,
+)
 from archsearch.search.errors import SearchError, StorageError, StudyError
 from archsearch.search.factories import check_device
 from archsearch.search.objective import Objective, save_trial_files, term_descriptions, trial_dir
@@ -65,6 +72,8 @@ __all__ = [
     "open_storage",
     "parse_space_overrides",
     "recover_stale_trials",
+    "rival_confirmations",
+    "rival_verdict",
     "run_confirm",
     "run_search",
     "run_worker",

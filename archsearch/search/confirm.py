@@ -10,6 +10,10 @@ The retrains are the trials of a second study, ``<study>.confirm``, in the same 
 under the results): one queued trial per (configuration, seed), run by the same worker loop as a search —
 so killed workers are recovered, the count is exact and ``--resume`` continues. A configuration and its
 seeds are the user attribute ``confirm`` of each queued trial.
+
+With ``rivals`` the confirmation also retrains MLP + attention at the search winner's FLOPs
+(archsearch.search.rivals): the equal-cost comparison the default-size baselines cannot give. A rival's
+queued item has ``source`` None and its name under ``rival``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -55,18 +60,23 @@ class Verdict:
         return self.margin is not None and self.spread is not None and self.margin > 2 * self.spread
 
     def describe(self, metric: str) -> str:
-        if self.winner is None or self.baseline is None:
+        if self.winner is None or self.baseline_name is None:
             return "no verdict: the confirmation needs at least one confirmed trial and one confirmed baseline"
         if self.margin is None or self.spread is None:
             return "no verdict"
+        what = "the best baseline" if self.baseline is not None else "the equal-cost rival"
+        ref = f"{self.baseline_name}, trial {self.baseline}" if self.baseline is not None else self.baseline_name
         if self.real:
-            return (f"trial {self.winner} beats the best baseline ({self.baseline_name}, trial {self.baseline}) by "
+            return (f"trial {self.winner} beats {what} ({ref}) by "
                     f"{self.margin:.4g} {metric}, more than twice the seed spread ({self.spread:.3g})")
         if self.margin > 0:
-            return (f"trial {self.winner} is better than the best baseline ({self.baseline_name}) by "
+            return (f"trial {self.winner} is better than {what} ({ref}) by "
                     f"{self.margin:.4g} {metric}, within twice the seed spread ({self.spread:.3g}): not a real "
                     "difference")
-        return (f"no trial beats the best baseline ({self.baseline_name}, trial {self.baseline}): the best is "
+        if self.baseline is not None:
+            return (f"no trial beats the best baseline ({ref}): the best is "
+                    f"{-self.margin:.4g} {metric} worse (seed spread {self.spread:.3g})")
+        return (f"trial {self.winner} does not beat the equal-cost rival ({ref}): it is "
                 f"{-self.margin:.4g} {metric} worse (seed spread {self.spread:.3g})")
 
 
@@ -92,15 +102,55 @@ def _candidate_of(trial: Any) -> dict[str, Any]:
     return dict(config["candidate"])
 
 
+def _key(item: dict[str, Any]) -> tuple[Any, int]:
+    """What a queued retrain repeats: (source trial number, seed), or ("rival:<name>", seed)."""
+    source = item["source"] if item.get("source") is not None else f"rival:{item.get('rival')}"
+    return source, int(item["seed"])
+
+
+def _rival_items(parent: Any, settings: StudySettings, names: tuple[str, ...], chosen: list[Any],
+                 queued: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rival candidates to retrain: each name's earlier choice (so seeds added later train the same
+    configuration), else its size at the FLOPs of the search winner (the best chosen searched trial)."""
+    from archsearch.search.factories import make_task
+    from archsearch.search.rivals import rival_candidate
+    from archsearch.search.space import SearchSpace
+
+    winner = next((t for t in chosen if not t.user_attrs.get("baseline")), None)
+    out, task = [], None
+    for name in names:
+        if name in queued:
+            out.append(queued[name])
+            continue
+        if winner is None or winner.user_attrs.get("flops") is None:
+            continue
+        target = int(winner.user_attrs["flops"])
+        task = task or make_task(settings.task, settings.task_options)
+        found = rival_candidate(name, SearchSpace.from_dict(settings.space), task, target)
+        if found is not None:
+            cand, flops = found
+            out.append({"source": None, "rival": name, "baseline": name, "candidate": cand.to_dict(),
+                        "flops": flops, "target": {"trial": winner.number, "flops": target}})
+    return out
+
+
 def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS, storage: str | None = None,
-                       results_dir: str | os.PathLike[str] = "results") -> tuple[Any, StudySettings]:
+                       results_dir: str | os.PathLike[str] = "results",
+                       rivals: Sequence[str] = ()) -> tuple[Any, StudySettings]:
     """Create (or reopen) the confirmation study of ``study_name`` and queue its retrains. Re-running with a
-    larger ``top`` or ``seeds`` queues only what is missing."""
+    larger ``top`` or ``seeds`` queues only what is missing. ``rivals``: names from
+    archsearch.search.rivals.RIVALS to retrain also at the search winner's FLOPs."""
     import optuna
+
+    from archsearch.search.rivals import check_rivals
 
     quiet_optuna()
     if top < 1 or seeds < 1:
         raise StudyError(f"--top and --seeds must be at least 1 (got {top} and {seeds})")
+    try:
+        rival_names = check_rivals(rivals)
+    except ValueError as err:
+        raise StudyError(str(err)) from None
     check_study_name(study_name)
     parent_dir = Path(results_dir) / study_name
     parent = load_study(study_name, open_storage(storage, parent_dir, create=False),
@@ -111,14 +161,18 @@ def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS
     name = confirm_name(study_name)
     study_dir = Path(results_dir) / name
     raw = open_storage(storage, study_dir, create=True)
-    wanted = [(t, settings.seed + 1 + i) for t in chosen_trials(parent, top) for i in range(seeds)]
+    chosen = chosen_trials(parent, top)
+    wanted = [(t, settings.seed + 1 + i) for t in chosen for i in range(seeds)]
     if not wanted:
         raise StudyError(f"study {study_name!r} has no COMPLETE trial to confirm")
+    queued: dict[str, dict[str, Any]] = {}
     if name in study_names(raw):
         study = load_study(name, raw, where=describe_storage(storage, study_dir))
         mine = load_settings(study)
-        have = {(t.user_attrs["confirm"]["source"], t.user_attrs["confirm"]["seed"])
-                for t in study.get_trials(deepcopy=False) if "confirm" in t.user_attrs}
+        items = [t.user_attrs["confirm"] for t in study.get_trials(deepcopy=False) if "confirm" in t.user_attrs]
+        have = {_key(item) for item in items}
+        queued = {item["rival"]: {k: v for k, v in item.items() if k != "seed"} for item in items
+                  if item.get("rival")}
     else:
         first = [optuna.study.StudyDirection[d.upper()] for d in settings.directions[:1]]
         study = optuna.create_study(study_name=name, storage=raw, directions=first)
@@ -135,6 +189,13 @@ def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS
                 "baseline": trial.user_attrs.get("baseline")}
         study.enqueue_trial({}, user_attrs={"confirm": item})
         added += 1
+    for rival in _rival_items(parent, settings, rival_names, chosen, queued):
+        for i in range(seeds):
+            item = {**rival, "seed": settings.seed + 1 + i}
+            if _key(item) in have:
+                continue
+            study.enqueue_trial({}, user_attrs={"confirm": item})
+            added += 1
     mine = replace(mine, n_trials=len(have) + added)
     save_settings(study, mine)
     return study, mine
@@ -185,24 +246,78 @@ def confirmations(study_name: str, storage: str | None = None, results_dir: str 
         study = load_study(name, raw, where=describe_storage(storage, study_dir))
     except StudyError:
         return {}
-    runs: dict[int, list[tuple[int, float, float | None]]] = {}
-    for t in study.get_trials(deepcopy=False):
-        if t.state.name == "COMPLETE" and t.values and "confirm" in t.user_attrs:
-            item = t.user_attrs["confirm"]
-            runs.setdefault(int(item["source"]), []).append((int(item["seed"]), t.values[0],
-                                                             t.user_attrs.get("test_metric")))
+    runs: dict[Any, list[tuple[int, float, float | None]]] = {}
+    for t in _finished_retrains(study):
+        source, seed = _key(t.user_attrs["confirm"])
+        runs.setdefault(source, []).append((seed, t.values[0], t.user_attrs.get("test_metric")))
+    return {int(source): _aggregate(rows) for source, rows in runs.items() if isinstance(source, int)}
+
+
+def _finished_retrains(study: Any) -> list[Any]:
+    return [t for t in study.get_trials(deepcopy=False)
+            if t.state.name == "COMPLETE" and t.values and "confirm" in t.user_attrs]
+
+
+def _aggregate(rows: list[tuple[int, float, float | None]]) -> Confirmed:
+    """Mean ± std over the (seed, val, test) rows of one configuration's retrains."""
+    rows = sorted(rows, key=lambda r: r[0])
+    vals = [v for _, v, _ in rows]
+    tests = [x for _, _, x in rows if x is not None]
+    return Confirmed(
+        seeds=tuple(s for s, _, _ in rows), mean=statistics.fmean(vals),
+        std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
+        test_mean=statistics.fmean(tests) if tests else None,
+        test_std=statistics.stdev(tests) if len(tests) > 1 else (0.0 if tests else None),
+    )
+
+
+def rival_confirmations(study_name: str, storage: str | None = None,
+                        results_dir: str | os.PathLike[str] = "results") -> dict[str, Any]:
+    """Rival name → its :class:`~archsearch.search.rivals.Rival` (mean ± std over its finished retrains);
+    {} without a confirmation study or rivals."""
+    from archsearch.search.rivals import Rival
+
+    name = confirm_name(study_name)
+    study_dir = Path(results_dir) / name
+    try:
+        raw = open_storage(storage, study_dir, create=False)
+        if name not in study_names(raw):
+            return {}
+        study = load_study(name, raw, where=describe_storage(storage, study_dir))
+    except StudyError:
+        return {}
+    runs: dict[str, list[Any]] = {}
+    for t in _finished_retrains(study):
+        if t.user_attrs["confirm"].get("rival"):
+            runs.setdefault(t.user_attrs["confirm"]["rival"], []).append(t)
     out = {}
-    for source, rows in runs.items():
-        rows.sort()
-        vals = [v for _, v, _ in rows]
-        tests = [x for _, _, x in rows if x is not None]
-        out[source] = Confirmed(
-            seeds=tuple(s for s, _, _ in rows), mean=statistics.fmean(vals),
-            std=statistics.stdev(vals) if len(vals) > 1 else 0.0,
-            test_mean=statistics.fmean(tests) if tests else None,
-            test_std=statistics.stdev(tests) if len(tests) > 1 else (0.0 if tests else None),
-        )
+    for rival, trials in runs.items():
+        item = trials[0].user_attrs["confirm"]
+        target = item.get("target") or {}
+        flops = trials[0].user_attrs.get("flops", item.get("flops"))
+        out[rival] = Rival(
+            name=rival, candidate=dict(item["candidate"]), flops=None if flops is None else int(flops),
+            n_params=trials[0].user_attrs.get("n_params"), target_trial=target.get("trial"),
+            target_flops=target.get("flops"),
+            confirmed=_aggregate([(int(t.user_attrs["confirm"]["seed"]), t.values[0],
+                                   t.user_attrs.get("test_metric")) for t in trials]))
     return out
+
+
+def rival_verdict(study: Any, confirmed: dict[int, Confirmed], rivals: dict[str, Any],
+                  min_seeds: int = 2) -> Verdict:
+    """The search winner the rivals were sized to (its confirmed mean) against the best confirmed rival of no
+    more FLOPs: does a term beyond MLP + attention beat MLP + attention at equal cost?"""
+    settings = load_settings(study)
+    better = 1.0 if settings.directions[0] == "maximize" else -1.0
+    ok = [r for r in rivals.values() if r.confirmed.n >= min_seeds and r.target_trial in confirmed
+          and confirmed[r.target_trial].n >= min_seeds]
+    if not ok:
+        return Verdict(None, None, None, None, None)
+    best = max(ok, key=lambda r: better * r.confirmed.mean)
+    win = confirmed[best.target_trial]
+    return Verdict(best.target_trial, None, best.describe(), better * (win.mean - best.confirmed.mean),
+                   max(win.std, best.confirmed.std))
 
 
 def verdict(study: Any, confirmed: dict[int, Confirmed], min_seeds: int = 2) -> Verdict:
@@ -223,13 +338,15 @@ def verdict(study: Any, confirmed: dict[int, Confirmed], min_seeds: int = 2) -> 
 
 def run_confirm(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS, storage: str | None = None,
                 results_dir: str | os.PathLike[str] = "results", workers: int = 1, device: str = "auto",
-                progress: bool = True, console: Any = None, threads: int | None = 1) -> Any:
-    """Queue and run the confirmation of ``study_name``; returns the confirmation study."""
+                progress: bool = True, console: Any = None, threads: int | None = 1,
+                rivals: Sequence[str] = ()) -> Any:
+    """Queue and run the confirmation of ``study_name`` (and its equal-cost ``rivals``); returns the
+    confirmation study."""
     from archsearch.search.errors import disk_error
     from archsearch.search.spawn import run_workers
 
     try:
-        study, settings = start_confirmation(study_name, top, seeds, storage, results_dir)
+        study, settings = start_confirmation(study_name, top, seeds, storage, results_dir, rivals)
         run_workers(study, settings, storage, Path(results_dir), workers, device, progress, console, threads,
                     None)
     except OSError as err:

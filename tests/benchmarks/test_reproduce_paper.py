@@ -139,6 +139,11 @@ def test_question_quick_writes_every_file(tmp_path):
         rows = data["tasks"][task]["result"]["rows"]
         assert {r["baseline"] for r in rows if r["baseline"]} == {"paper", "transformer", "mlp"}
         assert all(len(r["seeds"]) == 2 for r in rows)
+        assert data["tasks"][task]["result"]["rival_seconds"] >= 0
+        for r in rows:  # equal-cost rivals: MLP + attention of no more FLOPs than the trial they are sized to
+            if r.get("rival"):
+                target = next(x for x in rows if x["trial"] == r["target_trial"])
+                assert r["flops"] <= target["flops"] == r["target_flops"] and not r["beyond"]
 
 
 def test_question_answer_logic():
@@ -161,6 +166,19 @@ def test_question_answer_logic():
     assert ans["front"] == [3]  # cheapest and best: it dominates everything
     rows[2]["std"] = 0.2  # within twice the spread now
     assert question.answer({"direction": "minimize", "rows": rows})["earned"] == []
+    # an equal-cost rival (MLP + attention at trial 2's FLOPs) beats trial 2: nothing earned, verdict "not real"
+    rows[2]["std"] = 0.05
+    rival = {**row("rival transformer", ["lse", "mlp-gelu"], 190, 0.6, 0.05), "rival": "transformer",
+             "target_trial": 2, "target_flops": 200, "candidate": {"width": 24, "depth": 2}}
+    ans = question.answer({"direction": "minimize", "rows": [*rows, rival]})
+    assert ans["earned"] == [] and rows[2]["comparison"]["against"] == "rival transformer"
+    eq = ans["equal_cost"]
+    assert eq["trial"] == 2 and eq["rival"] == "rival transformer" and not eq["real"]
+    assert abs(eq["margin"] + 0.1) < 1e-12 and abs(eq["ratio"] - 200 / 190) < 1e-12
+    assert ans["front"] == [3]
+    assert "At equal cost: the search winner, trial 2" in question.paragraph(
+        {"metric": "mse", "direction": "minimize", "rows": [*rows, rival], "trials": 4, "pruned": 0,
+         "steps_spent": 10, "terms_tried": []}, ans)
 
 
 def test_question_flops_caveat_and_rewrite(tmp_path):

@@ -90,6 +90,54 @@ def test_confirmation_retrains_top_k_and_baselines_with_new_seeds(tmp_path):
     assert settings.n_trials == 15
 
 
+def test_rivals_are_mlp_and_attention_at_the_winners_flops(tmp_path):
+    """--rivals: the paper block and the Transformer block retrained at the widest (width, depth) whose FLOPs
+    do not exceed the search winner's; one step wider would exceed them; more seeds reuse the same size."""
+    from archsearch.search import rival_confirmations, rival_verdict
+    from archsearch.search.factories import make_task
+    from archsearch.search.rivals import WIDTH_STEP, candidate_flops
+
+    run_search("grammars/paper.toml", "icl-regression", TASK_OPTIONS, "r", 5,
+               space={"width": (32,), "depth": (1, 2)}, sampler="random", pruner="none", results_dir=tmp_path,
+               **FAST)
+    run_confirm("r", top=1, seeds=2, results_dir=tmp_path, progress=False, rivals=("paper", "transformer"))
+    study = load(tmp_path, "r")
+    confirmed = confirmations("r", results_dir=tmp_path)
+    rivals = rival_confirmations("r", results_dir=tmp_path)
+    assert set(rivals) == {"paper", "transformer"}
+    winner = next(t for t in sorted(study.get_trials(), key=lambda t: (t.values[0], t.number))
+                  if t.state.name == "COMPLETE" and not t.user_attrs.get("baseline"))
+    task = make_task("icl-regression", TASK_OPTIONS)
+    settings = load_settings(study)
+    space = __import__("archsearch.search.space", fromlist=["SearchSpace"]).SearchSpace.from_dict(settings.space)
+    for name, rival in rivals.items():
+        assert rival.target_trial == winner.number and rival.target_flops == winner.user_attrs["flops"]
+        assert rival.flops is not None and rival.flops <= rival.target_flops
+        assert rival.confirmed.n == 2 and rival.confirmed.seeds == (1, 2)
+        wider = baseline_candidate(name, space, width=rival.candidate["width"] + WIDTH_STEP,
+                                   depth=rival.candidate["depth"])
+        assert candidate_flops(wider, task) > rival.target_flops  # the widest that fits
+        assert rival.candidate["terms"] == list(baseline_candidate(name, space).terms)
+    assert set(confirmed) == {t.user_attrs["confirm"]["source"] for t in load(tmp_path, "r.confirm").get_trials()
+                              if t.user_attrs["confirm"]["source"] is not None}
+    v = rival_verdict(study, confirmed, rivals)
+    assert v.winner == winner.number and v.baseline is None and "width" in (v.baseline_name or "")
+    assert "equal-cost rival" in v.describe("mse")
+    before = {n: r.candidate for n, r in rivals.items()}
+    _, settings = start_confirmation("r", top=1, seeds=3, results_dir=tmp_path, rivals=("paper", "transformer"))
+    queued = [t.user_attrs["confirm"] for t in load(tmp_path, "r.confirm").get_trials()]
+    assert sorted(i["seed"] for i in queued if i.get("rival") == "paper") == [1, 2, 3]
+    assert all(i["candidate"] == before[i["rival"]] for i in queued if i.get("rival"))
+    with pytest.raises(SearchError, match="unknown rival"):
+        start_confirmation("r", top=1, seeds=2, results_dir=tmp_path, rivals=("gpt",))
+    res = cli("confirm", "--study", "r", "--results", str(tmp_path), "--top", "1", "--seeds", "2",
+              "--rivals", "paper,transformer", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    assert "at equal cost: trial" in res.stdout and "rival paper at width" in res.stdout
+    res = cli("confirm", "--study", "r", "--results", str(tmp_path), "--rivals", "gpt")
+    assert res.returncode == 2 and "unknown rival(s) gpt" in res.stderr
+
+
 def test_verdict_needs_more_than_twice_the_spread():
     v = Verdict(winner=3, baseline=0, baseline_name="transformer", margin=0.5, spread=0.2)
     assert v.real and "more than twice the seed spread" in v.describe("mse")
