@@ -21,15 +21,16 @@ BASELINES = ("paper", "transformer", "mlp")
 TRANSFORMER_HEADS = 4  # softmax heads of width C/4; the MLP's hidden width 4C
 
 
-def baseline_candidate(name: str, space: SearchSpace, width: int | None = None,
-                       depth: int | None = None) -> Candidate:
-    """The candidate of baseline ``name`` at the space's default hyper-parameters (or at ``width`` and
-    ``depth``, which the equal-cost rivals of archsearch.search.rivals choose)."""
+def baseline_candidate(name: str, space: SearchSpace, width: int | None = None, depth: int | None = None,
+                       lr: float | None = None) -> Candidate:
+    """The candidate of baseline ``name`` at the space's default hyper-parameters (or at the ``width``,
+    ``depth`` and ``lr`` the equal-cost rivals of archsearch.search.rivals choose)."""
     width = int(space.default("width")) if width is None else width
     depth = int(space.default("depth")) if depth is None else depth
     common: dict[str, Any] = {
         "width": width, "depth": depth, "step": float(space.default("step")),
-        "lr": float(space.default("lr")), "field": "real", "scheme": space.scheme, "norm": space.norm}
+        "lr": float(space.default("lr")) if lr is None else lr, "field": "real", "scheme": space.scheme,
+        "norm": space.norm}
     if name == "paper":
         rank = max(1, round(width * float(space.default("rank_frac"))))
         return Candidate(terms=("0-0", "0-1.0-1"), heads=int(space.default("heads")), rank=rank, tied=False,

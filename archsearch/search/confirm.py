@@ -102,9 +102,16 @@ def _candidate_of(trial: Any) -> dict[str, Any]:
     return dict(config["candidate"])
 
 
+def _rival_id(item: dict[str, Any]) -> str:
+    """A rival retrain's variant, from its candidate: the baseline's name and the learning rate."""
+    from archsearch.search.rivals import rival_key
+
+    return rival_key(item["baseline"], float(item["candidate"]["lr"]))
+
+
 def _key(item: dict[str, Any]) -> tuple[Any, int]:
-    """What a queued retrain repeats: (source trial number, seed), or ("rival:<name>", seed)."""
-    source = item["source"] if item.get("source") is not None else f"rival:{item.get('rival')}"
+    """What a queued retrain repeats: (source trial number, seed), or ("rival:<name>@lr=<lr>", seed)."""
+    source = item["source"] if item.get("source") is not None else f"rival:{_rival_id(item)}"
     return source, int(item["seed"])
 
 
@@ -113,24 +120,27 @@ def _rival_items(parent: Any, settings: StudySettings, names: tuple[str, ...], c
     """The rival candidates to retrain: each name's earlier choice (so seeds added later train the same
     configuration), else its size at the FLOPs of the search winner (the best chosen searched trial)."""
     from archsearch.search.factories import make_task
-    from archsearch.search.rivals import rival_candidate
+    from archsearch.search.rivals import rival_candidate, rival_key
     from archsearch.search.space import SearchSpace
 
     winner = next((t for t in chosen if not t.user_attrs.get("baseline")), None)
+    space = SearchSpace.from_dict(settings.space)
     out, task = [], None
     for name in names:
-        if name in queued:
-            out.append(queued[name])
-            continue
-        if winner is None or winner.user_attrs.get("flops") is None:
-            continue
-        target = int(winner.user_attrs["flops"])
-        task = task or make_task(settings.task, settings.task_options)
-        found = rival_candidate(name, SearchSpace.from_dict(settings.space), task, target)
-        if found is not None:
-            cand, flops = found
-            out.append({"source": None, "rival": name, "baseline": name, "candidate": cand.to_dict(),
-                        "flops": flops, "target": {"trial": winner.number, "flops": target}})
+        base = next((item for item in queued.values() if item["baseline"] == name), None)
+        if base is None:
+            if winner is None or winner.user_attrs.get("flops") is None:
+                continue
+            target = int(winner.user_attrs["flops"])
+            task = task or make_task(settings.task, settings.task_options)
+            found = rival_candidate(name, space, task, target)
+            if found is None:
+                continue
+            base = {"source": None, "baseline": name, "candidate": found[0].to_dict(), "flops": found[1],
+                    "target": {"trial": winner.number, "flops": target}}
+        for lr in space.lr:  # the searched trials chose their learning rate: so does the rival
+            out.append({**base, "rival": rival_key(name, float(lr)), "candidate": {**base["candidate"],
+                                                                                  "lr": float(lr)}})
     return out
 
 
@@ -171,8 +181,8 @@ def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS
         mine = load_settings(study)
         items = [t.user_attrs["confirm"] for t in study.get_trials(deepcopy=False) if "confirm" in t.user_attrs]
         have = {_key(item) for item in items}
-        queued = {item["rival"]: {k: v for k, v in item.items() if k != "seed"} for item in items
-                  if item.get("rival")}
+        queued = {_rival_id(item): {k: v for k, v in item.items() if k != "seed"} for item in items
+                  if item.get("source") is None}
     else:
         first = [optuna.study.StudyDirection[d.upper()] for d in settings.directions[:1]]
         study = optuna.create_study(study_name=name, storage=raw, directions=first)
@@ -273,7 +283,7 @@ def _aggregate(rows: list[tuple[int, float, float | None]]) -> Confirmed:
 
 def rival_confirmations(study_name: str, storage: str | None = None,
                         results_dir: str | os.PathLike[str] = "results") -> dict[str, Any]:
-    """Rival name → its :class:`~archsearch.search.rivals.Rival` (mean ± std over its finished retrains);
+    """Rival key (name@lr) → its :class:`~archsearch.search.rivals.Rival` (mean ± std over its finished retrains);
     {} without a confirmation study or rivals."""
     from archsearch.search.rivals import Rival
 
@@ -288,15 +298,16 @@ def rival_confirmations(study_name: str, storage: str | None = None,
         return {}
     runs: dict[str, list[Any]] = {}
     for t in _finished_retrains(study):
-        if t.user_attrs["confirm"].get("rival"):
-            runs.setdefault(t.user_attrs["confirm"]["rival"], []).append(t)
+        if t.user_attrs["confirm"].get("source") is None:
+            runs.setdefault(_rival_id(t.user_attrs["confirm"]), []).append(t)
     out = {}
     for rival, trials in runs.items():
         item = trials[0].user_attrs["confirm"]
         target = item.get("target") or {}
         flops = trials[0].user_attrs.get("flops", item.get("flops"))
         out[rival] = Rival(
-            name=rival, candidate=dict(item["candidate"]), flops=None if flops is None else int(flops),
+            key=rival, name=item["baseline"], candidate=dict(item["candidate"]),
+            flops=None if flops is None else int(flops),
             n_params=trials[0].user_attrs.get("n_params"), target_trial=target.get("trial"),
             target_flops=target.get("flops"),
             confirmed=_aggregate([(int(t.user_attrs["confirm"]["seed"]), t.values[0],

@@ -5,8 +5,10 @@ times their FLOPs; beating them then says that more compute beat less compute, n
 cost. A rival is a baseline's terms (``paper``: linear MLP + linear attention; ``transformer``: softmax
 attention with untied Q, K, V, O + a GELU MLP of 4× width) at the width and depth that spend the most
 forward FLOPs without exceeding a target — the search winner's FLOPs: widths are multiples of
-:data:`WIDTH_STEP` up to :data:`MAX_WIDTH`, depths the search space's. Rivals are trained only in the
-confirmation stage (archsearch.search.confirm), with the same seeds as the trials they are compared with.
+:data:`WIDTH_STEP` up to :data:`MAX_WIDTH`, depths the search space's — once at each learning rate of the
+space, since the searched trials chose theirs (comparing with the best of them favours the rival). Rivals
+are trained only in the confirmation stage (archsearch.search.confirm), with the same seeds as the trials
+they are compared with.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ MAX_WIDTH = 1024
 
 @dataclass(frozen=True)
 class Rival:
-    """A rival's confirmation: its candidate, its forward FLOPs, the trial whose FLOPs it matches, and the
-    mean ± std of its retrains."""
+    """A rival's confirmation (one learning rate): its candidate, its forward FLOPs, the trial whose FLOPs it
+    matches, and the mean ± std of its retrains. ``name``: the baseline's name; ``key``: name and lr."""
 
+    key: str
     name: str
     candidate: dict[str, Any]
     flops: int | None
@@ -40,7 +43,12 @@ class Rival:
     def describe(self) -> str:
         c = self.candidate
         cost = f", {self.flops:,} FLOPs" if self.flops is not None else ""
-        return f"{self.name} at width {c['width']}, depth {c['depth']}{cost}"
+        return f"{self.name} at width {c['width']}, depth {c['depth']}, lr {c['lr']:g}{cost}"
+
+
+def rival_key(name: str, lr: float) -> str:
+    """The id of one rival variant: ``transformer@lr=0.003``."""
+    return f"{name}@lr={lr:g}"
 
 
 def check_rivals(names: Sequence[str]) -> tuple[str, ...]:

@@ -92,7 +92,8 @@ def test_confirmation_retrains_top_k_and_baselines_with_new_seeds(tmp_path):
 
 def test_rivals_are_mlp_and_attention_at_the_winners_flops(tmp_path):
     """--rivals: the paper block and the Transformer block retrained at the widest (width, depth) whose FLOPs
-    do not exceed the search winner's; one step wider would exceed them; more seeds reuse the same size."""
+    do not exceed the search winner's, at each learning rate of the space; one step wider would exceed them;
+    more seeds reuse the same size."""
     from archsearch.search import rival_confirmations, rival_verdict
     from archsearch.search.factories import make_task
     from archsearch.search.rivals import WIDTH_STEP, candidate_flops
@@ -104,13 +105,18 @@ def test_rivals_are_mlp_and_attention_at_the_winners_flops(tmp_path):
     study = load(tmp_path, "r")
     confirmed = confirmations("r", results_dir=tmp_path)
     rivals = rival_confirmations("r", results_dir=tmp_path)
-    assert set(rivals) == {"paper", "transformer"}
+    lrs = (1e-3, 3e-3, 1e-2)  # the default space's learning rates
+    assert set(rivals) == {f"{n}@lr={lr:g}" for n in ("paper", "transformer") for lr in lrs}
     winner = next(t for t in sorted(study.get_trials(), key=lambda t: (t.values[0], t.number))
                   if t.state.name == "COMPLETE" and not t.user_attrs.get("baseline"))
     task = make_task("icl-regression", TASK_OPTIONS)
     settings = load_settings(study)
     space = __import__("archsearch.search.space", fromlist=["SearchSpace"]).SearchSpace.from_dict(settings.space)
-    for name, rival in rivals.items():
+    for key, rival in rivals.items():
+        name = rival.name
+        assert key.startswith(name) and rival.candidate["lr"] in lrs
+        assert {k: v for k, v in rival.candidate.items() if k != "lr"} == {
+            k: v for k, v in rivals[f"{name}@lr=0.001"].candidate.items() if k != "lr"}  # one size per name
         assert rival.target_trial == winner.number and rival.target_flops == winner.user_attrs["flops"]
         assert rival.flops is not None and rival.flops <= rival.target_flops
         assert rival.confirmed.n == 2 and rival.confirmed.seeds == (1, 2)
@@ -126,8 +132,9 @@ def test_rivals_are_mlp_and_attention_at_the_winners_flops(tmp_path):
     before = {n: r.candidate for n, r in rivals.items()}
     _, settings = start_confirmation("r", top=1, seeds=3, results_dir=tmp_path, rivals=("paper", "transformer"))
     queued = [t.user_attrs["confirm"] for t in load(tmp_path, "r.confirm").get_trials()]
-    assert sorted(i["seed"] for i in queued if i.get("rival") == "paper") == [1, 2, 3]
+    assert sorted(i["seed"] for i in queued if i.get("rival") == "paper@lr=0.003") == [1, 2, 3]
     assert all(i["candidate"] == before[i["rival"]] for i in queued if i.get("rival"))
+    assert settings.n_trials == 3 * (1 + 3 + 2 * len(lrs))  # top 1, 3 baselines, 6 rivals; 3 seeds each
     with pytest.raises(SearchError, match="unknown rival"):
         start_confirmation("r", top=1, seeds=2, results_dir=tmp_path, rivals=("gpt",))
     res = cli("confirm", "--study", "r", "--results", str(tmp_path), "--top", "1", "--seeds", "2",
