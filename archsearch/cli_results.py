@@ -135,11 +135,11 @@ def report(study_name: str, storage: str | None, results_dir: Path, out_dir: Pat
 @click.option("-o", "--out", "out_py", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="The Python file to write, e.g. winner.py.")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write the trained weights: .safetensors (the trial's file; with --block the step's "
-                   "tensors, the config in the metadata) or .pt (a state_dict).")
+              help="Also write the trained weights: .safetensors (the trial's tensors, or with --block the "
+                   "step's, the config in the metadata) or .pt (a state_dict).")
 @click.option("--block", is_flag=True,
               help="Export one Euler step as a drop-in nn.Module (X (B, N, C) -> (B, N, C)) instead of the "
-                   "whole task model, with config.json beside the weights.")
+                   "whole task model.")
 @click.option("--step", "step_index", type=click.IntRange(min=0), default=0, show_default=True, metavar="T",
               help="With --block: which Euler step (0-based) of the trial.")
 @_user_errors
@@ -149,12 +149,13 @@ def export(study_name: str, storage: str | None, results_dir: Path, trial: str, 
 
     The file holds the compiled term blocks exactly as they ran in the search, the task's embedding and
     readout, the Euler-step model, build_model() and load_model(path) (strict state_dict keys). It is
-    checked before it is written: it must reproduce archsearch's model on sample inputs.
+    checked before it is written: it must reproduce archsearch's model on sample inputs. config.json (the
+    trial's configuration, also in the .safetensors metadata) is written beside the weights (beside the
+    file without --weights).
 
     With --block the file holds one Euler step instead, as the class ArchsearchBlock (X (B, N, C) -> X
-    (B, N, C), unbatched (N, C) too) and load_block(path), to drop into your own model; config.json is
-    written beside the weights (beside the file without --weights). Loading needs torch, and safetensors
-    for .safetensors weights.
+    (B, N, C), unbatched (N, C) too) and load_block(path), to drop into your own model, and config.json
+    describes the step. Loading needs torch, and safetensors for .safetensors weights.
 
     \b
     Example:
@@ -175,6 +176,7 @@ def export(study_name: str, storage: str | None, results_dir: Path, trial: str, 
     click.echo(str(path))
     if weights is not None:
         click.echo(str(weights))
+    click.echo(str((weights if weights is not None else path).parent / "config.json"))
 
 
 COMMANDS.extend([leaderboard, report, export])

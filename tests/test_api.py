@@ -114,5 +114,6 @@ def test_api_doc_examples_run(tmp_path):
     out = _python(f"exec(open({str(runner)!r}).read())", cwd=work)
     assert f"== block {len(blocks) - 1} ok" in out
     assert "linear attention" in out and "ArchsearchBlock(" in out
-    assert sorted(p.name for p in work.iterdir()) == ["block.py", "block.safetensors", "config.json", "results",
-                                                      "winner.py", "winner.safetensors"]
+    assert sorted(p.name for p in work.iterdir()) == ["block.py", "block.safetensors", "config.json", "model",
+                                                      "results"]
+    assert sorted(p.name for p in (work / "model").iterdir()) == ["config.json", "winner.py", "winner.safetensors"]

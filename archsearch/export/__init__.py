@@ -9,7 +9,9 @@
 
 The file holds the compiled term blocks verbatim (the code that ran in the search), the task's embedding and
 readout classes, the Euler-step model, ``build_model()`` with the trial's hyper-parameters and
-``load_model(weights_path)``. Before anything is written the export is checked: statically (only torch is
+``load_model(weights_path)``; ``config.json`` beside the weights (beside the file without weights) and the
+safetensors metadata (key ``archsearch_config``) hold the trial's configuration as JSON (:func:`model_config`).
+Before anything is written the export is checked: statically (only torch is
 imported; no undefined names) and numerically (the exported model, with the trial's weights loaded strictly,
 reproduces archsearch's own model on sample inputs of the task).
 
@@ -20,12 +22,13 @@ the first objective (the task metric).
 from __future__ import annotations
 
 import io
+import json
 import os
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from archsearch.export.block import block_source, export_block
+from archsearch.export.block import CONFIG_NAME, METADATA_KEY, block_source, export_block
 from archsearch.export.source import (
     ExportError,
     ModuleCall,
@@ -46,7 +49,8 @@ from archsearch.report.studies import (
     trial_weights,
 )
 
-__all__ = ["ExportError", "ResultsError", "block_source", "export_block", "export_source", "export_trial"]
+__all__ = ["ExportError", "ResultsError", "block_source", "export_block", "export_source", "export_trial",
+           "model_config"]
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 ATOL = 1e-5  # exported vs archsearch model on sample inputs (same code; differences are summation order only)
@@ -55,9 +59,11 @@ ATOL = 1e-5  # exported vs archsearch model on sample inputs (same code; differe
 def export_trial(study: Any, trial: str | int = "best", out_py: str | os.PathLike[str] = "winner.py",
                  weights: str | os.PathLike[str] | None = None, *, storage: str | None = None,
                  results_dir: str | os.PathLike[str] = "results") -> Path:
-    """Write trial ``trial`` of ``study`` as the standalone file ``out_py`` and, when ``weights`` is given, its
-    trained weights there (``.safetensors``: the trial's file, byte for byte; ``.pt``/``.pth``: a plain
-    state_dict for ``torch.load(weights_only=True)``). Returns ``out_py``.
+    """Write trial ``trial`` of ``study`` as the standalone file ``out_py``, ``config.json`` beside the weights
+    (beside ``out_py`` without weights) and, when ``weights`` is given, the trained weights there
+    (``.safetensors``: the trial's tensors, with the config as JSON under the metadata key
+    ``archsearch_config``; ``.pt``/``.pth``: a plain state_dict for ``torch.load(weights_only=True)``).
+    Returns ``out_py``.
 
     ``study``: a name (journal under ``results_dir/<study>`` or ``storage``), an Optuna study or a StudyRef.
     The output directory must exist; files are written all-or-nothing. Raises ResultsError (one line) for an
@@ -66,9 +72,11 @@ def export_trial(study: Any, trial: str | int = "best", out_py: str | os.PathLik
     from archsearch.report.output import check_writable_dir, write_files
 
     out_py, weights_path = output_paths(out_py, weights)
+    config_path = (weights_path if weights_path is not None else out_py).parent / CONFIG_NAME
+    if config_path.resolve() in {out_py.resolve(), *([weights_path.resolve()] if weights_path else [])}:
+        raise ResultsError(f"{CONFIG_NAME} is written beside the weights; name the files differently")
     check_writable_dir(out_py.parent)
-    if weights_path is not None:
-        check_writable_dir(weights_path.parent)
+    check_writable_dir(config_path.parent)
 
     ref = open_study(study, storage, results_dir)
     chosen = select_trial(ref, trial)
@@ -76,11 +84,39 @@ def export_trial(study: Any, trial: str | int = "best", out_py: str | os.PathLik
     if weights_path is not None:
         rel = os.path.relpath(weights_path.resolve(), out_py.resolve().parent)
     source, state = export_source(ref, chosen, weights_name=rel, selected=str(trial))
+    cfg = model_config(ref, chosen)
     files = {out_py: source.encode()}
     if weights_path is not None:
-        files[weights_path] = _weights_bytes(ref, chosen, weights_path.suffix, state)
+        files[weights_path] = _weights_bytes(ref, chosen, weights_path.suffix, state, cfg)
+    files[config_path] = (json.dumps(cfg, indent=2) + "\n").encode()
     write_files(files)
     return out_py
+
+
+def model_config(study: Any, trial: Any) -> dict[str, Any]:
+    """The JSON configuration of an exported model (config.json, the safetensors metadata): the model and
+    training configurations, the task, the trial's values and where it came from."""
+    from archsearch import __version__
+
+    ref = open_study(study)
+    config = trial_config(ref, trial)
+    attrs = trial.user_attrs
+    return {
+        "format": "archsearch-model",
+        "archsearch_version": __version__,
+        "study": ref.name,
+        "trial": trial.number,
+        "objectives": {ref.objective_name(i): v for i, v in enumerate(trial.values or ())},
+        "test_metric": attrs.get("test_metric"),
+        "n_params": attrs.get("n_params"),
+        "flops": attrs.get("flops"),
+        "terms": list(config["model"].get("terms") or ()),
+        "model": config["model"],
+        "train": config.get("train"),
+        "task": {"name": config["task"]["name"], "options": dict(config["task"].get("options") or {})},
+        "entry_points": {"build_model": "fresh parameters", "load_model": "weights_path (default: the exported "
+                         "weights beside the file)"},
+    }
 
 
 def output_paths(out_py: str | os.PathLike[str], weights: str | os.PathLike[str] | None) -> tuple[Path, Path | None]:
@@ -98,11 +134,18 @@ def output_paths(out_py: str | os.PathLike[str], weights: str | os.PathLike[str]
     return out_py, weights_path
 
 
-def _weights_bytes(ref: StudyRef, trial: Any, suffix: str, state: dict[str, Any] | None) -> bytes:
-    """The trial's weights file as is (.safetensors) or its state_dict saved by torch.save (.pt/.pth)."""
+def _weights_bytes(ref: StudyRef, trial: Any, suffix: str, state: dict[str, Any] | None,
+                   cfg: dict[str, Any]) -> bytes:
+    """The trial's tensors as .safetensors (the config under the metadata key ``archsearch_config``) or its
+    state_dict saved by torch.save (.pt/.pth)."""
     stored = trial_weights(ref, trial)  # a ResultsError when the trial has no weights file
-    if suffix == ".safetensors" or state is None:
+    if state is None:
         return stored.read_bytes()
+    if suffix == ".safetensors":
+        from safetensors.torch import save
+
+        tensors = {k: v.contiguous() for k, v in state.items()}
+        return save(tensors, metadata={"format": "pt", METADATA_KEY: json.dumps(cfg, sort_keys=True)})
     import torch
 
     buf = io.BytesIO()

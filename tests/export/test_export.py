@@ -172,7 +172,18 @@ def test_trial_number_and_strict_keys(results, tmp_path):
     model, _ = _trained_model(results, "multi", number)
     exported = namespace["load_model"]()  # default: the weights beside the file, strict=True
     assert list(exported.state_dict()) == list(model.state_dict())
-    assert (tmp_path / "w.safetensors").read_bytes() == (ref.trial_dir(number) / "model.safetensors").read_bytes()
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    stored, written = load_file(ref.trial_dir(number) / "model.safetensors"), load_file(tmp_path / "w.safetensors")
+    assert written.keys() == stored.keys() and all(torch.equal(written[k], stored[k]) for k in stored)
+    config = json.loads((tmp_path / "config.json").read_text())
+    with safe_open(tmp_path / "w.safetensors", "pt") as f:
+        assert json.loads(f.metadata()["archsearch_config"]) == config
+    assert config["format"] == "archsearch-model" and config["trial"] == number and config["study"] == "multi"
+    assert config["model"] == namespace["MODEL_CONFIG"] and config["task"] == namespace["TASK"]
+    assert config["objectives"] == dict(zip([ref.objective_name(i) for i in range(len(ref.directions))],
+                                            ref.study.trials[number].values, strict=True))
     bad = dict(model.state_dict())
     bad["extra.weight"] = torch.zeros(1)
     with pytest.raises(RuntimeError, match="Unexpected key"):
@@ -186,7 +197,7 @@ def test_export_without_weights_has_no_default_file(results, tmp_path):
     assert namespace["WEIGHTS"] is None
     with pytest.raises(ValueError, match="without weights"):
         namespace["load_model"]()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.py"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.py", "config.json"]  # config beside the file
 
 
 @pytest.mark.parametrize("trial, message", [
@@ -224,7 +235,7 @@ def test_missing_weights_is_an_error_and_writes_nothing(results, tmp_path):
         export_trial("multi", number, out / "w.py", out / "w.safetensors", results_dir=copy)
     assert list(out.iterdir()) == []
     export_trial("multi", number, out / "w.py", results_dir=copy)  # code only: fine without weights
-    assert [p.name for p in out.iterdir()] == ["w.py"]
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "w.py"]
 
 
 def test_export_source_checks_reproduction(results):
