@@ -96,7 +96,7 @@ def _causal_linear_attention(q, k, v, states=None, slot=None):
     if states is not None:
         out, states[slot] = _scan_segment(q, k, v, states.get(slot), chunk)
         return out
-    if _kernel is not None:
+    if _kernel is not None and not torch.compiler.is_compiling():  # traced: the scan below, valid for every N
         return _kernel(q, k, v, chunk)
     return _chunked_scan(q, k, v, chunk)
 
@@ -117,9 +117,10 @@ _SEGMENT = 1024  # tokens per segment of a streamed causal pass on CPU (see benc
 def _streamed(body, x, w, segment=_SEGMENT):
     """body(x, w, states) over token segments of ``segment`` tokens, each prefix sum and scan carrying its
     state across segments: the same output as one pass over x, with intermediates of one segment's size,
-    so on CPU the time per token does not grow with N (caches). One pass on CUDA (the Triton kernel)."""
+    so on CPU the time per token does not grow with N (caches). One pass on CUDA (the Triton kernel) and
+    when traced (torch.export, torch.compile: no Python branch on N, so a dynamic N holds for every N)."""
     n = x.shape[1]
-    if x.is_cuda or n <= segment:
+    if x.is_cuda or torch.compiler.is_compiling() or n <= segment:
         return body(x, w, None)
     states = {}
     return torch.cat([body(x[:, s:s + segment], w, states) for s in range(0, n, segment)], dim=1)

@@ -12,9 +12,15 @@ Conventions (the numerical reference is each family's ``branch_value``):
 * M is the family's matrix of S: P = row-softmax(S/τ) (softmax, temperature τ) or σ(S) entrywise.
   The row branch P X (…) uses ``F.scaled_dot_product_attention``; the transposed branch Pᵀ X (…) —
   column sums of a row-normalised matrix, not SDPA-native — and the entrywise branches are
-  computed exactly, one block of query rows of S at a time (memory O(N·chunk)).
+  computed exactly, one block of query rows of S at a time (memory O(N·chunk)); traced (torch.export,
+  torch.compile) all rows at once, O(N²) memory, since a Python loop over N would fix N in the program.
 * Causal: keys k > j are masked everywhere (row-softmax over k ≤ j; entrywise σ(S_jk) := 0), so
   both branches use the same masked matrix; a masked field is not the gradient of a potential.
+* Padding (softmax only): ``forward(x, mask)`` with a bool (B, N) ``mask`` (True = a real token) and the
+  padded rows of x zero (the built block's wrapper, archsearch.compiler.checked, zeroes them and the
+  output's padded rows): the row-softmax runs over the real keys only — SDPA's ``attn_mask``, -inf in
+  the exact branch — plus the query itself, so a padded query's row is never empty (its output is
+  discarded). The entrywise families need no mask: every S_jk they sum multiplies a row of x.
 """
 
 from __future__ import annotations
@@ -90,21 +96,29 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
     else:
         what = f"M = {kernel.sigma_name}(S) = f'(S), f = {kernel.phi_name}"
         what += ", with M_jk = 0 for k > j" if causal else ""
+    mask_arg = ", key_mask=None" if kernel.softmax else ""
+    mask_doc = ("\n            key_mask (B, N) bool: the row-softmax runs over the real keys (and k = j) only."
+                if kernel.softmax else "")
     code.add(
         f'''
-        def _weighted_sums(self, q, k, row_values=None, col_values=None):
+        def _weighted_sums(self, q, k, row_values=None, col_values=None{mask_arg}):
             """(M @ row_values, Mᵀ @ col_values) per batch and head, S = q kᵀ·scale,
             {what}.
 
             Exact, without holding S (B, H, N, N) whole: rows j0..j1 of S at a time (at most
             ``max_chunk_elements`` entries), so memory is O(N·chunk). Row k of Mᵀ V is Σ_j M_jk v_j,
-            accumulated chunk by chunk. Computed in float32 (float64 for float64 inputs).
+            accumulated chunk by chunk. Computed in float32 (float64 for float64 inputs). Traced (torch.export,
+            torch.compile): one chunk, so the program holds for every N.{mask_doc}
             """
             b, h, n, _ = q.shape
             dtype = q.dtype
             acc = torch.promote_types(dtype, torch.float32)
             q, k = q.to(acc), k.to(acc)
-            step = max(1, min(n, self.max_chunk_elements // max(1, b * h * n)))
+            if torch.compiler.is_compiling():  # traced (torch.export: a dynamic N): one chunk, no loop over N
+                chunks = [(0, n)]
+            else:
+                step = max(1, min(n, self.max_chunk_elements // max(1, b * h * n)))
+                chunks = [(j0, min(n, j0 + step)) for j0 in range(0, n, step)]
             rows_out, cols_out = [], None
             if row_values is not None:
                 row_values = row_values.to(acc)
@@ -124,8 +138,7 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
         )
     if causal:
         code.add("cols_parts = []  # causal Mᵀ V: rows j0..j1 of the result, chunk by chunk", 8)
-    code.add("for j0 in range(0, n, step):", 8)
-    code.add("j1 = min(n, j0 + step)", 12)
+    code.add("for j0, j1 in chunks:", 8)
     if causal:
         code.add(
             """
@@ -140,6 +153,15 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
     if kernel.softmax:
         if kernel.tempered:
             code.add("s = s / self.temperature  # P = row-softmax(S/τ)", 12)
+        keys = "j1" if causal else "n"
+        code.add(
+            f"""
+            if key_mask is not None:  # padding: the real keys k, and k = j (no empty row; padded rows are discarded)
+                own = torch.arange({keys}, device=q.device) == torch.arange(j0, j1, device=q.device)[:, None]
+                s = s.masked_fill(~(key_mask[:, None, None, :{keys}] | own), float("-inf"))
+            """,
+            12,
+        )
         if causal:
             code.add('s = s.masked_fill(future, float("-inf"))  # the row-softmax runs over k ≤ j only', 12)
         code.add("m = torch.softmax(s, dim=-1)  # P_jk = exp(S_jk − logsumexp_k S_jk): the exact row-softmax", 12)
@@ -254,8 +276,15 @@ def edge_source(kernel: EdgeKernel, note: str, tied: bool, causal: bool, class_n
     else:
         params += [(n, "heads, features, features", "self.features") for n in names]
     parameters_and_init(code, params, "Gaussian init, variance 1/fan-in for every factor.")
-    code.add("def forward(self, x):", 4)
-    code.add(FORWARD_DOC, 8)
+    if softmax:
+        code.add("def forward(self, x, mask=None):", 4)
+        code.add(FORWARD_DOC.replace('"""', "", 2).join(['"""', ""]), 8)
+        code.add("mask (B, N) bool, True = a real token (the padded rows of x zero): the row-softmax runs over", 8)
+        code.add('the real keys only. None: every token is real."""', 8)
+        code.add("allowed = None if mask is None else self._allowed(mask)  # SDPA's boolean attn_mask (B, 1, N, N)", 8)
+    else:
+        code.add("def forward(self, x):", 4)
+        code.add(FORWARD_DOC, 8)
     if lowrank:
         _edge_forward_lowrank(code, kernel, tied, chosen, causal)
     else:
@@ -281,19 +310,39 @@ def edge_source(kernel: EdgeKernel, note: str, tied: bool, causal: bool, class_n
     if lowrank:
         code.add()
         code.add(_SPLIT_MERGE, 4)
+    if softmax:
+        code.add()
+        allowed = _ALLOWED.replace("{causal_doc}", " at or before j" if causal else "")
+        code.add(allowed.replace("{causal}", _ALLOWED_CAUSAL if causal else "return allowed"), 4)
     if needs_sums:
         code.add()
         _weighted_sums(code, kernel, causal)
     return code.render()
 
 
+_ALLOWED = '''
+@staticmethod
+def _allowed(mask):
+    """SDPA's boolean attn_mask (B, 1, N, N) for the padding mask (B, N): query j attends to key k when
+    k is a real token{causal_doc} — or k = j, so that a padded query's row is never empty (its output
+    is discarded)."""
+    n = mask.shape[-1]
+    allowed = mask[:, None, None, :] | torch.eye(n, dtype=torch.bool, device=mask.device)
+    {causal}
+'''
+_ALLOWED_CAUSAL = "return allowed & torch.ones(n, n, dtype=torch.bool, device=mask.device).tril()  # and k ≤ j"
+
+
 def _sdpa(q: str, k: str, v: str, causal: bool, kernel: EdgeKernel) -> str:
+    """SDPA with the padding mask ``allowed`` (None: every token real — then, causal, ``is_causal``)."""
     scale = "self.scale / self.temperature" if kernel.tempered else "self.scale"
-    return f"F.scaled_dot_product_attention({q}, {k}, {v}, is_causal={causal}, scale={scale})"
+    flag = "allowed is None" if causal else "False"
+    return f"F.scaled_dot_product_attention(\n    {q}, {k}, {v}, attn_mask=allowed, is_causal={flag}, scale={scale})"
 
 
 def _edge_forward_lowrank(code: Code, kernel: EdgeKernel, tied: bool, chosen, causal: bool) -> None:
     softmax, sym = kernel.softmax, kernel.symbol
+    km = ", key_mask=mask" if softmax else ""  # softmax: the padding mask's keys
     code.add("c, h, d = x.shape[-1], self.heads, self.rank", 8)
     has_dst = any(b.end == "dst" for b in chosen)
     if tied:
@@ -304,11 +353,11 @@ def _edge_forward_lowrank(code: Code, kernel: EdgeKernel, tied: bool, chosen, ca
             code.add("y_src = " + _sdpa("q", "k", "k", causal, kernel), 8)
             if has_dst:
                 code.add("# transposed branch: Pᵀ X W1·scale = (Pᵀ (X Q)) Kᵀ·scale: exact column sums", 8)
-                code.add("_, y_dst = self._weighted_sums(q, k, col_values=q)", 8)
+                code.add(f"_, y_dst = self._weighted_sums(q, k, col_values=q{km})", 8)
         else:
             code.add(f"# row branch {sym} X W1ᵀ·scale = ({sym} (X K)) Qᵀ·scale;", 8)
             code.add(f"# transposed branch {sym}ᵀ X W1·scale = ({sym}ᵀ (X Q)) Kᵀ·scale", 8)
-            code.add("y_src, y_dst = self._weighted_sums(q, k, row_values=k, col_values=q)", 8)
+            code.add(f"y_src, y_dst = self._weighted_sums(q, k, row_values=k, col_values=q{km})", 8)
         code.add("# Σ_h y_h Q_hᵀ is one matmul with W1_qk[0] read as an (H·C_A, C) matrix", 8)
         code.add("out = self._merge(y_src) @ self.W1_qk[0].reshape(h * d, c)", 8)
         if has_dst:
@@ -324,10 +373,10 @@ def _edge_forward_lowrank(code: Code, kernel: EdgeKernel, tied: bool, chosen, ca
             code.add("y = " + _sdpa("q", "k", "v", causal, kernel), 8)
         elif b.end == "src":
             code.add(f"# {sym} X {b.output}·scale = ({sym} (X V)) Uᵀ", 8)
-            code.add("y, _ = self._weighted_sums(q, k, row_values=v)", 8)
+            code.add(f"y, _ = self._weighted_sums(q, k, row_values=v{km})", 8)
         else:
             code.add(f"# {sym}ᵀ X {b.output}·scale = ({sym}ᵀ (X V)) Uᵀ: the transposed branch, exact column sums", 8)
-            code.add("_, y = self._weighted_sums(q, k, col_values=v)", 8)
+            code.add(f"_, y = self._weighted_sums(q, k, col_values=v{km})", 8)
         line = f"F.linear(self._merge(y), self.b{i}_out.view(c, h * d))"
         code.accumulate(line, j == 0)
     code.add("return out", 8)
@@ -335,6 +384,7 @@ def _edge_forward_lowrank(code: Code, kernel: EdgeKernel, tied: bool, chosen, ca
 
 def _edge_forward_full(code: Code, kernel: EdgeKernel, tied: bool, chosen, causal: bool) -> None:
     softmax, sym = kernel.softmax, kernel.symbol
+    km = ", key_mask=mask" if softmax else ""  # softmax: the padding mask's keys
     code.add("b, n, c = x.shape", 8)
     code.add("xh = x.unsqueeze(1).expand(b, self.heads, n, c)  # X for every head (a view)", 8)
     has_dst = any(b.end == "dst" for b in chosen)
@@ -346,11 +396,11 @@ def _edge_forward_full(code: Code, kernel: EdgeKernel, tied: bool, chosen, causa
             code.add('out = torch.einsum("bhnd,hcd->bnc", px, self.W1)  # Σ_h (P X) W1ᵀ', 8)
             if has_dst:
                 code.add("# transposed branch: Pᵀ X W1·scale = Pᵀ q: exact column sums", 8)
-                code.add("_, y = self._weighted_sums(q, xh, col_values=q)", 8)
+                code.add(f"_, y = self._weighted_sums(q, xh, col_values=q{km})", 8)
                 code.add("out = out + y.sum(1)", 8)
         else:
             code.add(f"# row branch {sym} X W1ᵀ·scale, transposed branch {sym}ᵀ X W1·scale = {sym}ᵀ q", 8)
-            code.add("mx, y = self._weighted_sums(q, xh, row_values=xh, col_values=q)", 8)
+            code.add(f"mx, y = self._weighted_sums(q, xh, row_values=xh, col_values=q{km})", 8)
             code.add('out = torch.einsum("bhnd,hcd->bnc", mx, self.W1) + y.sum(1)', 8)
         code.add("return out * self.scale", 8)
         return
@@ -362,10 +412,10 @@ def _edge_forward_full(code: Code, kernel: EdgeKernel, tied: bool, chosen, causa
             code.add("y = " + _sdpa("q", "xh", "xh", causal, kernel) + "  # P X", 8)
         elif b.end == "src":
             code.add(f"# {sym} X {o}·scale (the stored {o} holds the scale)", 8)
-            code.add("y, _ = self._weighted_sums(q, xh, row_values=xh)", 8)
+            code.add(f"y, _ = self._weighted_sums(q, xh, row_values=xh{km})", 8)
         else:
             code.add(f"# {sym}ᵀ X {o}·scale: the transposed branch, exact column sums", 8)
-            code.add("_, y = self._weighted_sums(q, xh, col_values=xh)", 8)
+            code.add(f"_, y = self._weighted_sums(q, xh, col_values=xh{km})", 8)
         line = f'torch.einsum("bhnd,hdc->bnc", y, self.{o})'
         code.accumulate(line, j == 0)
     code.add("return out", 8)
