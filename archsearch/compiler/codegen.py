@@ -96,7 +96,8 @@ def _causal_linear_attention(q, k, v, states=None, slot=None):
     if states is not None:
         out, states[slot] = _scan_segment(q, k, v, states.get(slot), chunk)
         return out
-    if _kernel is not None and not torch.compiler.is_compiling():  # traced: the scan below, valid for every N
+    exporting = getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)()
+    if _kernel is not None and not exporting:  # under torch.export: the scan below, valid for every N
         return _kernel(q, k, v, chunk)
     return _chunked_scan(q, k, v, chunk)
 
@@ -118,9 +119,9 @@ def _streamed(body, x, w, segment=_SEGMENT):
     """body(x, w, states) over token segments of ``segment`` tokens, each prefix sum and scan carrying its
     state across segments: the same output as one pass over x, with intermediates of one segment's size,
     so on CPU the time per token does not grow with N (caches). One pass on CUDA (the Triton kernel) and
-    when traced (torch.export, torch.compile: no Python branch on N, so a dynamic N holds for every N)."""
+    under torch.export (no Python branch on N, so a dynamic N holds for every N)."""
     n = x.shape[1]
-    if x.is_cuda or torch.compiler.is_compiling() or n <= segment:
+    if x.is_cuda or getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)() or n <= segment:
         return body(x, w, None)
     states = {}
     return torch.cat([body(x[:, s:s + segment], w, states) for s in range(0, n, segment)], dim=1)

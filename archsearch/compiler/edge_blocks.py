@@ -107,14 +107,14 @@ def _weighted_sums(code: Code, kernel: EdgeKernel, causal: bool) -> None:
 
             Exact, without holding S (B, H, N, N) whole: rows j0..j1 of S at a time (at most
             ``max_chunk_elements`` entries), so memory is O(N·chunk). Row k of Mᵀ V is Σ_j M_jk v_j,
-            accumulated chunk by chunk. Computed in float32 (float64 for float64 inputs). Traced (torch.export,
-            torch.compile): one chunk, so the program holds for every N.{mask_doc}
+            accumulated chunk by chunk. Computed in float32 (float64 for float64 inputs). Under torch.export
+            (a dynamic N): one chunk, so the program holds for every N.{mask_doc}
             """
             b, h, n, _ = q.shape
             dtype = q.dtype
             acc = torch.promote_types(dtype, torch.float32)
             q, k = q.to(acc), k.to(acc)
-            if torch.compiler.is_compiling():  # traced (torch.export: a dynamic N): one chunk, no loop over N
+            if getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)():  # a dynamic N: one chunk
                 chunks = [(0, n)]
             else:
                 step = max(1, min(n, self.max_chunk_elements // max(1, b * h * n)))

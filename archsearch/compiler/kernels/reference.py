@@ -71,13 +71,13 @@ def chunked_scan(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int =
 
     The sequence is walked in segments of about ``segment`` tokens (:func:`scan_segment`) carrying the
     state S = Σ k_sᵀ v_s (D × Dv), so the intermediates stay cache-sized and the time per token does not
-    grow with T. Self-contained (torch only): the generated causal blocks inline this source. Traced
-    (torch.export, torch.compile) it is the masked quadratic product tril(q kᵀ) v — O(T²), valid for every T
+    grow with T. Self-contained (torch only): the generated causal blocks inline this source. Under
+    torch.export it is the masked quadratic product tril(q kᵀ) v — O(T²), valid for every T
     (a dynamic T); the eager scan stays linear.
     """
-    if torch.compiler.is_compiling():
-        # traced (torch.export, torch.compile): the masked quadratic product, whose shapes hold for every T. The
-        # chunks' counts (⌈T/chunk⌉, which may be 1) put guards on T that tracing cannot discharge
+    if getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)():
+        # under torch.export (torch.compile too before torch 2.5): the masked quadratic product, whose shapes
+        # hold for every T. The chunks' counts (⌈T/chunk⌉, which may be 1) put guards on T that tracing cannot discharge
         return (q @ k.transpose(-1, -2)).tril() @ v
     t = q.shape[2]
     step = max(1, segment // chunk) * chunk
