@@ -134,7 +134,7 @@ def diagram_plan(field, causal: bool, sizes, lowrank: bool, naive: bool = False,
     where its cost is known without it (untied, non-causal fields that are neither paths nor cycles)."""
     from archsearch.compiler.causal import plan_causal
     from archsearch.compiler.lowrank import lowrank_cost, only_batched, plan_lowrank
-    from archsearch.compiler.plan import plan_field
+    from archsearch.compiler.plan import field_cost_reaches, plan_field
 
     sizes = PlanSizes.of(sizes)
     if lowrank and not naive and lowrank_ok(field) and not causal:
@@ -145,6 +145,8 @@ def diagram_plan(field, causal: bool, sizes, lowrank: bool, naive: bool = False,
             special = plan_lowrank(field, sizes, causal)
         if getattr(special, "kind", None) != "gram":  # planning the general program is slow: only where it can win
             return special
+        if cost_only and field_cost_reaches(field, sizes, special.cost() / GENERAL_MARGIN * (1 + 1e-6)):
+            return special  # the general program cannot be clearly cheaper (its steps so far already cost too much)
         general = plan_field(field, sizes, lowrank=True)
         return general if _clearly_cheaper(general, special) else special
     if causal:  # naive: every branch as its masked einsum (quadratic or worse)

@@ -182,26 +182,35 @@ def _pair(a: frozenset, b: frozenset, keep: frozenset, size) -> tuple[float, fro
 
 
 def _exact(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
+    """Index sets as bitmasks (one bit per letter, in sorted letter order); the same splits, costs and
+    choices as evaluating :func:`_pair` on sets."""
     n = len(inputs)
-    sets = [frozenset(s) for s in inputs]
-    out = frozenset(output)
+    bit = {c: 1 << k for k, c in enumerate(sorted(size))}
+    sizes = [float(size[c]) for c in sorted(size)]
+    sz = _mask_sizes(sizes)
+    sets = [_mask(s, bit) for s in inputs]
+    out = _mask(output, bit)
     full = (1 << n) - 1
-    union: dict[int, frozenset] = {}
+    union = [0] * (full + 1)
     for m in range(1, full + 1):
-        union[m] = frozenset().union(*(sets[i] for i in range(n) if m >> i & 1))
+        low = m & -m
+        union[m] = union[m ^ low] | sets[low.bit_length() - 1]
 
-    def carried(m: int) -> frozenset:  # the indices the tensor of subset m keeps
+    def carried(m: int) -> int:  # the indices the tensor of subset m keeps
         if m & (m - 1) == 0:
             return sets[m.bit_length() - 1]  # a leaf keeps all its indices until its first product
         rest = full & ~m
-        return union[m] & (out | (union[rest] if rest else frozenset()))
+        return union[m] & (out | (union[rest] if rest else 0))
 
+    keeps = [0] * (full + 1)
+    for m in range(1, full + 1):
+        keeps[m] = carried(m)
     best: dict[int, tuple[float, tuple]] = {1 << i: (0.0, ()) for i in range(n)}
     for m in sorted(range(1, full + 1), key=lambda v: bin(v).count("1")):
         if m in best:
             continue
         rest = full & ~m
-        keep = out | (union[rest] if rest else frozenset())
+        keep = out | (union[rest] if rest else 0)
         choice: tuple[float, tuple] | None = None
         sub = (m - 1) & m
         while sub:
@@ -209,14 +218,48 @@ def _exact(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int],
             if sub < other:  # each split once
                 c1, t1 = best[sub]
                 c2, t2 = best[other]
-                step, _ = _pair(carried(sub), carried(other), keep, size)
-                total = c1 + c2 + step
+                a, b = keeps[sub], keeps[other]
+                step = 0.0
+                ra, rb = a & ~b & ~keep, b & ~a & ~keep
+                if ra:
+                    step += sz(a)
+                    a &= ~ra
+                if rb:
+                    step += sz(b)
+                    b &= ~rb
+                total = c1 + c2 + (step + sz(a | b))
                 if choice is None or total < choice[0] * (1 - 1e-12):
                     choice = (total, (sub, other, t1, t2))
             sub = (sub - 1) & m
         assert choice is not None  # m has at least two bits: some split exists
         best[m] = choice
     return _tree_to_path(best[full][1], n)
+
+
+def _mask(s: str, bit: dict[str, int]) -> int:
+    m = 0
+    for c in s:
+        m |= bit[c]
+    return m
+
+
+def _mask_sizes(sizes: list[float]):
+    """The size of a bitmask of letters (the product of their sizes in bit order), memoised."""
+    memo: dict[int, float] = {0: 1.0}
+
+    def sz(mask: int) -> float:
+        v = memo.get(mask)
+        if v is None:
+            v, m, k = 1.0, mask, 0
+            while m:
+                if m & 1:
+                    v *= sizes[k]
+                m >>= 1
+                k += 1
+            memo[mask] = v
+        return v
+
+    return sz
 
 
 def _tree_to_path(tree, n: int) -> tuple[tuple[int, int], ...]:
@@ -241,64 +284,62 @@ def _tree_to_path(tree, n: int) -> tuple[tuple[int, int], ...]:
 
 
 def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
-    """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets."""
+    """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets.
+    A pair's score depends only on its two masks and which of their letters sit in two or three
+    operands, so it is memoised on those within the call (most pairs are unchanged by a step)."""
     letters = sorted(size)
     bit = {c: 1 << n for n, c in enumerate(letters)}
-    sizes = [float(size[c]) for c in letters]
-    memo: dict[int, float] = {0: 1.0}
-
-    def sz(mask: int) -> float:
-        v = memo.get(mask)
-        if v is None:
-            v, m, n = 1.0, mask, 0
-            while m:
-                if m & 1:
-                    v *= sizes[n]
-                m >>= 1
-                n += 1
-            memo[mask] = v
-        return v
-
-    def mask_of(s: str) -> int:
-        m = 0
-        for c in s:
-            m |= bit[c]
-        return m
-
-    ops = [mask_of(s) for s in inputs]
-    out = mask_of(output)
+    sz = _mask_sizes([float(size[c]) for c in letters])
+    ops = [_mask(s, bit) for s in inputs]
+    out = _mask(output, bit)
     path: list[tuple[int, int]] = []
+    memo: dict[tuple[int, int, int, int], tuple[float, float, int]] = {}
+
+    def score(a: int, b: int, multi2: int, multi3: int) -> tuple[float, float, int]:
+        both = a | b
+        key = (a, b, multi2 & both, multi3 & both)
+        sa = sz(a)
+        keep = both & (out | (a & b & multi3) | ((a ^ b) & multi2))
+        cost = 0.0
+        ra, rb = a & ~b & ~keep, b & ~a & ~keep
+        a2, b2 = a, b
+        if ra:
+            cost += sa
+            a2 = a & ~ra
+        if rb:
+            cost += sz(b)
+            b2 = b & ~rb
+        cost += sz(a2 | b2)
+        res = (a2 | b2) & keep
+        hit = memo[key] = (sz(res) - sa - sz(b), cost, res)
+        return hit
+
     while len(ops) > 1:
         seen = multi2 = multi3 = 0  # letters in ≥ 1, ≥ 2, ≥ 3 operands
         for o in ops:
             multi3 |= multi2 & o
             multi2 |= seen & o
             seen |= o
-        choice: tuple[tuple, int, int, int] | None = None
         n_ops = len(ops)
-        every = [(p, q) for p in range(n_ops) for q in range(p + 1, n_ops)]
-        # a pair sharing an index always scores before a disjoint one: disjoint pairs only when no other
-        for i, j in [(p, q) for p, q in every if ops[p] & ops[q]] or every:
-            a, b = ops[i], ops[j]
-            sa = sz(a)
-            both = a | b
-            keep = both & (out | (a & b & multi3) | ((a ^ b) & multi2))
-            cost = 0.0
-            ra, rb = a & ~b & ~keep, b & ~a & ~keep
-            a2, b2 = a, b
-            if ra:
-                cost += sa
-                a2 = a & ~ra
-            if rb:
-                cost += sz(b)
-                b2 = b & ~rb
-            cost += sz(a2 | b2)
-            res = (a2 | b2) & keep
-            score = (not (a & b), sz(res) - sa - sz(b), cost, i, j)
-            if choice is None or score < choice[0]:
-                choice = (score, i, j, res)
+        choice: tuple[float, float, int, int, int] | None = None
+        # a pair sharing an index always scores before a disjoint one: disjoint pairs only when no other;
+        # pairs in order (i, j), a later pair replacing the choice only when strictly better
+        for disjoint in (False, True):
+            for i in range(n_ops):
+                a = ops[i]
+                for j in range(i + 1, n_ops):
+                    b = ops[j]
+                    if not disjoint and not a & b:
+                        continue
+                    both = a | b
+                    hit = memo.get((a, b, multi2 & both, multi3 & both))
+                    delta, cost, res = hit if hit is not None else score(a, b, multi2, multi3)
+                    if choice is None or delta < choice[0] or (delta == choice[0] and cost < choice[1]):
+                        choice = (delta, cost, i, j, res)
+            if choice is not None:
+                break
         assert choice is not None  # at least two operands: some pair exists
-        _, i, j, res = choice
+        _, _, i, j, res = choice
         path.append((i, j))
         ops.pop(j)
         ops.pop(i)

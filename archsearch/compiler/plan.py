@@ -134,6 +134,10 @@ class Monomial:
 
     @staticmethod
     def of_kinds(kinds) -> Monomial:
+        return _monomial_of_kinds(tuple(kinds))
+
+    @staticmethod
+    def _of_kinds(kinds: tuple[str, ...]) -> Monomial:
         coeff, exps = 1, [0, 0, 0, 0]
         for k in kinds:
             c, e = _KIND_COST[k]
@@ -160,6 +164,11 @@ class Monomial:
 
     def power(self, symbol: str) -> int:
         return self.exps[SYMBOLS.index(symbol)]
+
+
+@lru_cache(maxsize=4096)
+def _monomial_of_kinds(kinds: tuple[str, ...]) -> Monomial:
+    return Monomial._of_kinds(kinds)
 
 
 @dataclass(frozen=True)
@@ -845,11 +854,7 @@ def plan_field(field: Field, sizes=None, lowrank: bool = True, naive: bool = Fal
         raise TypeError(f"plan_field plans diagram fields; {field.term.kind} terms have hand-written blocks")
     sizes = PlanSizes.of(sizes)
     einsums = _einsums(field, lowrank)
-    variants = [(sizes, False)]
-    if not naive:
-        variants += [(sizes, True), (PlanSizes(sizes.N * 64, sizes.C, sizes.C_A, sizes.H), False)]
-        if lowrank:
-            variants.append((PlanSizes(sizes.N, sizes.C, sizes.C * 4, sizes.H), False))
+    variants = _variants(sizes, lowrank, naive)
     first, first_combo = variants[0]
     best = _plan_field(field, einsums, sizes, first, lowrank, naive, first_combo)
     for v, combo in variants[1:]:
@@ -857,6 +862,45 @@ def plan_field(field: Field, sizes=None, lowrank: bool = True, naive: bool = Fal
         if plan.cost() < best.cost() * (1 - 1e-9):
             best = plan
     return best
+
+
+def _variants(sizes: PlanSizes, lowrank: bool, naive: bool) -> list[tuple[PlanSizes, bool]]:
+    """The (planning sizes, combo) variants :func:`plan_field` plans a field for (its docstring)."""
+    variants = [(sizes, False)]
+    if not naive:
+        variants += [(sizes, True), (PlanSizes(sizes.N * 64, sizes.C, sizes.C_A, sizes.H), False)]
+        if lowrank:
+            variants.append((PlanSizes(sizes.N, sizes.C, sizes.C * 4, sizes.H), False))
+    return variants
+
+
+def field_cost_reaches(field: Field, sizes, bound: float, lowrank: bool = True) -> bool:
+    """Whether ``plan_field(field, sizes, lowrank).cost()`` is certainly at least ``bound`` (False: it may
+    be below), without building the plans: each variant of :func:`plan_field` is run branch by branch
+    through the shared builder only (no per-branch report plans) and abandoned as soon as its steps so
+    far cost ``bound`` — a plan's cost is the sum over its distinct steps and the cross-branch merging
+    after the branches only adds steps, so the steps so far bound the variant's cost from below. The
+    combo variant is skipped where no branch einsum has at most DP_MAX_OPERANDS operands (it then runs
+    the same paths, so it is the same plan)."""
+    sizes = PlanSizes.of(sizes)
+    einsums = _einsums(field, lowrank)
+    small = any(len(e.inputs) <= DP_MAX_OPERANDS for e in einsums)
+    for plan_sizes, combo in _variants(sizes, lowrank, False):
+        if combo and not small:
+            continue
+        builder = PlanBuilder(sizes=plan_sizes)
+        total, counted = 0.0, 0
+        for n, e in enumerate(einsums):
+            builder.branch = n
+            plan_one(builder, e, plan_sizes, False, True, combo)
+            for step in builder.steps[counted:]:
+                total += sum(m.value(sizes) for m in step.monomials())
+            counted = len(builder.steps)
+            if total >= bound:
+                break
+        else:
+            return False
+    return True
 
 
 def _plan_field(field, einsums, sizes, plan_sizes, lowrank, naive, combo=False) -> FieldPlan:
