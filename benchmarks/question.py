@@ -135,7 +135,7 @@ def run_task(task: str, options: dict[str, Any], budget: Budget, studies: Path,
                      "test_std": c.test_std, "seeds": list(c.seeds), "candidate": _config(t).get("candidate")})
     for r in rival_confirmations(name, results_dir=studies).values():
         c = r.confirmed
-        rows.append({"trial": f"rival {r.name}", "baseline": None, "rival": r.name, "terms": list(r.candidate["terms"]),
+        rows.append({"trial": f"rival {r.key}", "baseline": None, "rival": r.name, "terms": list(r.candidate["terms"]),
                      "beyond": [], "order6": False, "flops": r.flops, "params": r.n_params, "search_value": None,
                      "mean": c.mean, "std": c.std, "test_mean": c.test_mean, "test_std": c.test_std,
                      "seeds": list(c.seeds), "candidate": r.candidate, "target_trial": r.target_trial,
@@ -224,7 +224,8 @@ def label(r: dict[str, Any]) -> str:
         return f"baseline {r['baseline']}"
     if r.get("rival"):
         c = r["candidate"]
-        return f"rival {r['rival']} at width {c['width']}, depth {c['depth']} ({' + '.join(r['terms'])})"
+        return (f"rival {r['rival']} at width {c['width']}, depth {c['depth']}, lr {c['lr']:g} "
+                f"({' + '.join(r['terms'])})")
     names = [recognise(term_from_key(k)) or k for k in r["terms"]]
     return " + ".join(f"{n} [{k}]" if n != k else k for n, k in zip(names, r["terms"], strict=True))
 

@@ -140,6 +140,7 @@ def test_question_quick_writes_every_file(tmp_path):
         assert {r["baseline"] for r in rows if r["baseline"]} == {"paper", "transformer", "mlp"}
         assert all(len(r["seeds"]) == 2 for r in rows)
         assert data["tasks"][task]["result"]["rival_seconds"] >= 0
+        assert len({r["trial"] for r in rows}) == len(rows)  # one row per configuration (rivals: per lr)
         for r in rows:  # equal-cost rivals: MLP + attention of no more FLOPs than the trial they are sized to
             if r.get("rival"):
                 target = next(x for x in rows if x["trial"] == r["target_trial"])
@@ -168,12 +169,14 @@ def test_question_answer_logic():
     assert question.answer({"direction": "minimize", "rows": rows})["earned"] == []
     # an equal-cost rival (MLP + attention at trial 2's FLOPs) beats trial 2: nothing earned, verdict "not real"
     rows[2]["std"] = 0.05
-    rival = {**row("rival transformer", ["lse", "mlp-gelu"], 190, 0.6, 0.05), "rival": "transformer",
-             "target_trial": 2, "target_flops": 200, "candidate": {"width": 24, "depth": 2}}
-    ans = question.answer({"direction": "minimize", "rows": [*rows, rival]})
-    assert ans["earned"] == [] and rows[2]["comparison"]["against"] == "rival transformer"
+    rival = {**row("rival transformer@lr=0.003", ["lse", "mlp-gelu"], 190, 0.6, 0.05), "rival": "transformer",
+             "target_trial": 2, "target_flops": 200, "candidate": {"width": 24, "depth": 2, "lr": 0.003}}
+    worse = {**rival, "trial": "rival transformer@lr=0.01", "mean": 0.9, "candidate": {**rival["candidate"],
+                                                                                        "lr": 0.01}}
+    ans = question.answer({"direction": "minimize", "rows": [*rows, worse, rival]})
+    assert ans["earned"] == [] and rows[2]["comparison"]["against"] == "rival transformer@lr=0.003"
     eq = ans["equal_cost"]
-    assert eq["trial"] == 2 and eq["rival"] == "rival transformer" and not eq["real"]
+    assert eq["trial"] == 2 and eq["rival"] == "rival transformer@lr=0.003" and not eq["real"]
     assert abs(eq["margin"] + 0.1) < 1e-12 and abs(eq["ratio"] - 200 / 190) < 1e-12
     assert ans["front"] == [3]
     assert "At equal cost: the search winner, trial 2" in question.paragraph(
