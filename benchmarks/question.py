@@ -272,6 +272,9 @@ def paragraph(result: dict[str, Any], ans: dict[str, Any]) -> str:
                     f"{target['mean']:.4g} ± {target['std']:.2g}, against the strongest MLP + attention of no more "
                     f"FLOPs, {label(rival)} ({rival['flops']:,} FLOPs), {rival['mean']:.4g} ± {rival['std']:.2g}: "
                     f"{eq['margin']:+.3g}; the winner {verdict} twice the seed spread ({eq['spread']:.2g}).")
+        if rival["candidate"]["lr"] == max(SPACE["lr"]):
+            text.append("The rival's best learning rate is the largest the space offers (the searched trials had the "
+                        "same choices); a larger one might serve it better.")
     six = [r for r in rows.values() if r["order6"]]
     if ans["order6_earned"]:
         text.append(f"Order-6 terms earned their FLOPs in trial(s) {', '.join(map(str, ans['order6_earned']))}.")
