@@ -407,7 +407,8 @@ def write_readme(data: dict[str, Any], out: Path, quick: bool) -> None:
              f"alone). Then the top {b['top']} trials and the baselines retrained with {b['seeds']} new seeds at the "
              "full budget, and the equal-cost rivals trained with the same seeds: the paper block's and the "
              "Transformer block's terms at the widest width (a multiple of 8) and depth of the space whose FLOPs do "
-             "not exceed the search winner's. Every number below is that confirmation's mean ± std over the seeds "
+             "not exceed the search winner's, at each learning rate of the space (the best is compared). Every "
+             "number below is that confirmation's mean ± std over the seeds "
              "(validation metric; the test metric is in each task's table).", "",
              "A configuration earns its cost when it uses a term beyond MLP + attention (anything but 0-0, "
              "0-1.0-1, lse, mlp-gelu) and beats every confirmed configuration of MLP and attention terms only — "
@@ -423,7 +424,7 @@ def write_readme(data: dict[str, Any], out: Path, quick: bool) -> None:
         base = rows.get(ans["best_baseline"])
         fmt = (lambda x: f"{x['mean']:.4g} ± {x['std']:.2g} ({label(x)})") if rows else (lambda x: "—")
         eq = ans.get("equal_cost")
-        versus = (f"{eq['margin']:+.3g} ± 2×{eq['spread']:.2g} against {rows[eq['rival']]['rival']} at "
+        versus = (f"{eq['margin']:+.3g} (2× spread {2 * eq['spread']:.2g}) against {rows[eq['rival']]['rival']} at "
                   f"{1 / eq['ratio']:.2g}× the FLOPs: {'real' if eq['real'] else 'not real'}") if eq else "—"
         lines.append(f"| [{task}]({task}.md) | {fmt(best) if best else '—'} | {fmt(base) if base else '—'} | "
                      f"{versus} | "
