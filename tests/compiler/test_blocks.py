@@ -84,13 +84,17 @@ def test_block_matches_numpy_reference(term, field):
                 m32, m64 = _pair(block, rank, heads, cplx)
                 x32 = torch.randn(B, N, C, dtype=torch.complex64 if cplx else torch.float32)
                 x64 = x32.to(m64.effective_weights()[f.parameters()[0]].dtype)
-                ref = reference(f, x64, m64.effective_weights())
+                weights = m64.effective_weights()
+                ref = reference(f, x64, weights)
+                # the same sums without cancellation (|X|, |W|): how much single precision may lose here
+                size = reference(f, x64.abs().to(x64.dtype), {k: v.abs().to(v.dtype) for k, v in weights.items()})
+                cond = max(1.0, float(np.linalg.norm(size) / max(np.linalg.norm(ref), 1e-300)))
                 with torch.no_grad():
                     y32, y64 = m32(x32), m64(x64)
                 where = f"{term.key} {field} tied={tied} rank={rank} heads={heads} seed={seed}"
                 assert y32.shape == (B, N, C) and y32.dtype == x32.dtype, where
                 assert rel_err(y64.numpy(), ref) < 1e-10, where
-                assert rel_err(y32.numpy(), ref) < 1e-6, where
+                assert rel_err(y32.numpy(), ref) < 1e-6 * cond, f"{where} cond={cond:.3g}"
 
 
 def test_symmetric_letters_get_symmetric_weights():
