@@ -97,6 +97,6 @@ def test_the_wheel_installs_and_runs_from_an_empty_directory(tmp_path):
     run(cli, "export", "--study", "w", "-o", "winner.py", "--weights", "winner.safetensors")
     loaded = run(str(bin_dir / "python"), "-c", "from winner import load_model; print(type(load_model()).__name__)")
     assert loaded.stdout.strip()
-    assert sorted(p.name for p in work.iterdir()) == ["results", "winner.py", "winner.safetensors"]
+    assert sorted(p.name for p in work.iterdir()) == ["config.json", "results", "winner.py", "winner.safetensors"]
     took = time.monotonic() - started
     print(f"wheel test: {took:.1f} s")

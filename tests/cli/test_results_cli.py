@@ -55,7 +55,7 @@ def test_export_with_weights(run, results, tmp_path):
     res = run("export", "--study", "multi", "--results", str(results), "--trial", "best", "-o",
               str(tmp_path / "winner.py"), "--weights", str(tmp_path / "winner.safetensors"))
     assert res.code == 0, res.err
-    assert res.out.split() == [str(tmp_path / "winner.py"), str(tmp_path / "winner.safetensors")]
+    assert res.out.split() == [str(tmp_path / p) for p in ("winner.py", "winner.safetensors", "config.json")]
     text = (tmp_path / "winner.py").read_text()
     assert "WEIGHTS = 'winner.safetensors'" in text and "def load_model" in text
     res = run("export", "--study", "causal", "--results", str(results), "--trial", "0", "-o",
