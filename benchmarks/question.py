@@ -431,6 +431,10 @@ def write_readme(data: dict[str, Any], out: Path, quick: bool) -> None:
                      f"{'yes: ' + ', '.join(map(str, ans['earned'])) if ans['earned'] else 'no'} | "
                      f"{'yes' if ans['order6_earned'] else 'no'} | {r['search_seconds']:.0f} | "
                      f"{r['confirm_seconds'] + r.get('rival_seconds', 0):.0f} |")
+    missing = [t for t in TASKS if t not in data["tasks"]]
+    if missing and not quick:
+        lines += ["", f"Not run yet: {', '.join(missing)} (`python benchmarks/question.py --tasks "
+                      f"{','.join(missing)}` adds them; a run resumes the studies it finds under --studies)."]
     lines += [""]
     for task, entry in data["tasks"].items():
         lines += [f"## {task}", "", paragraph(entry["result"], entry["answer"]), ""]
