@@ -27,9 +27,11 @@ from functools import lru_cache
 
 from archsearch.calculus.evaluate import TOKEN_LETTERS
 from archsearch.calculus.fields import Branch, Field, symmetric_letters
-from archsearch.compiler.plan import BATCH, HEAD, planned_einsum
+from archsearch.compiler.plan import BATCH, HEAD, MAX_DEGREE, RANK_LETTERS, leaf_names, planned_einsum
+from archsearch.families.diagram import Diagram
 
-__all__ = ["Core", "CoreOperand", "Group", "branch_core", "canonical", "field_cores", "groups", "lowrank_ok"]
+__all__ = ["Core", "CoreOperand", "Group", "branch_core", "canonical", "field_cores", "group_networks", "groups",
+           "lowrank_ok"]
 
 MAX_CANONICAL_TRIALS = 5040  # relabelings tried per core; above, the core stays in a group of its own
 
@@ -83,7 +85,51 @@ def lowrank_ok(field: Field) -> bool:
 
 def branch_core(branch: Branch, field: Field, masks: tuple[tuple[int, int], ...] = (), sources=None) -> Core:
     """The core of a branch (``masks``: (parent, child) vertex pairs of the causal tree; ``sources``:
-    ``field.parameter_sources()``, computed once per field by the caller)."""
+    ``field.parameter_sources()``, computed once per field by the caller).
+
+    Read off the diagram's edges: the operands of :func:`~archsearch.compiler.plan.planned_einsum`'s
+    branch einsum in its order — per edge X, its weight's factors Q (rank letter of the edge, feature on
+    the source side) and K (feature on the target side), X̄; the opened end's X or X̄ missing — where
+    each factor but the output one becomes the slot of the X operand it meets, then ``ones`` where the
+    opened vertex has no other endpoint."""
+    d = branch.term
+    if not isinstance(d, Diagram) or d.degree > MAX_DEGREE:
+        return _branch_core_einsum(branch, field, masks, sources)
+    xc = leaf_names(field.field)["Xc"]
+    operands: list[CoreOperand] = []
+    out_factor = out_rank = out_token = ""
+    touched = False  # whether the opened vertex carries another endpoint
+    rep = d.rep
+    opened = rep[branch.edge]
+    opened_vertex = opened.dst if branch.end == "dst" else opened.src
+    for i, e in enumerate(rep):
+        w, r = branch.weight(i), RANK_LETTERS[i]
+        src, dst = TOKEN_LETTERS[e.src], TOKEN_LETTERS[e.dst]
+        if i == branch.edge:
+            if branch.end == "dst":  # X at the source, the output at the target: K is the output factor
+                operands.append(CoreOperand("slot", src + r, "x", f"{w}_q"))
+                out_factor, out_token = f"{w}_k", dst
+                touched = touched or e.src == opened_vertex
+            else:
+                operands.append(CoreOperand("slot", dst + r, xc, f"{w}_k"))
+                out_factor, out_token = f"{w}_q", src
+                touched = touched or e.dst == opened_vertex
+            out_rank = r
+        else:
+            operands.append(CoreOperand("slot", src + r, "x", f"{w}_q"))
+            operands.append(CoreOperand("slot", dst + r, xc, f"{w}_k"))
+            touched = touched or opened_vertex in (e.src, e.dst)
+    if not touched:
+        operands.append(CoreOperand("ones", out_token))
+    for p, c in masks:
+        operands.append(CoreOperand("tril", TOKEN_LETTERS[p] + TOKEN_LETTERS[c]))
+    letters = {c for o in operands for c in o.idx} | {out_token, out_rank}
+    core_kinds = tuple(sorted((c, "rank" if c in RANK_LETTERS else "token") for c in letters))
+    return Core(branch, tuple(operands), out_token + out_rank, out_factor, core_kinds)
+
+
+def _branch_core_einsum(branch: Branch, field: Field, masks: tuple[tuple[int, int], ...] = (), sources=None) -> Core:
+    """:func:`branch_core` from the planned branch einsum (the reference; any branch planned_einsum takes)."""
     sources = field.parameter_sources() if sources is None else sources
     e = planned_einsum(branch, field.field, True, frozenset(), sources)
     kinds = dict(e.kinds)
@@ -162,6 +208,12 @@ def canonical(core: Core) -> CanonicalCore:
     shared letters; a disconnected diagram's closed components are scalars) in canonical form
     (:func:`_canonical_network`, cached by the component's shape), components in order of their texts,
     letters renamed in that order (tokens i, j, …; ranks R, S, …)."""
+    return _form(core, _parts(core))
+
+
+def _parts(core: Core) -> list[tuple[str, tuple[int, ...], dict[str, str]]]:
+    """Each component's (canonical text, operand positions in canonical order, letter → local canonical
+    letter), in order of their texts; the core's text is theirs joined by ``|``."""
     kinds = dict(core.kinds)
     parts = []
     for comp in _components(core):
@@ -177,6 +229,12 @@ def canonical(core: Core) -> CanonicalCore:
     if not any(set(core.output) & set(p[2]) for p in parts):  # output letters in no operand
         raise ValueError(f"core of {core.branch}: output {core.output} in no operand")
     parts.sort(key=lambda p: p[0])
+    return parts
+
+
+def _form(core: Core, parts: list[tuple[str, tuple[int, ...], dict[str, str]]]) -> CanonicalCore:
+    """The canonical form of a core from its :func:`_parts`."""
+    kinds = dict(core.kinds)
     relabel: dict[str, str] = {}
     t = r = 0
     for _, _, local in parts:
@@ -243,24 +301,31 @@ def _canonical_network(ops: tuple[tuple[str, str], ...], output: str, kind_of: t
     """(text, operand order, ((letter, new letter), …)) of a network whose letters are a, b, … with
     kinds ``kind_of``: colour refinement of its letters (kind, role in the output, the operands they
     sit in), then every relabeling of letters left tied, keeping the smallest text. Above
-    :data:`MAX_CANONICAL_TRIALS` relabelings, a text of its own (the network is not batched)."""
-    letters = [chr(ord("a") + n) for n in range(len(kind_of))]
-    kinds = dict(zip(letters, kind_of, strict=True))
-    colour = _ranked({c: (kinds[c], output.find(c)) for c in letters})
-    typed = [(ty, idx, i) for i, (ty, idx) in enumerate(ops)]
+    :data:`MAX_CANONICAL_TRIALS` relabelings, a text of its own (the network is not batched).
+
+    Letters are numbered and types ranked (the same order as comparing the names); within one network
+    the operands of a type have indices of one length, so texts compare as their lists of renamed
+    indices (then the output) and only the smallest is written out."""
+    n = len(kind_of)
+    letters = [chr(ord("a") + k) for k in range(n)]
+    type_rank = {ty: k for k, ty in enumerate(sorted({ty for ty, _ in ops}))}
+    coded = [(type_rank[ty], tuple(ord(c) - 97 for c in idx)) for ty, idx in ops]
+    colour = _ranked_list([(kind_of[k], output.find(letters[k])) for k in range(n)])
+    n_colours = len(set(colour))
     while True:
-        seen: dict[str, list] = {c: [] for c in letters}
-        for ty, idx, _ in typed:
+        seen: list[list] = [[] for _ in range(n)]
+        for ty, idx in coded:
             cols = tuple(colour[e] for e in idx)
             for pos, d in enumerate(idx):
                 seen[d].append((ty, pos, cols))
-        new = _ranked({c: (colour[c], tuple(sorted(seen[c]))) for c in letters})
-        if len(set(new.values())) == len(set(colour.values())):
+        new = _ranked_list([(colour[k], tuple(sorted(seen[k]))) for k in range(n)])
+        n_new = len(set(new))
+        if n_new == n_colours:
             break
-        colour = new
+        colour, n_colours = new, n_new
     cells: dict[int, list[str]] = {}
-    for c in letters:
-        cells.setdefault(colour[c], []).append(c)
+    for k in range(n):
+        cells.setdefault(colour[k], []).append(letters[k])
     ordered = [cells[k] for k in sorted(cells)]
     trials = math.prod(math.factorial(len(cell)) for cell in ordered)
     if trials > MAX_CANONICAL_TRIALS:
@@ -268,23 +333,31 @@ def _canonical_network(ops: tuple[tuple[str, str], ...], output: str, kind_of: t
         unique = f"#{next(_fallbacks)}"
     else:
         unique = ""
+    typed = [(ty, idx, i) for i, (ty, idx) in enumerate(ops)]
     best = None
     for perms in itertools.product(*(itertools.permutations(cell) for cell in ordered)):
         rename: dict[str, str] = {}
         t = r = 0
         for cell in perms:
             for c in cell:
-                if kinds[c] == "token":
+                if kind_of[ord(c) - 97] == "token":
                     rename[c], t = _TOKENS[t], t + 1
                 else:
                     rename[c], r = _RANKS[r], r + 1
         table = str.maketrans(rename)
-        ops_ = sorted((ty, idx.translate(table), i) for ty, idx, i in typed)
-        out = output.translate(table)
-        text = ",".join(f"{ty}:{idx}" for ty, idx, _ in ops_) + "->" + out + unique
-        if best is None or text < best[0]:
-            best = (text, tuple(i for _, _, i in ops_), tuple(rename.items()))
-    return best
+        ops_ = sorted([(ty, idx.translate(table), i) for ty, idx, i in typed])
+        key = ([idx for _, idx, _ in ops_], output.translate(table))
+        if best is None or key < best[0]:
+            best = (key, ops_, rename)
+    assert best is not None
+    key, ops_, rename = best
+    text = ",".join(f"{ty}:{idx}" for ty, idx, _ in ops_) + "->" + key[1] + unique
+    return text, tuple(i for _, _, i in ops_), tuple(rename.items())
+
+
+def _ranked_list(values: list) -> list[int]:
+    index = {v: i for i, v in enumerate(sorted(set(values)))}
+    return [index[v] for v in values]
 
 
 def _ranked(colour: dict) -> dict[str, int]:
@@ -325,6 +398,28 @@ def groups(cores: tuple[Core, ...], batch: bool = True) -> tuple[Group, ...]:
     for i, f in enumerate(forms):
         out.setdefault(f.text, []).append(i)
     return tuple(Group(tuple(m), tuple(forms[i] for i in m)) for m in out.values())
+
+
+def group_networks(cores: tuple[Core, ...]) -> tuple[tuple[tuple[int, ...], CanonicalCore], ...]:
+    """The groups of :func:`groups` (``batch=True``) as (members, network): the same members and the same
+    network (the first member's form), the other members' forms not built (only their texts)."""
+    inv = [_invariant(c) for c in cores]
+    count: dict[tuple, int] = {}
+    for v in inv:
+        count[v] = count.get(v, 0) + 1
+    members: dict[str, list[int]] = {}
+    networks: dict[str, CanonicalCore] = {}
+    for i, c in enumerate(cores):
+        if count[inv[i]] > 1:
+            parts = _parts(c)
+            text = "|".join(p[0] for p in parts)
+            if text not in networks:
+                networks[text] = _form(c, parts)
+        else:
+            text = f"as-is#{i}"
+            networks[text] = _as_is(c, i)
+        members.setdefault(text, []).append(i)
+    return tuple((tuple(m), networks[text]) for text, m in members.items())
 
 
 def _invariant(core: Core) -> tuple:

@@ -284,35 +284,32 @@ def _tree_to_path(tree, n: int) -> tuple[tuple[int, int], ...]:
 
 
 def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
-    """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets.
-    A pair's score depends only on its two masks and which of their letters sit in two or three
-    operands, so it is memoised on those within the call (most pairs are unchanged by a step)."""
+    """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets:
+    the pair sharing an index (disjoint pairs only when no pair shares one) with the least (size change,
+    cost, position). A pair's score depends only on its two masks and which of their letters sit in two
+    or three operands (``multi2``, ``multi3``); letters only ever leave operands, so each pair keeps its
+    last score with those masks and rescores only when they change."""
     letters = sorted(size)
     bit = {c: 1 << n for n, c in enumerate(letters)}
-    sz = _mask_sizes([float(size[c]) for c in letters])
+    sizes = [float(size[c]) for c in letters]
+    sz_memo: dict[int, float] = {0: 1.0}
+
+    def sz(mask: int) -> float:
+        v = sz_memo.get(mask)
+        if v is None:
+            v, m, k = 1.0, mask, 0
+            while m:
+                if m & 1:
+                    v *= sizes[k]
+                m >>= 1
+                k += 1
+            sz_memo[mask] = v
+        return v
+
     ops = [_mask(s, bit) for s in inputs]
     out = _mask(output, bit)
     path: list[tuple[int, int]] = []
-    memo: dict[tuple[int, int, int, int], tuple[float, float, int]] = {}
-
-    def score(a: int, b: int, multi2: int, multi3: int) -> tuple[float, float, int]:
-        both = a | b
-        key = (a, b, multi2 & both, multi3 & both)
-        sa = sz(a)
-        keep = both & (out | (a & b & multi3) | ((a ^ b) & multi2))
-        cost = 0.0
-        ra, rb = a & ~b & ~keep, b & ~a & ~keep
-        a2, b2 = a, b
-        if ra:
-            cost += sa
-            a2 = a & ~ra
-        if rb:
-            cost += sz(b)
-            b2 = b & ~rb
-        cost += sz(a2 | b2)
-        res = (a2 | b2) & keep
-        hit = memo[key] = (sz(res) - sa - sz(b), cost, res)
-        return hit
+    memo: dict[int, dict[int, tuple[int, int, float, float, int]]] = {}  # a → b → (m2, m3, delta, cost, res)
 
     while len(ops) > 1:
         seen = multi2 = multi3 = 0  # letters in ≥ 1, ≥ 2, ≥ 3 operands
@@ -321,27 +318,46 @@ def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int]
             multi2 |= seen & o
             seen |= o
         n_ops = len(ops)
-        choice: tuple[float, float, int, int, int] | None = None
+        best_delta = best_cost = 0.0
+        best_i = best_j = best_res = -1
         # a pair sharing an index always scores before a disjoint one: disjoint pairs only when no other;
         # pairs in order (i, j), a later pair replacing the choice only when strictly better
         for disjoint in (False, True):
             for i in range(n_ops):
                 a = ops[i]
+                row = memo.get(a)
+                if row is None:
+                    row = memo[a] = {}
                 for j in range(i + 1, n_ops):
                     b = ops[j]
                     if not disjoint and not a & b:
                         continue
                     both = a | b
-                    hit = memo.get((a, b, multi2 & both, multi3 & both))
-                    delta, cost, res = hit if hit is not None else score(a, b, multi2, multi3)
-                    if choice is None or delta < choice[0] or (delta == choice[0] and cost < choice[1]):
-                        choice = (delta, cost, i, j, res)
-            if choice is not None:
+                    m2, m3 = multi2 & both, multi3 & both
+                    hit = row.get(b)
+                    if hit is None or hit[0] != m2 or hit[1] != m3:
+                        keep = both & (out | (a & b & m3) | ((a ^ b) & m2))
+                        sa, sb = sz(a), sz(b)
+                        cost = 0.0
+                        ra, rb = a & ~b & ~keep, b & ~a & ~keep
+                        a2, b2 = a, b
+                        if ra:
+                            cost += sa
+                            a2 = a & ~ra
+                        if rb:
+                            cost += sb
+                            b2 = b & ~rb
+                        cost += sz(a2 | b2)
+                        res = (a2 | b2) & keep
+                        hit = row[b] = (m2, m3, sz(res) - sa - sb, cost, res)
+                    delta = hit[2]
+                    if best_i < 0 or delta < best_delta or (delta == best_delta and hit[3] < best_cost):
+                        best_delta, best_cost, best_i, best_j, best_res = delta, hit[3], i, j, hit[4]
+            if best_i >= 0:
                 break
-        assert choice is not None  # at least two operands: some pair exists
-        _, _, i, j, res = choice
-        path.append((i, j))
-        ops.pop(j)
-        ops.pop(i)
-        ops.append(res)
+        assert best_i >= 0  # at least two operands: some pair exists
+        path.append((best_i, best_j))
+        ops.pop(best_j)
+        ops.pop(best_i)
+        ops.append(best_res)
     return tuple(path)
