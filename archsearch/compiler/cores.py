@@ -165,14 +165,13 @@ def field_cores(field: Field, causal: bool = False) -> tuple[Core, ...]:
 @lru_cache(maxsize=2048)
 def _field_cores(field: Field, causal: bool) -> tuple[Core, ...]:
     out = []
-    sources = field.parameter_sources()
     for b in field.branches:
         masks: tuple[tuple[int, int], ...] = ()
         if causal:
             from archsearch.compiler.causal import causal_tree
 
             masks = tuple(causal_tree(b).masks())
-        out.append(branch_core(b, field, masks, sources))
+        out.append(branch_core(b, field, masks))
     return tuple(out)
 
 

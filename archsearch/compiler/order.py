@@ -337,7 +337,8 @@ def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int]
                     hit = row.get(b)
                     if hit is None or hit[0] != m2 or hit[1] != m3:
                         keep = both & (out | (a & b & m3) | ((a ^ b) & m2))
-                        sa, sb = sz(a), sz(b)
+                        sa = sz_memo.get(a) or sz(a)  # sizes are ≥ 1
+                        sb = sz_memo.get(b) or sz(b)
                         cost = 0.0
                         ra, rb = a & ~b & ~keep, b & ~a & ~keep
                         a2, b2 = a, b
@@ -347,9 +348,10 @@ def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int]
                         if rb:
                             cost += sb
                             b2 = b & ~rb
-                        cost += sz(a2 | b2)
-                        res = (a2 | b2) & keep
-                        hit = row[b] = (m2, m3, sz(res) - sa - sb, cost, res)
+                        ab = a2 | b2
+                        cost += sz_memo.get(ab) or sz(ab)
+                        res = ab & keep
+                        hit = row[b] = (m2, m3, (sz_memo.get(res) or sz(res)) - sa - sb, cost, res)
                     delta = hit[2]
                     if best_i < 0 or delta < best_delta or (delta == best_delta and hit[3] < best_cost):
                         best_delta, best_cost, best_i, best_j, best_res = delta, hit[3], i, j, hit[4]
