@@ -300,31 +300,24 @@ def _canonical_network(ops: tuple[tuple[str, str], ...], output: str, kind_of: t
     """(text, operand order, ((letter, new letter), …)) of a network whose letters are a, b, … with
     kinds ``kind_of``: colour refinement of its letters (kind, role in the output, the operands they
     sit in), then every relabeling of letters left tied, keeping the smallest text. Above
-    :data:`MAX_CANONICAL_TRIALS` relabelings, a text of its own (the network is not batched).
-
-    Letters are numbered and types ranked (the same order as comparing the names); within one network
-    the operands of a type have indices of one length, so texts compare as their lists of renamed
-    indices (then the output) and only the smallest is written out."""
-    n = len(kind_of)
-    letters = [chr(ord("a") + k) for k in range(n)]
-    type_rank = {ty: k for k, ty in enumerate(sorted({ty for ty, _ in ops}))}
-    coded = [(type_rank[ty], tuple(ord(c) - 97 for c in idx)) for ty, idx in ops]
-    colour = _ranked_list([(kind_of[k], output.find(letters[k])) for k in range(n)])
-    n_colours = len(set(colour))
+    :data:`MAX_CANONICAL_TRIALS` relabelings, a text of its own (the network is not batched)."""
+    letters = [chr(ord("a") + n) for n in range(len(kind_of))]
+    kinds = dict(zip(letters, kind_of, strict=True))
+    colour = _ranked({c: (kinds[c], output.find(c)) for c in letters})
+    typed = [(ty, idx, i) for i, (ty, idx) in enumerate(ops)]
     while True:
-        seen: list[list] = [[] for _ in range(n)]
-        for ty, idx in coded:
+        seen: dict[str, list] = {c: [] for c in letters}
+        for ty, idx, _ in typed:
             cols = tuple(colour[e] for e in idx)
             for pos, d in enumerate(idx):
                 seen[d].append((ty, pos, cols))
-        new = _ranked_list([(colour[k], tuple(sorted(seen[k]))) for k in range(n)])
-        n_new = len(set(new))
-        if n_new == n_colours:
+        new = _ranked({c: (colour[c], tuple(sorted(seen[c]))) for c in letters})
+        if len(set(new.values())) == len(set(colour.values())):
             break
-        colour, n_colours = new, n_new
+        colour = new
     cells: dict[int, list[str]] = {}
-    for k in range(n):
-        cells.setdefault(colour[k], []).append(letters[k])
+    for c in letters:
+        cells.setdefault(colour[c], []).append(c)
     ordered = [cells[k] for k in sorted(cells)]
     trials = math.prod(math.factorial(len(cell)) for cell in ordered)
     if trials > MAX_CANONICAL_TRIALS:
@@ -332,31 +325,23 @@ def _canonical_network(ops: tuple[tuple[str, str], ...], output: str, kind_of: t
         unique = f"#{next(_fallbacks)}"
     else:
         unique = ""
-    typed = [(ty, idx, i) for i, (ty, idx) in enumerate(ops)]
     best = None
     for perms in itertools.product(*(itertools.permutations(cell) for cell in ordered)):
         rename: dict[str, str] = {}
         t = r = 0
         for cell in perms:
             for c in cell:
-                if kind_of[ord(c) - 97] == "token":
+                if kinds[c] == "token":
                     rename[c], t = _TOKENS[t], t + 1
                 else:
                     rename[c], r = _RANKS[r], r + 1
         table = str.maketrans(rename)
-        ops_ = sorted([(ty, idx.translate(table), i) for ty, idx, i in typed])
-        key = ([idx for _, idx, _ in ops_], output.translate(table))
-        if best is None or key < best[0]:
-            best = (key, ops_, rename)
-    assert best is not None
-    key, ops_, rename = best
-    text = ",".join(f"{ty}:{idx}" for ty, idx, _ in ops_) + "->" + key[1] + unique
-    return text, tuple(i for _, _, i in ops_), tuple(rename.items())
-
-
-def _ranked_list(values: list) -> list[int]:
-    index = {v: i for i, v in enumerate(sorted(set(values)))}
-    return [index[v] for v in values]
+        ops_ = sorted((ty, idx.translate(table), i) for ty, idx, i in typed)
+        out = output.translate(table)
+        text = ",".join(f"{ty}:{idx}" for ty, idx, _ in ops_) + "->" + out + unique
+        if best is None or text < best[0]:
+            best = (text, tuple(i for _, _, i in ops_), tuple(rename.items()))
+    return best
 
 
 def _ranked(colour: dict) -> dict[str, int]:
@@ -401,24 +386,110 @@ def groups(cores: tuple[Core, ...], batch: bool = True) -> tuple[Group, ...]:
 
 def group_networks(cores: tuple[Core, ...]) -> tuple[tuple[tuple[int, ...], CanonicalCore], ...]:
     """The groups of :func:`groups` (``batch=True``) as (members, network): the same members and the same
-    network (the first member's form), the other members' forms not built (only their texts)."""
+    network (the first member's form), the other members' forms not built. A branch whose opened end an
+    automorphism of the diagram maps to an earlier branch's has an isomorphic core, so that core's text
+    (unless a fallback text, which is not an isomorphism invariant) without a canonical form of its own."""
     inv = [_invariant(c) for c in cores]
     count: dict[tuple, int] = {}
     for v in inv:
         count[v] = count.get(v, 0) + 1
+    first = _first_in_orbit(cores)
+    texts: list[str] = []
     members: dict[str, list[int]] = {}
     networks: dict[str, CanonicalCore] = {}
     for i, c in enumerate(cores):
-        if count[inv[i]] > 1:
+        j = first[i]
+        if count[inv[i]] == 1:
+            text = f"as-is#{i}"
+            networks[text] = _as_is(c, i)
+        elif j < i and inv[j] == inv[i] and "#" not in texts[j]:
+            text = texts[j]
+        else:
             parts = _parts(c)
             text = "|".join(p[0] for p in parts)
             if text not in networks:
                 networks[text] = _form(c, parts)
-        else:
-            text = f"as-is#{i}"
-            networks[text] = _as_is(c, i)
+        texts.append(text)
         members.setdefault(text, []).append(i)
     return tuple((tuple(m), networks[text]) for text, m in members.items())
+
+
+MAX_AUTOMORPHISMS = 4096  # _first_in_orbit gives up (every core its own) on diagrams with more
+
+
+def _first_in_orbit(cores: tuple[Core, ...]) -> list[int]:
+    """For each core, the first core whose branch's opened end (edge, end) lies in the same orbit under the
+    automorphisms of the diagram's rep as a directed multigraph (vertex permutations that keep every
+    (source, target) multiplicity; parallel edges are interchangeable) — the cores of one orbit are the
+    same network up to renaming. Each core itself where the cores are not one diagram's."""
+    own = list(range(len(cores)))
+    if not cores:
+        return own
+    d = cores[0].branch.term
+    if not isinstance(d, Diagram) or any(c.branch.term is not d or any(o.kind == "tril" for o in c.operands)
+                                         for c in cores):
+        return own  # not one diagram's, or causal (the masks follow a spanning tree, not the symmetry)
+    rep = d.rep
+    n = 1 + max(max(e.src, e.dst) for e in rep)
+    mult: dict[tuple[int, int], int] = {}
+    for e in rep:
+        mult[(e.src, e.dst)] = mult.get((e.src, e.dst), 0) + 1
+    deg = [(sum(m for (s, _), m in mult.items() if s == v), sum(m for (_, t), m in mult.items() if t == v),
+            mult.get((v, v), 0)) for v in range(n)]
+    classes: dict[tuple[int, int], list[int]] = {}  # (source, target) → its edges
+    for i, e in enumerate(rep):
+        classes.setdefault((e.src, e.dst), []).append(i)
+    parent: dict[tuple[int, str], tuple[int, str]] = {}
+
+    def root(x: tuple[int, str]) -> tuple[int, str]:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    def union(x: tuple[int, str], y: tuple[int, str]) -> None:
+        rx, ry = root(x), root(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+
+    for edges in classes.values():
+        for i in edges[1:]:
+            for end in ("src", "dst"):
+                union((i, end), (edges[0], end))
+    image = [-1] * n
+    used = [False] * n
+    found = 0
+
+    def extend(v: int) -> bool:  # False: too many automorphisms
+        nonlocal found
+        if v == n:
+            found += 1
+            if found > MAX_AUTOMORPHISMS:
+                return False
+            for (s, t), edges in classes.items():
+                target = classes[(image[s], image[t])][0]
+                for end in ("src", "dst"):
+                    union((edges[0], end), (target, end))
+            return True
+        for w in range(n):
+            if used[w] or deg[w] != deg[v]:
+                continue
+            if any(mult.get((u, v), 0) != mult.get((image[u], w), 0) or mult.get((v, u), 0) != mult.get((w, image[u]), 0)
+                   for u in range(v)):
+                continue
+            image[v], used[w] = w, True
+            ok = extend(v + 1)
+            image[v], used[w] = -1, False
+            if not ok:
+                return False
+        return True
+
+    if not extend(0):
+        return own
+    first: dict[tuple[int, str], int] = {}
+    out = []
+    for k, c in enumerate(cores):
+        out.append(first.setdefault(root((c.branch.edge, c.branch.end)), k))
+    return out
 
 
 def _invariant(core: Core) -> tuple:
