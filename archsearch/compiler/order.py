@@ -55,22 +55,38 @@ def contraction_path(
 
 
 def path_monomials(inputs: tuple[str, ...], output: str, path, kinds: dict[str, str]) -> list[Monomial]:
-    """The cost monomials the plan builder records for ``path`` (reduces, then products)."""
-    ops = [frozenset(s) for s in inputs]
-    out = frozenset(output)
+    """The cost monomials the plan builder records for ``path`` (reduces, then products); index sets as
+    bitmasks."""
+    letters = sorted(set(output).union(*inputs))
+    bit = {c: 1 << k for k, c in enumerate(letters)}
+    ops = [_mask(s, bit) for s in inputs]
+    out = _mask(output, bit)
+    memo: dict[int, Monomial] = {}
+
+    def monomial(mask: int) -> Monomial:
+        m = memo.get(mask)
+        if m is None:
+            m = memo[mask] = Monomial.of_kinds(kinds[c] for k, c in enumerate(letters) if mask >> k & 1)
+        return m
+
     monos: list[Monomial] = []
     for i, j in path:
         i, j = sorted((i, j))
         a, b = ops[i], ops[j]
-        keep = out.union(*(o for n, o in enumerate(ops) if n not in (i, j)))
-        for side, other in ((a, b), (b, a)):
-            if side - other - keep:
-                monos.append(Monomial.of_kinds(kinds[c] for c in side))
-        a, b = a - (a - b - keep), b - (b - a - keep)
-        monos.append(Monomial.of_kinds(kinds[c] for c in a | b))
+        keep = out
+        for n, o in enumerate(ops):
+            if n != i and n != j:
+                keep |= o
+        ra, rb = a & ~b & ~keep, b & ~a & ~keep
+        if ra:
+            monos.append(monomial(a))
+        if rb:
+            monos.append(monomial(b))
+        both = (a & ~ra) | (b & ~rb)
+        monos.append(monomial(both))
         ops.pop(j)
         ops.pop(i)
-        ops.append((a | b) & keep)
+        ops.append(both & keep)
     return monos
 
 
