@@ -300,10 +300,11 @@ def test_group_networks_are_the_groups():
     """group_networks (what the cost column uses) gives the members and networks of groups()."""
     from archsearch.compiler.cores import group_networks
 
-    for term in _terms("real", 8):
-        f = derive(term, "real", False)
-        cores = field_cores(f)
-        assert group_networks(cores) == tuple((g.members, g.network) for g in groups(cores)), term.key
+    for field, order in (("real", 8), ("complex", 6)):
+        for term in _terms(field, order):
+            for tied in (False, True):
+                cores = field_cores(derive(term, field, tied))
+                assert group_networks(cores) == tuple((g.members, g.network) for g in groups(cores)), term.key
 
 
 def _greedy_on_sets(inputs, output, size):
