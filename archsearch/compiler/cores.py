@@ -473,8 +473,8 @@ def _first_in_orbit(cores: tuple[Core, ...]) -> list[int]:
         for w in range(n):
             if used[w] or deg[w] != deg[v]:
                 continue
-            if any(mult.get((u, v), 0) != mult.get((image[u], w), 0) or mult.get((v, u), 0) != mult.get((w, image[u]), 0)
-                   for u in range(v)):
+            if any(mult.get((u, v), 0) != mult.get((image[u], w), 0)
+                   or mult.get((v, u), 0) != mult.get((w, image[u]), 0) for u in range(v)):
                 continue
             image[v], used[w] = w, True
             ok = extend(v + 1)
