@@ -299,12 +299,20 @@ def _tree_to_path(tree, n: int) -> tuple[tuple[int, int], ...]:
     return tuple(path)
 
 
+#: pair scores of :func:`_greedy` by the letter sizes (in bit order), then (masks, their letters in two and in
+#: three operands, their output letters) → (size change, cost, result): the networks of an enumeration share
+#: most pairs (this process only; emptied when a call finds more than _PAIR_SCORES_MAX pairs: tens of MB)
+_PAIR_SCORES: dict[tuple[float, ...], dict[tuple[int, int, int, int, int], tuple[float, float, int]]] = {}
+_PAIR_SCORES_MAX = 200_000
+
+
 def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
     """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets:
     the pair sharing an index (disjoint pairs only when no pair shares one) with the least (size change,
     cost, position). A pair's score depends only on its two masks and which of their letters sit in two
     or three operands (``multi2``, ``multi3``); letters only ever leave operands, so each pair keeps its
-    last score with those masks and rescores only when they change."""
+    last score with those masks and rescores only when they change — from :data:`_PAIR_SCORES` where a
+    network with the same letter sizes scored the same pair."""
     letters = sorted(size)
     bit = {c: 1 << n for n, c in enumerate(letters)}
     sizes = [float(size[c]) for c in letters]
@@ -326,6 +334,9 @@ def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int]
     out = _mask(output, bit)
     path: list[tuple[int, int]] = []
     memo: dict[int, dict[int, tuple[int, int, float, float, int]]] = {}  # a → b → (m2, m3, delta, cost, res)
+    if sum(map(len, _PAIR_SCORES.values())) > _PAIR_SCORES_MAX:
+        _PAIR_SCORES.clear()
+    shared = _PAIR_SCORES.setdefault(tuple(sizes), {})  # the scores of every network with these letter sizes
 
     while len(ops) > 1:
         seen = multi2 = multi3 = 0  # letters in ≥ 1, ≥ 2, ≥ 3 operands
@@ -352,22 +363,26 @@ def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int]
                     m2, m3 = multi2 & both, multi3 & both
                     hit = row.get(b)
                     if hit is None or hit[0] != m2 or hit[1] != m3:
-                        keep = both & (out | (a & b & m3) | ((a ^ b) & m2))
-                        sa = sz_memo.get(a) or sz(a)  # sizes are ≥ 1
-                        sb = sz_memo.get(b) or sz(b)
-                        cost = 0.0
-                        ra, rb = a & ~b & ~keep, b & ~a & ~keep
-                        a2, b2 = a, b
-                        if ra:
-                            cost += sa
-                            a2 = a & ~ra
-                        if rb:
-                            cost += sb
-                            b2 = b & ~rb
-                        ab = a2 | b2
-                        cost += sz_memo.get(ab) or sz(ab)
-                        res = ab & keep
-                        hit = row[b] = (m2, m3, (sz_memo.get(res) or sz(res)) - sa - sb, cost, res)
+                        key = (a, b, m2, m3, out & both)
+                        known = shared.get(key)
+                        if known is None:
+                            keep = both & (out | (a & b & m3) | ((a ^ b) & m2))
+                            sa = sz_memo.get(a) or sz(a)  # sizes are ≥ 1
+                            sb = sz_memo.get(b) or sz(b)
+                            cost = 0.0
+                            ra, rb = a & ~b & ~keep, b & ~a & ~keep
+                            a2, b2 = a, b
+                            if ra:
+                                cost += sa
+                                a2 = a & ~ra
+                            if rb:
+                                cost += sb
+                                b2 = b & ~rb
+                            ab = a2 | b2
+                            cost += sz_memo.get(ab) or sz(ab)
+                            res = ab & keep
+                            known = shared[key] = ((sz_memo.get(res) or sz(res)) - sa - sb, cost, res)
+                        hit = row[b] = (m2, m3, *known)
                     delta = hit[2]
                     if best_i < 0 or delta < best_delta or (delta == best_delta and hit[3] < best_cost):
                         best_delta, best_cost, best_i, best_j, best_res = delta, hit[3], i, j, hit[4]
