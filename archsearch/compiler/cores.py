@@ -500,8 +500,8 @@ def _invariant(core: Core) -> tuple:
     for o in core.operands:
         for c in o.idx:
             count[c] = count.get(c, 0) + 1
-    return tuple(sorted((o.type, tuple((kinds[c], count[c], core.output.find(c)) for c in o.idx))
-                        for o in core.operands))
+    info = {c: (kinds[c], n, core.output.find(c)) for c, n in count.items()}
+    return tuple(sorted((o.type, tuple(info[c] for c in o.idx)) for o in core.operands))
 
 
 def _as_is(core: Core, i: int) -> CanonicalCore:
