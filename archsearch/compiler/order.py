@@ -301,8 +301,9 @@ def _tree_to_path(tree, n: int) -> tuple[tuple[int, int], ...]:
 
 #: pair scores of :func:`_greedy` by the letter sizes (in bit order), then (masks, their letters in two and in
 #: three operands, their output letters) → (size change, cost, result): the networks of an enumeration share
-#: most pairs (this process only; emptied when a call finds more than _PAIR_SCORES_MAX pairs: tens of MB)
+#: most pairs (this process only; emptied when a call finds more than _PAIR_SCORES_MAX pairs held: tens of MB)
 _PAIR_SCORES: dict[tuple[float, ...], dict[tuple[int, int, int, int, int], tuple[float, float, int]]] = {}
+_PAIR_SCORES_HELD = [0]  # pairs in all the tables
 _PAIR_SCORES_MAX = 200_000
 
 
@@ -334,9 +335,11 @@ def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int]
     out = _mask(output, bit)
     path: list[tuple[int, int]] = []
     memo: dict[int, dict[int, tuple[int, int, float, float, int]]] = {}  # a → b → (m2, m3, delta, cost, res)
-    if sum(map(len, _PAIR_SCORES.values())) > _PAIR_SCORES_MAX:
+    if _PAIR_SCORES_HELD[0] > _PAIR_SCORES_MAX:
         _PAIR_SCORES.clear()
+        _PAIR_SCORES_HELD[0] = 0
     shared = _PAIR_SCORES.setdefault(tuple(sizes), {})  # the scores of every network with these letter sizes
+    held = len(shared)
 
     while len(ops) > 1:
         seen = multi2 = multi3 = 0  # letters in ≥ 1, ≥ 2, ≥ 3 operands
@@ -393,4 +396,5 @@ def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int]
         ops.pop(best_j)
         ops.pop(best_i)
         ops.append(best_res)
+    _PAIR_SCORES_HELD[0] += len(shared) - held
     return tuple(path)

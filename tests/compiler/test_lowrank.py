@@ -341,11 +341,15 @@ def _greedy_on_sets(inputs, output, size):
     return tuple(path)
 
 
-def test_greedy_memo_makes_the_set_rules_choices():
-    """The bitmask greedy (pair scores memoised while their letters' multiplicities stand) chooses as the rule
-    on sets does, on random networks above the exact size (integer sizes: exact products)."""
+@pytest.mark.parametrize("table", [200_000, 10])
+def test_greedy_memo_makes_the_set_rules_choices(table, monkeypatch):
+    """The bitmask greedy (pair scores memoised while their letters' multiplicities stand, and shared across
+    networks with the same letter sizes; also with a tiny shared table, emptied all the time) chooses as the
+    rule on sets does, on random networks above the exact size (integer sizes: exact products)."""
+    from archsearch.compiler import order
     from archsearch.compiler.order import EXACT_MAX, _greedy
 
+    monkeypatch.setattr(order, "_PAIR_SCORES_MAX", table)
     rng = np.random.default_rng(7)
     letters = "ABCDEFGHIJKLMNOP"
     for _ in range(150):
