@@ -27,9 +27,11 @@ from functools import lru_cache
 
 from archsearch.calculus.evaluate import TOKEN_LETTERS
 from archsearch.calculus.fields import Branch, Field, symmetric_letters
-from archsearch.compiler.plan import BATCH, HEAD, planned_einsum
+from archsearch.compiler.plan import BATCH, HEAD, MAX_DEGREE, RANK_LETTERS, leaf_names, planned_einsum
+from archsearch.families.diagram import Diagram
 
-__all__ = ["Core", "CoreOperand", "Group", "branch_core", "canonical", "field_cores", "groups", "lowrank_ok"]
+__all__ = ["Core", "CoreOperand", "Group", "branch_core", "canonical", "field_cores", "group_networks", "groups",
+           "lowrank_ok"]
 
 MAX_CANONICAL_TRIALS = 5040  # relabelings tried per core; above, the core stays in a group of its own
 
@@ -83,7 +85,51 @@ def lowrank_ok(field: Field) -> bool:
 
 def branch_core(branch: Branch, field: Field, masks: tuple[tuple[int, int], ...] = (), sources=None) -> Core:
     """The core of a branch (``masks``: (parent, child) vertex pairs of the causal tree; ``sources``:
-    ``field.parameter_sources()``, computed once per field by the caller)."""
+    ``field.parameter_sources()``, computed once per field by the caller).
+
+    Read off the diagram's edges: the operands of :func:`~archsearch.compiler.plan.planned_einsum`'s
+    branch einsum in its order — per edge X, its weight's factors Q (rank letter of the edge, feature on
+    the source side) and K (feature on the target side), X̄; the opened end's X or X̄ missing — where
+    each factor but the output one becomes the slot of the X operand it meets, then ``ones`` where the
+    opened vertex has no other endpoint."""
+    d = branch.term
+    if not isinstance(d, Diagram) or d.degree > MAX_DEGREE:
+        return _branch_core_einsum(branch, field, masks, sources)
+    xc = leaf_names(field.field)["Xc"]
+    operands: list[CoreOperand] = []
+    out_factor = out_rank = out_token = ""
+    touched = False  # whether the opened vertex carries another endpoint
+    rep = d.rep
+    opened = rep[branch.edge]
+    opened_vertex = opened.dst if branch.end == "dst" else opened.src
+    for i, e in enumerate(rep):
+        w, r = branch.weight(i), RANK_LETTERS[i]
+        src, dst = TOKEN_LETTERS[e.src], TOKEN_LETTERS[e.dst]
+        if i == branch.edge:
+            if branch.end == "dst":  # X at the source, the output at the target: K is the output factor
+                operands.append(CoreOperand("slot", src + r, "x", f"{w}_q"))
+                out_factor, out_token = f"{w}_k", dst
+                touched = touched or e.src == opened_vertex
+            else:
+                operands.append(CoreOperand("slot", dst + r, xc, f"{w}_k"))
+                out_factor, out_token = f"{w}_q", src
+                touched = touched or e.dst == opened_vertex
+            out_rank = r
+        else:
+            operands.append(CoreOperand("slot", src + r, "x", f"{w}_q"))
+            operands.append(CoreOperand("slot", dst + r, xc, f"{w}_k"))
+            touched = touched or opened_vertex in (e.src, e.dst)
+    if not touched:
+        operands.append(CoreOperand("ones", out_token))
+    for p, c in masks:
+        operands.append(CoreOperand("tril", TOKEN_LETTERS[p] + TOKEN_LETTERS[c]))
+    letters = {c for o in operands for c in o.idx} | {out_token, out_rank}
+    core_kinds = tuple(sorted((c, "rank" if c in RANK_LETTERS else "token") for c in letters))
+    return Core(branch, tuple(operands), out_token + out_rank, out_factor, core_kinds)
+
+
+def _branch_core_einsum(branch: Branch, field: Field, masks: tuple[tuple[int, int], ...] = (), sources=None) -> Core:
+    """:func:`branch_core` from the planned branch einsum (the reference; any branch planned_einsum takes)."""
     sources = field.parameter_sources() if sources is None else sources
     e = planned_einsum(branch, field.field, True, frozenset(), sources)
     kinds = dict(e.kinds)
@@ -119,14 +165,13 @@ def field_cores(field: Field, causal: bool = False) -> tuple[Core, ...]:
 @lru_cache(maxsize=2048)
 def _field_cores(field: Field, causal: bool) -> tuple[Core, ...]:
     out = []
-    sources = field.parameter_sources()
     for b in field.branches:
         masks: tuple[tuple[int, int], ...] = ()
         if causal:
             from archsearch.compiler.causal import causal_tree
 
             masks = tuple(causal_tree(b).masks())
-        out.append(branch_core(b, field, masks, sources))
+        out.append(branch_core(b, field, masks))
     return tuple(out)
 
 
@@ -162,6 +207,12 @@ def canonical(core: Core) -> CanonicalCore:
     shared letters; a disconnected diagram's closed components are scalars) in canonical form
     (:func:`_canonical_network`, cached by the component's shape), components in order of their texts,
     letters renamed in that order (tokens i, j, …; ranks R, S, …)."""
+    return _form(core, _parts(core))
+
+
+def _parts(core: Core) -> list[tuple[str, tuple[int, ...], dict[str, str]]]:
+    """Each component's (canonical text, operand positions in canonical order, letter → local canonical
+    letter), in order of their texts; the core's text is theirs joined by ``|``."""
     kinds = dict(core.kinds)
     parts = []
     for comp in _components(core):
@@ -177,6 +228,12 @@ def canonical(core: Core) -> CanonicalCore:
     if not any(set(core.output) & set(p[2]) for p in parts):  # output letters in no operand
         raise ValueError(f"core of {core.branch}: output {core.output} in no operand")
     parts.sort(key=lambda p: p[0])
+    return parts
+
+
+def _form(core: Core, parts: list[tuple[str, tuple[int, ...], dict[str, str]]]) -> CanonicalCore:
+    """The canonical form of a core from its :func:`_parts`."""
+    kinds = dict(core.kinds)
     relabel: dict[str, str] = {}
     t = r = 0
     for _, _, local in parts:
@@ -327,6 +384,114 @@ def groups(cores: tuple[Core, ...], batch: bool = True) -> tuple[Group, ...]:
     return tuple(Group(tuple(m), tuple(forms[i] for i in m)) for m in out.values())
 
 
+def group_networks(cores: tuple[Core, ...]) -> tuple[tuple[tuple[int, ...], CanonicalCore], ...]:
+    """The groups of :func:`groups` (``batch=True``) as (members, network): the same members and the same
+    network (the first member's form), the other members' forms not built. A branch whose opened end an
+    automorphism of the diagram maps to an earlier branch's has an isomorphic core, so that core's text
+    (unless a fallback text, which is not an isomorphism invariant) without a canonical form of its own."""
+    inv = [_invariant(c) for c in cores]
+    count: dict[tuple, int] = {}
+    for v in inv:
+        count[v] = count.get(v, 0) + 1
+    first = _first_in_orbit(cores)
+    texts: list[str] = []
+    members: dict[str, list[int]] = {}
+    networks: dict[str, CanonicalCore] = {}
+    for i, c in enumerate(cores):
+        j = first[i]
+        if count[inv[i]] == 1:
+            text = f"as-is#{i}"
+            networks[text] = _as_is(c, i)
+        elif j < i and inv[j] == inv[i] and "#" not in texts[j]:
+            text = texts[j]
+        else:
+            parts = _parts(c)
+            text = "|".join(p[0] for p in parts)
+            if text not in networks:
+                networks[text] = _form(c, parts)
+        texts.append(text)
+        members.setdefault(text, []).append(i)
+    return tuple((tuple(m), networks[text]) for text, m in members.items())
+
+
+MAX_AUTOMORPHISMS = 4096  # _first_in_orbit gives up (every core its own) on diagrams with more
+
+
+def _first_in_orbit(cores: tuple[Core, ...]) -> list[int]:
+    """For each core, the first core whose branch's opened end (edge, end) lies in the same orbit under the
+    automorphisms of the diagram's rep as a directed multigraph (vertex permutations that keep every
+    (source, target) multiplicity; parallel edges are interchangeable) — the cores of one orbit are the
+    same network up to renaming. Each core itself where the cores are not one diagram's."""
+    own = list(range(len(cores)))
+    if not cores:
+        return own
+    d = cores[0].branch.term
+    if not isinstance(d, Diagram) or any(c.branch.term is not d or any(o.kind == "tril" for o in c.operands)
+                                         for c in cores):
+        return own  # not one diagram's, or causal (the masks follow a spanning tree, not the symmetry)
+    rep = d.rep
+    n = 1 + max(max(e.src, e.dst) for e in rep)
+    mult: dict[tuple[int, int], int] = {}
+    for e in rep:
+        mult[(e.src, e.dst)] = mult.get((e.src, e.dst), 0) + 1
+    deg = [(sum(m for (s, _), m in mult.items() if s == v), sum(m for (_, t), m in mult.items() if t == v),
+            mult.get((v, v), 0)) for v in range(n)]
+    classes: dict[tuple[int, int], list[int]] = {}  # (source, target) → its edges
+    for i, e in enumerate(rep):
+        classes.setdefault((e.src, e.dst), []).append(i)
+    parent: dict[tuple[int, str], tuple[int, str]] = {}
+
+    def root(x: tuple[int, str]) -> tuple[int, str]:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    def union(x: tuple[int, str], y: tuple[int, str]) -> None:
+        rx, ry = root(x), root(y)
+        if rx != ry:
+            parent[max(rx, ry)] = min(rx, ry)
+
+    for edges in classes.values():
+        for i in edges[1:]:
+            for end in ("src", "dst"):
+                union((i, end), (edges[0], end))
+    image = [-1] * n
+    used = [False] * n
+    found = 0
+
+    def extend(v: int) -> bool:  # False: too many automorphisms
+        nonlocal found
+        if v == n:
+            found += 1
+            if found > MAX_AUTOMORPHISMS:
+                return False
+            for (s, t), edges in classes.items():
+                target = classes[(image[s], image[t])][0]
+                for end in ("src", "dst"):
+                    union((edges[0], end), (target, end))
+            return True
+        for w in range(n):
+            if used[w] or deg[w] != deg[v]:
+                continue
+            if any(mult.get((u, v), 0) != mult.get((image[u], w), 0)
+                   or mult.get((v, u), 0) != mult.get((w, image[u]), 0) for u in range(v)):
+                continue
+            image[v], used[w] = w, True
+            ok = extend(v + 1)
+            image[v], used[w] = -1, False
+            if not ok:
+                return False
+        return True
+
+    if not extend(0):
+        return own
+    first: dict[tuple[int, str], int] = {}
+    out = []
+    for k, c in enumerate(cores):
+        out.append(first.setdefault(root((c.branch.edge, c.branch.end)), k))
+    return out
+
+
 def _invariant(core: Core) -> tuple:
     """Equal for isomorphic cores: each operand's type and, per index, the letter's kind, how many
     operands carry it and its place in the output."""
@@ -335,8 +500,8 @@ def _invariant(core: Core) -> tuple:
     for o in core.operands:
         for c in o.idx:
             count[c] = count.get(c, 0) + 1
-    return tuple(sorted((o.type, tuple((kinds[c], count[c], core.output.find(c)) for c in o.idx))
-                        for o in core.operands))
+    info = {c: (kinds[c], n, core.output.find(c)) for c, n in count.items()}
+    return tuple(sorted((o.type, tuple(info[c] for c in o.idx)) for o in core.operands))
 
 
 def _as_is(core: Core, i: int) -> CanonicalCore:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from archsearch.calculus.fields import Field
-from archsearch.compiler.cores import Core, Group, field_cores, groups, lowrank_ok
+from archsearch.compiler.cores import Core, Group, field_cores, group_networks, groups, lowrank_ok
 from archsearch.compiler.order import contraction_path, path_monomials
 from archsearch.compiler.plan import (
     BATCH,
@@ -397,12 +397,13 @@ def lowrank_cost(field: Field, sizes: PlanSizes) -> Polynomial:
     monos: list[Monomial] = []
     one = Monomial(1, (1, 1, 1, 1))
     cores = field_cores(field, False)
-    for g in groups(cores, True):
-        inputs, output = g.network.einsum()
-        kinds = g.network.letter_kinds()
+    for members, network in group_networks(cores):
+        inputs, output = network.einsum()
+        kinds = network.letter_kinds()
         path = _core_path(inputs, output, kinds, sizes)
-        monos += [m.scaled(g.size) for m in path_monomials(inputs, output, path, kinds)]
-        monos.append(one.scaled(g.size * (len(cores[g.members[0]].slots) + 1)))
+        size = len(members)
+        monos += [m.scaled(size) for m in path_monomials(inputs, output, path, kinds)]
+        monos.append(one.scaled(size * (len(cores[members[0]].slots) + 1)))
     return Polynomial.of(monos, sizes)
 
 

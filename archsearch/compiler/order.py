@@ -55,22 +55,38 @@ def contraction_path(
 
 
 def path_monomials(inputs: tuple[str, ...], output: str, path, kinds: dict[str, str]) -> list[Monomial]:
-    """The cost monomials the plan builder records for ``path`` (reduces, then products)."""
-    ops = [frozenset(s) for s in inputs]
-    out = frozenset(output)
+    """The cost monomials the plan builder records for ``path`` (reduces, then products); index sets as
+    bitmasks."""
+    letters = sorted(set(output).union(*inputs))
+    bit = {c: 1 << k for k, c in enumerate(letters)}
+    ops = [_mask(s, bit) for s in inputs]
+    out = _mask(output, bit)
+    memo: dict[int, Monomial] = {}
+
+    def monomial(mask: int) -> Monomial:
+        m = memo.get(mask)
+        if m is None:
+            m = memo[mask] = Monomial.of_kinds(kinds[c] for k, c in enumerate(letters) if mask >> k & 1)
+        return m
+
     monos: list[Monomial] = []
     for i, j in path:
         i, j = sorted((i, j))
         a, b = ops[i], ops[j]
-        keep = out.union(*(o for n, o in enumerate(ops) if n not in (i, j)))
-        for side, other in ((a, b), (b, a)):
-            if side - other - keep:
-                monos.append(Monomial.of_kinds(kinds[c] for c in side))
-        a, b = a - (a - b - keep), b - (b - a - keep)
-        monos.append(Monomial.of_kinds(kinds[c] for c in a | b))
+        keep = out
+        for n, o in enumerate(ops):
+            if n != i and n != j:
+                keep |= o
+        ra, rb = a & ~b & ~keep, b & ~a & ~keep
+        if ra:
+            monos.append(monomial(a))
+        if rb:
+            monos.append(monomial(b))
+        both = (a & ~ra) | (b & ~rb)
+        monos.append(monomial(both))
         ops.pop(j)
         ops.pop(i)
-        ops.append((a | b) & keep)
+        ops.append(both & keep)
     return monos
 
 
@@ -283,36 +299,47 @@ def _tree_to_path(tree, n: int) -> tuple[tuple[int, int], ...]:
     return tuple(path)
 
 
+#: pair scores of :func:`_greedy` by the letter sizes (in bit order), then (masks, their letters in two and in
+#: three operands, their output letters) → (size change, cost, result): the networks of an enumeration share
+#: most pairs (this process only; emptied when a call finds more than _PAIR_SCORES_MAX pairs held: tens of MB)
+_PAIR_SCORES: dict[tuple[float, ...], dict[tuple[int, int, int, int, int], tuple[float, float, int]]] = {}
+_PAIR_SCORES_HELD = [0]  # pairs in all the tables
+_PAIR_SCORES_MAX = 200_000
+
+
 def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
-    """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets.
-    A pair's score depends only on its two masks and which of their letters sit in two or three
-    operands, so it is memoised on those within the call (most pairs are unchanged by a step)."""
+    """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets:
+    the pair sharing an index (disjoint pairs only when no pair shares one) with the least (size change,
+    cost, position). A pair's score depends only on its two masks and which of their letters sit in two
+    or three operands (``multi2``, ``multi3``); letters only ever leave operands, so each pair keeps its
+    last score with those masks and rescores only when they change — from :data:`_PAIR_SCORES` where a
+    network with the same letter sizes scored the same pair."""
     letters = sorted(size)
     bit = {c: 1 << n for n, c in enumerate(letters)}
-    sz = _mask_sizes([float(size[c]) for c in letters])
+    sizes = [float(size[c]) for c in letters]
+    sz_memo: dict[int, float] = {0: 1.0}
+
+    def sz(mask: int) -> float:
+        v = sz_memo.get(mask)
+        if v is None:
+            v, m, k = 1.0, mask, 0
+            while m:
+                if m & 1:
+                    v *= sizes[k]
+                m >>= 1
+                k += 1
+            sz_memo[mask] = v
+        return v
+
     ops = [_mask(s, bit) for s in inputs]
     out = _mask(output, bit)
     path: list[tuple[int, int]] = []
-    memo: dict[tuple[int, int, int, int], tuple[float, float, int]] = {}
-
-    def score(a: int, b: int, multi2: int, multi3: int) -> tuple[float, float, int]:
-        both = a | b
-        key = (a, b, multi2 & both, multi3 & both)
-        sa = sz(a)
-        keep = both & (out | (a & b & multi3) | ((a ^ b) & multi2))
-        cost = 0.0
-        ra, rb = a & ~b & ~keep, b & ~a & ~keep
-        a2, b2 = a, b
-        if ra:
-            cost += sa
-            a2 = a & ~ra
-        if rb:
-            cost += sz(b)
-            b2 = b & ~rb
-        cost += sz(a2 | b2)
-        res = (a2 | b2) & keep
-        hit = memo[key] = (sz(res) - sa - sz(b), cost, res)
-        return hit
+    memo: dict[int, dict[int, tuple[int, int, float, float, int]]] = {}  # a → b → (m2, m3, delta, cost, res)
+    if _PAIR_SCORES_HELD[0] > _PAIR_SCORES_MAX:
+        _PAIR_SCORES.clear()
+        _PAIR_SCORES_HELD[0] = 0
+    shared = _PAIR_SCORES.setdefault(tuple(sizes), {})  # the scores of every network with these letter sizes
+    held = len(shared)
 
     while len(ops) > 1:
         seen = multi2 = multi3 = 0  # letters in ≥ 1, ≥ 2, ≥ 3 operands
@@ -321,27 +348,53 @@ def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int]
             multi2 |= seen & o
             seen |= o
         n_ops = len(ops)
-        choice: tuple[float, float, int, int, int] | None = None
+        best_delta = best_cost = 0.0
+        best_i = best_j = best_res = -1
         # a pair sharing an index always scores before a disjoint one: disjoint pairs only when no other;
         # pairs in order (i, j), a later pair replacing the choice only when strictly better
         for disjoint in (False, True):
             for i in range(n_ops):
                 a = ops[i]
+                row = memo.get(a)
+                if row is None:
+                    row = memo[a] = {}
                 for j in range(i + 1, n_ops):
                     b = ops[j]
                     if not disjoint and not a & b:
                         continue
                     both = a | b
-                    hit = memo.get((a, b, multi2 & both, multi3 & both))
-                    delta, cost, res = hit if hit is not None else score(a, b, multi2, multi3)
-                    if choice is None or delta < choice[0] or (delta == choice[0] and cost < choice[1]):
-                        choice = (delta, cost, i, j, res)
-            if choice is not None:
+                    m2, m3 = multi2 & both, multi3 & both
+                    hit = row.get(b)
+                    if hit is None or hit[0] != m2 or hit[1] != m3:
+                        key = (a, b, m2, m3, out & both)
+                        known = shared.get(key)
+                        if known is None:
+                            keep = both & (out | (a & b & m3) | ((a ^ b) & m2))
+                            sa = sz_memo.get(a) or sz(a)  # sizes are ≥ 1
+                            sb = sz_memo.get(b) or sz(b)
+                            cost = 0.0
+                            ra, rb = a & ~b & ~keep, b & ~a & ~keep
+                            a2, b2 = a, b
+                            if ra:
+                                cost += sa
+                                a2 = a & ~ra
+                            if rb:
+                                cost += sb
+                                b2 = b & ~rb
+                            ab = a2 | b2
+                            cost += sz_memo.get(ab) or sz(ab)
+                            res = ab & keep
+                            known = shared[key] = ((sz_memo.get(res) or sz(res)) - sa - sb, cost, res)
+                        hit = row[b] = (m2, m3, *known)
+                    delta = hit[2]
+                    if best_i < 0 or delta < best_delta or (delta == best_delta and hit[3] < best_cost):
+                        best_delta, best_cost, best_i, best_j, best_res = delta, hit[3], i, j, hit[4]
+            if best_i >= 0:
                 break
-        assert choice is not None  # at least two operands: some pair exists
-        _, _, i, j, res = choice
-        path.append((i, j))
-        ops.pop(j)
-        ops.pop(i)
-        ops.append(res)
+        assert best_i >= 0  # at least two operands: some pair exists
+        path.append((best_i, best_j))
+        ops.pop(best_j)
+        ops.pop(best_i)
+        ops.append(best_res)
+    _PAIR_SCORES_HELD[0] += len(shared) - held
     return tuple(path)

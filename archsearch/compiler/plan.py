@@ -598,11 +598,10 @@ class PlanBuilder:
     def contract(self, a: _Op, b: _Op, keep: frozenset[str]) -> _Op:
         a, b = self.prereduce(a, b, keep)
         options = []
-        for p, q in ((a, b), (b, a)):
-            out, expr, is_mm = _lower(p.idx, q.idx, keep, self.letter_sizes(p, q))
-            key = f"[{p.node.key}]*[{q.node.key}]:{_wiring(p.idx, q.idx, out)}"
-            views = expr.count(".mT") + expr.count("None")
-            options.append(((not is_mm, views, key), key, p, q, out, expr))
+        lowered = _lowered(a.idx, a.node.dims, b.idx, b.node.dims, keep, self.sizes)
+        for (p, q), (out, expr, rank, wiring) in zip(((a, b), (b, a)), lowered, strict=True):
+            key = f"[{p.node.key}]*[{q.node.key}]:{wiring}"
+            options.append(((rank, key), key, p, q, out, expr))
         _, key, p, q, out, expr = min(options, key=lambda o: o[0])
         kinds = {**p.kinds(), **q.kinds()}
         summed = "".join(c for c in p.idx + q.idx if c not in out and c in p.idx and c in q.idx)
@@ -656,6 +655,22 @@ class PlanBuilder:
             n = len(self.users[key])
             out.append(Step(s.output, s.kind, s.inputs, s.subscripts, s.expr, s.math, s.cost, n, s.extra))
         return tuple(out)
+
+
+@lru_cache(maxsize=65536)
+def _lowered(a: str, a_dims: tuple[str, ...], b: str, b_dims: tuple[str, ...], keep: frozenset[str],
+             sizes: PlanSizes) -> tuple[tuple[str, str, tuple[bool, int], str], ...]:
+    """For both orders (a, b) and (b, a): :func:`_lower`'s output indices and expression, the order's
+    rank (not a matrix product, views) and its wiring — what :meth:`PlanBuilder.contract` compares,
+    memoised (the branches of a field and the variants of :func:`plan_field` repeat contractions)."""
+    value = {"batch": 1, "head": sizes.H, "token": sizes.N, "feature": sizes.C, "rank": sizes.C_A,
+             "rank2": 2 * sizes.C_A, "one": 1}
+    size = {c: value[k] for idx, dims in ((a, a_dims), (b, b_dims)) for c, k in zip(idx, dims, strict=True)}
+    out = []
+    for p, q in ((a, b), (b, a)):
+        o, expr, is_mm = _lower(p, q, keep, size)
+        out.append((o, expr, (not is_mm, expr.count(".mT") + expr.count("None")), _wiring(p, q, o)))
+    return tuple(out)
 
 
 def permute_expr(var: str, perm: tuple[int, ...]) -> str:

@@ -279,3 +279,85 @@ def test_greedy_path_is_valid():
     size = dict.fromkeys("abcdefg", 3.0)
     path = contraction_path(inputs, "", size, dict.fromkeys(size, "token"))
     assert len(path) == len(inputs) - 1
+
+
+@pytest.mark.parametrize("field", ["real", "complex"])
+def test_cores_read_off_the_edges_are_the_einsum_cores(field):
+    """branch_core reads a core off the diagram's edges; the same Core as from the planned branch einsum
+    (tied and untied, with and without the causal tree's masks)."""
+    from archsearch.compiler.causal import causal_tree
+    from archsearch.compiler.cores import _branch_core_einsum, branch_core
+
+    for term in _terms(field, 8 if field == "real" else 6):
+        for tied in (False, True):
+            f = derive(term, field, tied)
+            for b in f.branches:
+                for masks in ((), tuple(causal_tree(b).masks())):
+                    assert branch_core(b, f, masks) == _branch_core_einsum(b, f, masks), (term.key, b)
+
+
+def test_group_networks_are_the_groups():
+    """group_networks (what the cost column uses) gives the members and networks of groups()."""
+    from archsearch.compiler.cores import group_networks
+
+    for field, order in (("real", 8), ("complex", 6)):
+        for term in _terms(field, order):
+            for tied in (False, True):
+                cores = field_cores(derive(term, field, tied))
+                assert group_networks(cores) == tuple((g.members, g.network) for g in groups(cores)), term.key
+
+
+def _greedy_on_sets(inputs, output, size):
+    """The greedy rule on index sets with _pair: of the pairs sharing an index (disjoint pairs only when none
+    does) the least (result size − input sizes, cost), the first such pair in order."""
+    ops = [frozenset(s) for s in inputs]
+    path = []
+
+    def volume(idx) -> float:
+        out = 1.0
+        for c in sorted(idx):
+            out *= size[c]
+        return out
+
+    while len(ops) > 1:
+        best = None
+        for disjoint in (False, True):
+            for i, j in itertools.combinations(range(len(ops)), 2):
+                a, b = ops[i], ops[j]
+                if not disjoint and not a & b:
+                    continue
+                keep = frozenset(output).union(*(o for k, o in enumerate(ops) if k not in (i, j)))
+                cost, res = _pair(a, b, keep, size)
+                key = (volume(res) - volume(a) - volume(b), cost)
+                if best is None or key < best[0]:
+                    best = (key, i, j, res)
+            if best is not None:
+                break
+        _, i, j, res = best
+        path.append((i, j))
+        ops.pop(j)
+        ops.pop(i)
+        ops.append(res)
+    return tuple(path)
+
+
+@pytest.mark.parametrize("table", [200_000, 10])
+def test_greedy_memo_makes_the_set_rules_choices(table, monkeypatch):
+    """The bitmask greedy (pair scores memoised while their letters' multiplicities stand, and shared across
+    networks with the same letter sizes; also with a tiny shared table, emptied all the time) chooses as the
+    rule on sets does, on random networks above the exact size (integer sizes: exact products)."""
+    from archsearch.compiler import order
+    from archsearch.compiler.order import EXACT_MAX, _greedy
+
+    monkeypatch.setattr(order, "_PAIR_SCORES_MAX", table)
+    rng = np.random.default_rng(7)
+    letters = "ABCDEFGHIJKLMNOP"
+    for _ in range(150):
+        n_letters = int(rng.integers(4, 12))
+        pool = letters[:n_letters]
+        size = {c: float(rng.choice([1, 2, 3, 4, 8])) for c in pool}
+        inputs = tuple("".join(sorted(set(rng.choice(list(pool), size=int(rng.integers(1, 4))))))
+                       for _ in range(int(rng.integers(EXACT_MAX + 1, 14))))
+        used = sorted(set("".join(inputs)))
+        output = "".join(c for c in used if rng.random() < 0.2)
+        assert _greedy(inputs, output, size) == _greedy_on_sets(inputs, output, size), (inputs, output, size)
