@@ -8,15 +8,15 @@ same weights (outputs checked equal before timing):
   attentions written by hand — one fused qkv ``linear`` for every branch and head, ``q (kᵀ v)``
   (``(q kᵀ) v`` when N ≤ C_A), one output ``linear``;
 * causal: the compiled causal block against the same hand-written block with the plain-PyTorch
-  chunked scan (archsearch.compiler.kernels.reference.chunked_scan, chunk 64) of every branch and head
-  in one call.
+  chunked scan (:func:`hand_chunked_scan`, chunk 64, autograd backward: the library's scan before its
+  backward was written out) of every branch and head in one call.
 
 Forward and forward + backward, interleaved samples of ≥ 3 calls (about 50 ms), the order reversed every
 other repeat, medians; the table gives the ratios
 compiled / hand-written (goals: non-causal ≤ 1.0, causal ≤ 1.0).
 
     python benchmarks/linear_attention_blocks.py [--N 1024 4096 16384] [--C 64 256] [--heads 1 4]
-        [--rank 64] [--repeats 7] [--dry-run]
+        [--rank 64] [--repeats 7] [--only causal|non-causal] [--dry-run]
 """
 
 from __future__ import annotations
@@ -35,12 +35,53 @@ from torch import nn
 
 from archsearch.calculus import derive
 from archsearch.compiler import compile_term
-from archsearch.compiler.kernels.reference import chunked_scan
 from archsearch.compiler.lowrank import _fused
 from archsearch.terms import Diagram
 
 ROOT = Path(__file__).resolve().parents[1]
 LA = Diagram.from_key("0-1.0-1")
+
+
+def hand_scan_segment(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, state: torch.Tensor | None = None,
+                      chunk: int = 64):
+    """One segment of the causal scan: (out, S') with out[t] = q_t S + Σ_{s ≤ t} (q_t · k_s) v_s and
+    S' = S + Σ_s k_sᵀ v_s, for (B, H, T, D) q, k, (B, H, T, Dv) v and the carried state S (B, H, D, Dv)
+    (None: zero). Chunks of ``chunk`` tokens (the last zero-padded: zero keys and values add nothing):
+    within a chunk the masked quadratic product, across chunks the prefix sums of the chunk states."""
+    b, h, t, d = q.shape
+    dv = v.shape[-1]
+    if state is None:
+        state = q.new_zeros(b, h, d, dv)
+    if t == 0:
+        return q.new_zeros(b, h, 0, dv), state
+    c = min(chunk, t)
+    m = -(-t // c)
+    pad = m * c - t
+    if pad:
+        q, k, v = (torch.nn.functional.pad(a, (0, 0, 0, pad)) for a in (q, k, v))
+    qc, kc, vc = (a.reshape(b, h, m, c, a.shape[-1]) for a in (q, k, v))
+    mask = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
+    intra = (qc @ kc.transpose(-1, -2)).masked_fill(~mask, 0) @ vc  # within a chunk
+    after = torch.cumsum(kc.transpose(-1, -2) @ vc, dim=2) + state.unsqueeze(2)  # S after each chunk
+    before = torch.cat([state.unsqueeze(2), after[:, :, :-1]], dim=2)  # S before each chunk
+    out = (intra + qc @ before).reshape(b, h, m * c, dv)
+    return (out[:, :, :t] if pad else out), after[:, :, -1]
+
+
+def hand_chunked_scan(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int = 64, segment: int = 512):
+    """The hand-written side's scan: what archsearch.compiler.kernels.reference.chunked_scan was before it got
+    its written-out backward — one chunked scan in plain PyTorch, autograd for the backward, walked in
+    segments of ``segment`` tokens carrying the state."""
+    t = q.shape[2]
+    step = max(1, segment // chunk) * chunk
+    if t <= step:
+        return hand_scan_segment(q, k, v, None, chunk)[0]
+    state, outs = None, []
+    for s0 in range(0, t, step):
+        out, state = hand_scan_segment(q[:, :, s0:s0 + step], k[:, :, s0:s0 + step], v[:, :, s0:s0 + step], state,
+                                       chunk)
+        outs.append(out)
+    return torch.cat(outs, dim=2)
 
 
 class HandBlock(nn.Module):
@@ -61,7 +102,7 @@ class HandBlock(nn.Module):
         b, n, _ = x.shape
         q, k, v = self.qkv(x).view(b, n, 3, self.g * self.h, self.r).permute(2, 0, 3, 1, 4).unbind(0)
         if self.causal:
-            y = chunked_scan(q, k, v, 64)
+            y = hand_chunked_scan(q, k, v, 64)
         else:
             y = (q @ k.mT) @ v if n <= self.r else q @ (k.mT @ v)
         return self.out(y.transpose(1, 2).reshape(b, n, -1))
@@ -151,6 +192,7 @@ def main() -> None:
     parser.add_argument("--heads", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--rank", type=int, default=64, help="C_A, the rank of each head's weights")
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--only", choices=["causal", "non-causal"], help="one of the two tables (the other skipped)")
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes, 1 repeat, no table written")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "benchmarks" / "linear_attention_blocks_cpu.md")
     args = parser.parse_args()
@@ -162,6 +204,8 @@ def main() -> None:
     tables = {}
     worst = {}
     for causal in (False, True):
+        if args.only is not None and causal != (args.only == "causal"):
+            continue
         rows = []
         for n in args.N:
             for c in args.C:
@@ -199,7 +243,7 @@ def main() -> None:
         lines += ["", f"Worst compiled / hand-written: {worst[causal]:.3f} (goal ≤ 1.0: {verdict})."]
     cmd = (f"python benchmarks/linear_attention_blocks.py --N {' '.join(map(str, args.N))} --C "
            f"{' '.join(map(str, args.C))} --heads {' '.join(map(str, args.heads))} --rank {args.rank} "
-           f"--repeats {args.repeats}")
+           f"--repeats {args.repeats}" + (f" --only {args.only}" if args.only else ""))
     lines += ["", f"Command: `{cmd}`"]
     text = "\n".join(lines) + "\n"
     print(text)

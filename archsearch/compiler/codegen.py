@@ -57,11 +57,13 @@ def _scan_source() -> str:
     """The pure-torch chunked scan, inlined from kernels/reference.py (one source of truth)."""
     import inspect
 
-    from archsearch.compiler.kernels.reference import chunked_scan, scan_segment
+    from archsearch.compiler.kernels import reference
 
-    source = inspect.getsource(scan_segment) + "\n\n" + inspect.getsource(chunked_scan)
+    parts = (reference._scan_forward, reference._scan_backward, reference._CausalScan, reference.scan_segment,
+             reference.chunked_scan)
+    source = "\n\n".join(inspect.getsource(part) for part in parts)
     for name in ("scan_segment", "chunked_scan"):
-        source = source.replace(f"{name}(", f"_{name}(")
+        source = re.sub(rf"(?<![\w.]){name}\(", f"_{name}(", source)
     return source.rstrip("\n")
 
 

@@ -40,30 +40,113 @@ def causal_linear_attention_quadratic(q: torch.Tensor, k: torch.Tensor, v: torch
     return scores.masked_fill(~mask, 0) @ v
 
 
-def scan_segment(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, state: torch.Tensor | None = None,
-                 chunk: int = 64):
-    """One segment of the causal scan: (out, S') with out[t] = q_t S + Σ_{s ≤ t} (q_t · k_s) v_s and
-    S' = S + Σ_s k_sᵀ v_s, for (B, H, T, D) q, k, (B, H, T, Dv) v and the carried state S (B, H, D, Dv)
-    (None: zero). Chunks of ``chunk`` tokens (the last zero-padded: zero keys and values add nothing):
-    within a chunk the masked quadratic product, across chunks the prefix sums of the chunk states."""
+def _scan_forward(q, k, v, state, c):
+    """One segment of the scan, no autograd: (out, S', saved) for (B, H, L, D) q, k, (B, H, L, Dv) v and
+    the (B, H, D, Dv) state S. Chunks of c tokens (the last zero-padded: zero keys and values add
+    nothing): within a chunk the masked quadratic product, across chunks the prefix sums of the chunk
+    states; ``saved`` is what :func:`_scan_backward` reads (the chunks, their masked scores, the states
+    before each chunk)."""
     b, h, t, d = q.shape
     dv = v.shape[-1]
-    if state is None:
-        state = q.new_zeros(b, h, d, dv)
-    if t == 0:
-        return q.new_zeros(b, h, 0, dv), state
-    c = min(chunk, t)
     m = -(-t // c)
     pad = m * c - t
     if pad:
         q, k, v = (torch.nn.functional.pad(a, (0, 0, 0, pad)) for a in (q, k, v))
-    qc, kc, vc = (a.reshape(b, h, m, c, a.shape[-1]) for a in (q, k, v))
-    mask = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
-    intra = (qc @ kc.transpose(-1, -2)).masked_fill(~mask, 0) @ vc  # within a chunk
-    after = torch.cumsum(kc.transpose(-1, -2) @ vc, dim=2) + state.unsqueeze(2)  # S after each chunk
-    before = torch.cat([state.unsqueeze(2), after[:, :, :-1]], dim=2)  # S before each chunk
-    out = (intra + qc @ before).reshape(b, h, m * c, dv)
-    return (out[:, :, :t] if pad else out), after[:, :, -1]
+    qc, kc, vc = (a.reshape(b * h * m, c, a.shape[-1]) for a in (q, k, v))
+    kv = torch.bmm(kc.transpose(1, 2), vc).view(b * h, m, d, dv)  # each chunk's Σ k_sᵀ v_s
+    after = torch.cumsum(kv, dim=1)
+    after += state.reshape(b * h, 1, d, dv)  # S after each chunk
+    before = (after - kv).view(b * h * m, d, dv)  # S before each chunk
+    scores = torch.bmm(qc, kc.transpose(1, 2)).tril_()  # (q_t · k_s) for s ≤ t within a chunk
+    out = torch.baddbmm(torch.bmm(qc, before), scores, vc).view(b, h, m * c, dv)
+    return (out[:, :, :t] if pad else out), after[:, -1].reshape(b, h, d, dv), (qc, kc, vc, scores, before)
+
+
+def _scan_backward(g, ds, saved, c):
+    """The gradients (dq, dk, dv, dS) of one segment from those of its output g (B, H, L, Dv) and of its
+    final state ds (B, H, D, Dv), ``saved`` by :func:`_scan_forward`:
+
+        dq_t = Σ_{s ≤ t} (g_t · v_s) k_s + g_t Sᵀ       (a causal scan of (g, v, k) from Sᵀ)
+        dk_s = Σ_{t ≥ s} (g_t · v_s) q_t + ds v_s       (anti-causal scans: within a chunk the masked
+        dv_s = Σ_{t ≥ s} (q_t · k_s) g_t + k_s ds        products transposed, across chunks the reverse
+        dS = ds + Σ_t q_tᵀ g_t                           state R = ds + Σ_{later chunks} q_tᵀ g_t)
+
+    (complex: the same with the saved inputs conjugated, the function being holomorphic)."""
+    qc, kc, vc, scores, before = (a.conj() for a in saved)
+    b, h, d, dv = ds.shape
+    t = g.shape[2]
+    m = qc.shape[0] // (b * h)
+    if m * c > t:
+        g = torch.nn.functional.pad(g, (0, 0, 0, m * c - t))
+    gc = g.reshape(b * h * m, c, dv)
+    p = torch.bmm(gc, vc.transpose(1, 2)).tril_()  # (g_t · v_s) for s ≤ t within a chunk
+    dq = torch.baddbmm(torch.bmm(p, kc), gc, before.transpose(1, 2))
+    qg = torch.bmm(qc.transpose(1, 2), gc).view(b * h, m, d, dv)  # each chunk's Σ q_tᵀ g_t
+    total = qg.sum(1, keepdim=True) + ds.reshape(b * h, 1, d, dv)
+    rev = (total - torch.cumsum(qg, dim=1)).view(b * h * m, d, dv)  # ds + Σ over the later chunks
+    dk = torch.baddbmm(torch.bmm(p.transpose(1, 2), qc), vc, rev.transpose(1, 2))
+    dv_ = torch.baddbmm(torch.bmm(scores.transpose(1, 2), gc), kc, rev)
+    grads = [a.view(b, h, m * c, a.shape[-1])[:, :, :t] for a in (dq, dk, dv_)]
+    return grads[0], grads[1], grads[2], total.view(b, h, d, dv)
+
+
+class _CausalScan(torch.autograd.Function):
+    """(out, S') = the causal scan of q, k, v from the state S over segments of ``step`` tokens, with the
+    backward written out (:func:`_scan_backward`): fewer and larger kernels than autograd through the
+    chunks' masks, prefix sums and concatenations, and only the chunks, scores and states kept."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, state, chunk, step):
+        b, h, t, d = q.shape
+        dv = v.shape[-1]
+        s = q.new_zeros(b, h, d, dv) if state is None else state
+        bounds = [(s0, min(t, s0 + step)) for s0 in range(0, t, step)]
+        saved = []
+        if len(bounds) == 1:
+            out, s, part = _scan_forward(q, k, v, s, chunk)
+            saved += part
+        else:
+            out = q.new_empty(b, h, t, dv)
+            for s0, s1 in bounds:
+                out[:, :, s0:s1], s, part = _scan_forward(q[:, :, s0:s1], k[:, :, s0:s1], v[:, :, s0:s1], s, chunk)
+                saved += part
+        ctx.save_for_backward(*saved)
+        ctx.bounds, ctx.chunk, ctx.has_state = bounds, chunk, state is not None
+        ctx.shapes = (q.shape, v.shape)
+        return out, s
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g, ds):
+        saved, bounds, c = ctx.saved_tensors, ctx.bounds, ctx.chunk
+        (b, h, t, d), dv = ctx.shapes[0], ctx.shapes[1][-1]
+        if g is None:
+            g = saved[0].new_zeros(b, h, t, dv)
+        if ds is None:
+            ds = saved[0].new_zeros(b, h, d, dv)
+        if len(bounds) == 1:
+            dq, dk, dv_, ds = _scan_backward(g, ds, saved, c)
+        else:
+            dq, dk, dv_ = g.new_empty(b, h, t, d), g.new_empty(b, h, t, d), g.new_empty(b, h, t, dv)
+            for i in reversed(range(len(bounds))):
+                s0, s1 = bounds[i]
+                dq[:, :, s0:s1], dk[:, :, s0:s1], dv_[:, :, s0:s1], ds = _scan_backward(
+                    g[:, :, s0:s1], ds, saved[5 * i:5 * i + 5], c)
+        return dq, dk, dv_, (ds if ctx.has_state else None), None, None
+
+
+def scan_segment(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, state: torch.Tensor | None = None,
+                 chunk: int = 64, segment: int = 512):
+    """(out, S') with out[t] = q_t S + Σ_{s ≤ t} (q_t · k_s) v_s and S' = S + Σ_s k_sᵀ v_s, for
+    (B, H, T, D) q, k, (B, H, T, Dv) v and the carried state S (B, H, D, Dv) (None: zero). Chunks of
+    ``chunk`` tokens (the last zero-padded): within a chunk the masked quadratic product, across chunks
+    the prefix sums of the chunk states, walked in segments of about ``segment`` tokens so the
+    intermediates stay cache-sized; the backward is written out (:class:`_CausalScan`)."""
+    b, h, t, d = q.shape
+    if t == 0:
+        return q.new_zeros(b, h, 0, v.shape[-1]), (q.new_zeros(b, h, d, v.shape[-1]) if state is None else state)
+    c = min(chunk, t)
+    return _CausalScan.apply(q, k, v, state, c, max(1, segment // c) * c)
 
 
 def chunked_scan(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int = 64, segment: int = 512):
@@ -79,15 +162,7 @@ def chunked_scan(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, chunk: int =
         # under torch.export (torch.compile too before torch 2.5): the masked quadratic product, whose shapes
         # hold for every T. The chunks' counts (⌈T/chunk⌉, which may be 1) put guards on T that tracing cannot discharge
         return (q @ k.transpose(-1, -2)).tril() @ v
-    t = q.shape[2]
-    step = max(1, segment // chunk) * chunk
-    if t <= step:
-        return scan_segment(q, k, v, None, chunk)[0]
-    state, outs = None, []
-    for s0 in range(0, t, step):
-        out, state = scan_segment(q[:, :, s0:s0 + step], k[:, :, s0:s0 + step], v[:, :, s0:s0 + step], state, chunk)
-        outs.append(out)
-    return torch.cat(outs, dim=2)
+    return scan_segment(q, k, v, None, chunk, segment)[0]
 
 
 def causal_linear_attention_chunked(

@@ -137,6 +137,76 @@ def test_chunked_gradcheck_fp64(gen, shape):
     assert torch.autograd.gradcheck(lambda q, k, v: causal_linear_attention_chunked(q, k, v, chunk), (q, k, v))
 
 
+def _quadratic_with_state(q, k, v, state):
+    """(out, S') of a segment from the masked quadratic product: autograd's gradients are the reference."""
+    return causal_linear_attention_quadratic(q, k, v) + q @ state, state + k.transpose(-1, -2) @ v
+
+
+# (B, H, T, D, Dv, chunk, segment): T = 1, T < chunk, T a multiple of the chunk, T not a multiple of the
+# chunk, several segments with a short last one
+BACKWARD_SHAPES = [
+    (1, 1, 1, 3, 2, 64, 512),
+    (2, 1, 5, 4, 3, 8, 512),
+    (1, 2, 64, 8, 8, 16, 512),
+    (2, 2, 100, 8, 5, 16, 512),
+    (1, 3, 130, 6, 7, 16, 48),
+]
+
+
+@pytest.mark.parametrize("shape", BACKWARD_SHAPES, ids=str)
+def test_written_out_backward_matches_quadratic_autograd(gen, shape):
+    """The scan's written-out backward (kernels.reference._CausalScan) gives autograd's gradients through the
+    masked quadratic product, for q, k, v and the carried state, from cotangents of the output and the
+    final state together and of either alone (fresh random inputs, float64)."""
+    b, h, t, d, dv, chunk, segment = shape
+    q, k, v = _inputs(gen, b, h, t, d, dv, torch.float64)
+    state = torch.randn(b, h, d, dv, generator=gen, dtype=torch.float64)
+    leaves = [a.clone().requires_grad_() for a in (q, k, v, state)]
+    out, final = scan_segment(*leaves, chunk, segment)
+    ref_out, ref_final = _quadratic_with_state(*leaves)
+    _assert_rel(out, ref_out, 1e-10, "output")
+    _assert_rel(final, ref_final, 1e-12, "state")
+    g_out = torch.randn(out.shape, generator=gen, dtype=torch.float64)
+    g_final = torch.randn(final.shape, generator=gen, dtype=torch.float64)
+    for which in ("both", "out", "state"):
+        def loss(o, f, which=which):  # an output left out of the loss gets no cotangent at all (None in the backward)
+            parts = [(o * g_out).sum()] if which != "state" else []
+            return sum(parts + ([(f * g_final).sum()] if which != "out" else []))
+        out, final = scan_segment(*leaves, chunk, segment)
+        got = torch.autograd.grad(loss(out, final), leaves)
+        want = torch.autograd.grad(loss(*_quadratic_with_state(*leaves)), leaves, allow_unused=True,
+                                   materialize_grads=True)  # state alone: q has no gradient
+        for name, a, e in zip("qkvS", got, want, strict=True):
+            _assert_rel(a, e, 1e-10, f"d{name} ({which})")
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1, 2, 3, 64, 512), (2, 1, 5, 3, 2, 8, 512), (1, 2, 13, 3, 2, 4, 8)],
+                         ids=str)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128], ids=["fp64", "complex128"])
+def test_written_out_backward_gradcheck(gen, shape, dtype):
+    """gradcheck of the scan with a carried state: T = 1, T < chunk, several chunks and segments; complex too
+    (the generated blocks of complex fields run the same scan)."""
+    b, h, t, d, dv, chunk, segment = shape
+    q, k, v = (a.to(dtype) for a in _inputs(gen, b, h, t, d, dv, torch.float64))
+    if dtype.is_complex:
+        q, k, v = (a + 1j * torch.randn(a.shape, generator=gen, dtype=torch.float64) for a in (q, k, v))
+    state = torch.randn(b, h, d, dv, generator=gen, dtype=torch.float64).to(dtype)
+    leaves = [a.requires_grad_() for a in (q, k, v, state)]
+    assert torch.autograd.gradcheck(lambda *a: scan_segment(*a, chunk, segment), leaves)
+
+
+def test_written_out_backward_of_broadcast_inputs(gen):
+    """Expanded (stride-0) and permuted inputs, as the generated blocks pass them: the gradients reach the
+    un-expanded tensors summed over the broadcast axis."""
+    x = torch.randn(2, 1, 40, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 3, 40, 6, generator=gen, dtype=torch.float64, requires_grad=True)
+    qv = w.transpose(0, 1).contiguous().transpose(0, 1)  # a non-contiguous layout
+    got = torch.autograd.grad(causal_linear_attention_chunked(qv, x.expand(2, 3, 40, 6), w, 16, 32).sum(), (x, w))
+    want = torch.autograd.grad(causal_linear_attention_quadratic(qv, x.expand(2, 3, 40, 6), w).sum(), (x, w))
+    for a, e in zip(got, want, strict=True):
+        _assert_rel(a, e, 1e-10)
+
+
 # --------------------------------------------------------------------------------------------
 # registry
 
