@@ -247,23 +247,24 @@ def confirmations(study_name: str, storage: str | None = None, results_dir: str 
                   ) -> dict[int, Confirmed]:
     """Source trial number → its confirmation (mean ± std over the finished retrains), {} without a
     confirmation study."""
-    name = confirm_name(study_name)
-    study_dir = Path(results_dir) / name
-    try:
-        raw = open_storage(storage, study_dir, create=False)
-        if name not in study_names(raw):
-            return {}
-        study = load_study(name, raw, where=describe_storage(storage, study_dir))
-    except StudyError:
-        return {}
     runs: dict[Any, list[tuple[int, float, float | None]]] = {}
-    for t in _finished_retrains(study):
+    for t in _finished_retrains(study_name, storage, results_dir):
         source, seed = _key(t.user_attrs["confirm"])
         runs.setdefault(source, []).append((seed, t.values[0], t.user_attrs.get("test_metric")))
     return {int(source): _aggregate(rows) for source, rows in runs.items() if isinstance(source, int)}
 
 
-def _finished_retrains(study: Any) -> list[Any]:
+def _finished_retrains(study_name: str, storage: str | None, results_dir: str | os.PathLike[str]) -> list[Any]:
+    """The COMPLETE retrains of ``study_name``'s confirmation study ([] when it has none)."""
+    name = confirm_name(study_name)
+    study_dir = Path(results_dir) / name
+    try:
+        raw = open_storage(storage, study_dir, create=False)
+        if name not in study_names(raw):
+            return []
+        study = load_study(name, raw, where=describe_storage(storage, study_dir))
+    except StudyError:
+        return []
     return [t for t in study.get_trials(deepcopy=False)
             if t.state.name == "COMPLETE" and t.values and "confirm" in t.user_attrs]
 
@@ -287,17 +288,8 @@ def rival_confirmations(study_name: str, storage: str | None = None,
     {} without a confirmation study or rivals."""
     from archsearch.search.rivals import Rival
 
-    name = confirm_name(study_name)
-    study_dir = Path(results_dir) / name
-    try:
-        raw = open_storage(storage, study_dir, create=False)
-        if name not in study_names(raw):
-            return {}
-        study = load_study(name, raw, where=describe_storage(storage, study_dir))
-    except StudyError:
-        return {}
     runs: dict[str, list[Any]] = {}
-    for t in _finished_retrains(study):
+    for t in _finished_retrains(study_name, storage, results_dir):
         if t.user_attrs["confirm"].get("source") is None:
             runs.setdefault(_rival_id(t.user_attrs["confirm"]), []).append(t)
     out = {}
