@@ -345,7 +345,8 @@ def worker(study_name: str, storage: str | None, results_dir: Path, device: str,
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.option("--rivals", "rivals", default="", metavar="NAMES",
               help="Also retrain these baselines' terms (paper, transformer; comma-separated) at the search "
-                   "winner's FLOPs: the widest width and depth of no more FLOPs, the equal-cost comparison.")
+                   "winner's FLOPs (the widest width and depth of no more FLOPs), at each learning rate of the "
+                   "space: the equal-cost comparison.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def confirm(study_name: str, top: int, seeds: int, storage: str | None, results_dir: Path, workers: int,
             device: str, threads: int, no_progress: bool, rivals: str, as_json: bool) -> None:
