@@ -201,19 +201,7 @@ def test_exact_path_is_cheapest_and_correct():
         got = _sequence_cost(inputs, output, path, size)
         assert got <= best * (1 + 1e-9), (inputs, output, size, path)
         assert len(path_monomials(inputs, output, path, kinds)) >= len(path)
-        # evaluating the path pairwise gives the einsum
-        shapes = [tuple(int(size[c]) for c in s) for s in inputs]
-        ts = [torch.randn(s, dtype=torch.float64) for s in shapes]
-        want = torch.einsum(",".join(inputs) + "->" + output, *ts)
-        ops = list(zip(inputs, ts, strict=True))
-        for i, j in path:
-            (a, ta), (b, tb) = ops[i], ops[j]
-            rest = [o for n, o in enumerate(ops) if n not in (i, j)]
-            keep = set(output).union(*(set(s) for s, _ in rest))
-            res = "".join(c for c in dict.fromkeys(a + b) if c in keep)
-            ops = [*rest, (res, torch.einsum(f"{a},{b}->{res}", ta, tb))]
-        (res, t), = ops
-        got_t = torch.einsum(f"{res}->{output}", t)
+        got_t, want = _evaluate(inputs, output, path, size)  # evaluating the path pairwise gives the einsum
         assert torch.allclose(got_t, want, atol=1e-9, rtol=1e-9)
 
 
@@ -237,6 +225,7 @@ def test_order8_programs_match_reference(term):
 
 
 def _evaluate(inputs, output, path, size):
+    """The network contracted pair by pair along ``path`` (fresh float64 operands), and its einsum."""
     shapes = [tuple(int(size[c]) for c in s) for s in inputs]
     ts = [torch.randn(s, dtype=torch.float64) for s in shapes]
     want = torch.einsum(",".join(inputs) + "->" + output, *ts)
