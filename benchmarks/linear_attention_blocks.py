@@ -25,12 +25,11 @@ import argparse
 import datetime
 import os
 import re
-import statistics
 import time
 from pathlib import Path
 
 import torch
-from bench_common import device_name  # benchmarks/bench_common.py, beside this script
+from bench_common import device_name, interleaved_medians  # benchmarks/bench_common.py, beside this script
 from torch import nn
 
 from archsearch.calculus import derive
@@ -135,28 +134,6 @@ def hand_block(compiled, block: nn.Module, causal: bool) -> HandBlock:
     return HandBlock(torch.cat([q, k, v]), _rows(block, out).T, len(qkv), block.heads, block.rank, causal)
 
 
-def measure(fns: dict, repeats: int, target_s: float = 0.05) -> dict[str, float]:
-    """Median seconds per call of each fn: samples of about ``target_s`` seconds (at least 3 calls),
-    interleaved, the order reversed every other repeat (no fn always runs right after another's
-    backward)."""
-    calls = {}
-    for key, fn in fns.items():
-        fn()
-        t0 = time.perf_counter()
-        fn()
-        calls[key] = max(3, int(target_s / max(time.perf_counter() - t0, 1e-6)))
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    keys = list(fns)
-    for rep in range(repeats):
-        for key in keys if rep % 2 == 0 else keys[::-1]:
-            fn = fns[key]
-            t0 = time.perf_counter()
-            for _ in range(calls[key]):
-                fn()
-            times[key].append((time.perf_counter() - t0) / calls[key])
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def row(n: int, c: int, h: int, r: int, causal: bool, repeats: int) -> dict:
     torch.manual_seed(0)
     compiled = compile_term(LA, "real", tied=False, causal=causal, sizes={"N": n, "C": c, "C_A": r, "H": h})
@@ -180,8 +157,8 @@ def row(n: int, c: int, h: int, r: int, causal: bool, repeats: int) -> dict:
             m(xg).sum().backward()
         return f
 
-    med = measure({"lib fwd": fwd(lib), "hand fwd": fwd(hand), "lib fb": fwdbwd(lib), "hand fb": fwdbwd(hand)},
-                  repeats)
+    med = interleaved_medians({"lib fwd": fwd(lib), "hand fwd": fwd(hand), "lib fb": fwdbwd(lib),
+                               "hand fb": fwdbwd(hand)}, repeats)
     return {"N": n, "C": c, "H": h, "C_A": r, "err": err, **med}
 
 

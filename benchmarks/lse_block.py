@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import statistics
 import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F  # noqa: N812
-from bench_common import device_name  # benchmarks/bench_common.py, beside this script
+from bench_common import device_name, interleaved_medians  # benchmarks/bench_common.py, beside this script
 from torch import nn
 
 from archsearch.compiler import compile_term
@@ -64,27 +63,6 @@ class HandLse(nn.Module):
         else:
             y1 = torch.softmax(s, -1).mT @ v
         return self.out0(y0.transpose(1, 2).reshape(b, n, -1)) + self.out1(y1.transpose(1, 2).reshape(b, n, -1))
-
-
-def measure(fns: dict, repeats: int, target_s: float = 0.05) -> dict[str, float]:
-    """Median seconds per call of each fn: samples of about ``target_s`` seconds (at least 3 calls),
-    interleaved, the order reversed every other repeat."""
-    calls = {}
-    for key, fn in fns.items():
-        fn()
-        t0 = time.perf_counter()
-        fn()
-        calls[key] = max(3, int(target_s / max(time.perf_counter() - t0, 1e-6)))
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    keys = list(fns)
-    for rep in range(repeats):
-        for key in keys if rep % 2 == 0 else keys[::-1]:
-            fn = fns[key]
-            t0 = time.perf_counter()
-            for _ in range(calls[key]):
-                fn()
-            times[key].append((time.perf_counter() - t0) / calls[key])
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main() -> None:
@@ -127,8 +105,8 @@ def main() -> None:
                     m(xg).sum().backward()
                 return f
 
-            med = measure({"lib fwd": fwd(block), "hand fwd": fwd(hand), "lib fb": fb(block), "hand fb": fb(hand)},
-                          args.repeats)
+            med = interleaved_medians({"lib fwd": fwd(block), "hand fwd": fwd(hand), "lib fb": fb(block),
+                                       "hand fb": fb(hand)}, args.repeats)
             rf, rb = med["lib fwd"] / med["hand fwd"], med["lib fb"] / med["hand fb"]
             ratios += [rf, rb]
             rows.append(f"| {n} | {'yes' if causal else 'no'} | {med['lib fwd'] * 1e3:.3f} | "
