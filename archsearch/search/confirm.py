@@ -115,10 +115,11 @@ def _key(item: dict[str, Any]) -> tuple[Any, int]:
     return source, int(item["seed"])
 
 
-def _rival_items(parent: Any, settings: StudySettings, names: tuple[str, ...], chosen: list[Any],
-                 queued: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rival candidates to retrain: each name's earlier choice (so seeds added later train the same
-    configuration), else its size at the FLOPs of the search winner (the best chosen searched trial)."""
+def _rival_items(settings: StudySettings, names: tuple[str, ...], chosen: list[Any],
+                 earlier: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rival candidates to retrain, one per learning rate: each name's earlier choice of size (so seeds
+    added later train the same configuration), else its size at the FLOPs of the search winner (the best
+    chosen searched trial)."""
     from archsearch.search.factories import make_task
     from archsearch.search.rivals import rival_candidate, rival_key
     from archsearch.search.space import SearchSpace
@@ -127,7 +128,7 @@ def _rival_items(parent: Any, settings: StudySettings, names: tuple[str, ...], c
     space = SearchSpace.from_dict(settings.space)
     out, task = [], None
     for name in names:
-        base = next((item for item in queued.values() if item["baseline"] == name), None)
+        base = next((item for item in earlier if item["baseline"] == name), None)
         if base is None:
             if winner is None or winner.user_attrs.get("flops") is None:
                 continue
@@ -175,14 +176,13 @@ def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS
     wanted = [(t, settings.seed + 1 + i) for t in chosen for i in range(seeds)]
     if not wanted:
         raise StudyError(f"study {study_name!r} has no COMPLETE trial to confirm")
-    queued: dict[str, dict[str, Any]] = {}
+    earlier: list[dict[str, Any]] = []  # the rival retrains queued before
     if name in study_names(raw):
         study = load_study(name, raw, where=describe_storage(storage, study_dir))
         mine = load_settings(study)
         items = [t.user_attrs["confirm"] for t in study.get_trials(deepcopy=False) if "confirm" in t.user_attrs]
         have = {_key(item) for item in items}
-        queued = {_rival_id(item): {k: v for k, v in item.items() if k != "seed"} for item in items
-                  if item.get("source") is None}
+        earlier = [item for item in items if item.get("source") is None]
     else:
         first = [optuna.study.StudyDirection[d.upper()] for d in settings.directions[:1]]
         study = optuna.create_study(study_name=name, storage=raw, directions=first)
@@ -199,7 +199,7 @@ def start_confirmation(study_name: str, top: int = 5, seeds: int = DEFAULT_SEEDS
                 "baseline": trial.user_attrs.get("baseline")}
         study.enqueue_trial({}, user_attrs={"confirm": item})
         added += 1
-    for rival in _rival_items(parent, settings, rival_names, chosen, queued):
+    for rival in _rival_items(settings, rival_names, chosen, earlier):
         for i in range(seeds):
             item = {**rival, "seed": settings.seed + 1 + i}
             if _key(item) in have:
