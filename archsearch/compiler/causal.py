@@ -396,23 +396,25 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
                     continue
                 qs, ks = zip(*(factors_of(b, i, rep[i].src == v) for i in edges), strict=True)
                 m = len(edges)
-                if m == 1:
-                    q, k = qs[0], ks[0]
-                else:
-                    lift = _mono(H=1, N=1, **{rank: m})
-                    q = prog.emit(f"q{v}{c}", f"_outer({', '.join(qs)})", "{out} = " + " ⊗ ".join(qs), lift)
-                    k = prog.emit(f"k{v}{c}", f"_outer({', '.join(ks)})", "{out} = " + " ⊗ ".join(ks), lift)
                 both = {rank: m}
                 if vec:  # values at the message's width: C_A in low rank (the output factor comes last)
                     (key,) = width
                     both[key] = both.get(key, 0) + 1
                 names = " ".join(f"G{i + 1}" for i in edges)
+                chunk_terms = (_mono(coeff=CHUNK, H=1, N=1, **{rank: m}), _mono(coeff=CHUNK, H=1, N=1, **dv))
+                if m == 1:
+                    expr = f'_causal_linear_attention({qs[0]}, {ks[0]}, {msg[c]}, states, "{{out}}")'
+                    score = f"({qs[0]}[t]·{ks[0]}[s])"
+                else:  # lifted keys q₁ ⊗ q₂ ⊗ …: the scan, or at short N the masked product of Gram matrices
+                    expr = (f"_causal_product_attention(({', '.join(qs)}), ({', '.join(ks)}), {msg[c]}, "
+                            'states, "{out}")')
+                    score = "".join(f"({q}[t]·{k}[s])" for q, k in zip(qs, ks, strict=True))
+                    lift = _mono(coeff=2, H=1, N=1, **{rank: m})  # the lifted q and k
+                    chunk_terms = (lift, *chunk_terms)
                 factors.append(prog.emit(
-                    f"att{c}",
-                    f'_causal_linear_attention({q}, {k}, {msg[c]}, states, "{{out}}")',
-                    "{out}[t] = " + f"Σ_{{s≤t}} ({q}[t]·{k}[s]) {msg[c]}[s]  ({names}; vertex {c} ≤ {v})",
-                    _mono(coeff=2, H=1, N=1, **both),
-                    (_mono(coeff=CHUNK, H=1, N=1, **{rank: m}), _mono(coeff=CHUNK, H=1, N=1, **dv)),
+                    f"att{c}", expr,
+                    "{out}[t] = " + f"Σ_{{s≤t}} {score} {msg[c]}[s]  ({names}; vertex {c} ≤ {v})",
+                    _mono(coeff=2, H=1, N=1, **both), chunk_terms,
                 ))
             if not factors:
                 factors.append(prog.emit("one", "x.new_ones(x.shape[0], 1, x.shape[1], 1)", "{out} = 1", _ZERO))

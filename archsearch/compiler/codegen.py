@@ -135,6 +135,26 @@ def _outer(*factors):
     for f in factors[1:]:
         out = (out[..., :, None] * f[..., None, :]).flatten(-2)
     return out
+
+
+def _causal_product_attention(qs, ks, v, states=None, slot=None):
+    """Σ_{s ≤ t} Π_i (q_i[t] · k_i[s]) v_s: causal attention whose scores are a product of m ≥ 2 dot
+    products, i.e. q = q₁ ⊗ q₂ ⊗ …, k = k₁ ⊗ k₂ ⊗ … (D = Π D_i). Linear in N: the scan of the lifted
+    features, ~N·D·(2·Dv + chunk) multiply-adds. When the masked product of the factors' N × N Gram
+    matrices, N²·(Σ D_i + Dv + m), costs less (short sequences), that instead: the same sum without
+    the D-wide features. The scan when a state is carried (streamed) and under torch.export."""
+    n = max(a.shape[-2] for a in (*qs, *ks, v))
+    exporting = getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)()
+    if states is None and not exporting:
+        dims = [a.shape[-1] for a in qs]
+        dv = v.shape[-1]
+        lifted = math.prod(dims)
+        if n * (sum(dims) + dv + len(dims)) < lifted * (2 * dv + min(n, 64)):
+            scores = torch.matmul(qs[0], ks[0].mT)
+            for q, k in zip(qs[1:], ks[1:]):
+                scores = scores * torch.matmul(q, k.mT)
+            return torch.matmul(scores.tril(), v)
+    return _causal_linear_attention(_outer(*qs), _outer(*ks), v, states, slot)
 '''
 
 
@@ -292,9 +312,13 @@ def _fused_projection_lines(plan, order: tuple[str, ...]) -> list[str]:
     rest = [dataclasses.replace(st, expr=_stacked_factors(st.expr, order)) for st in rest]
     needed = " ".join(st.expr for st in rest) + " " + plan.result
     views = [o for o in where if re.search(rf"\b{o}\b", needed)]
+    unbound: set[str] = set()
     for o in views:
         stacked, i = where[o]
-        lines.append(f"        {o} = {stacked}[{i}]")
+        if stacked not in unbound:  # one unbind: a backward that stacks the rows' gradients once, where
+            unbound.add(stacked)  # indexing would add each into its own zero-filled copy of the stack
+            lines.append(f"        {stacked}_rows = {stacked}.unbind(0)")
+        lines.append(f"        {o} = {stacked}_rows[{i}]")
     weights = [f for f in order if re.search(rf"\b{f}\b", needed)]
     if weights:
         lines.append("        w = self._operands()")

@@ -302,3 +302,49 @@ def test_untied_linear_attention_runs_one_batched_scan(heads):
     (m._forward_full(x, m.effective_weights()) * probe).sum().backward()
     assert rel_err(gx.numpy(), x.grad.numpy()) < 1e-10, seed
     assert rel_err(gw.numpy(), m.weight.grad.numpy()) < 1e-10, seed
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_product_attention_takes_the_cheaper_of_two_equal_paths(dtype):
+    """_causal_product_attention (scores Π_i q_i[t]·k_i[s], the keys of a multi-edge tree edge): at short N
+    the masked product of the factors' Gram matrices, at long N the scan of the lifted features q₁ ⊗ q₂
+    (D = 16, Dv = 4: the Gram path costs 14·N² against the scan's 16·N·(8 + min(N, 64))) —
+    both equal to the masked sum written out, values and gradients; with a carried state always the scan."""
+    block = compile_term(Diagram.from_key("0-1.0-1.0-1"), "real", tied=False, causal=True)
+    assert "_causal_product_attention((" in block.source
+    helpers = block.module_class().forward.__globals__  # the generated module's namespace
+    attend = helpers["_causal_product_attention"]
+    scans = []
+
+    def counting(q, k, v, states=None, slot=None):
+        scans.append(q.shape[-1])
+        return original(q, k, v, states, slot)
+
+    original = helpers["_causal_linear_attention"]
+    helpers["_causal_linear_attention"] = counting
+    try:
+        for n, scanned in ((5, False), (33, False), (100, True), (200, True)):
+            torch.manual_seed(_seed("product-attention", n, str(dtype)))
+            qs = [torch.randn(2, 1, n, 4, dtype=dtype, requires_grad=True) for _ in range(2)]
+            ks = [torch.randn(2, 3, n, 4, dtype=dtype, requires_grad=True) for _ in range(2)]
+            v = torch.randn(2, 3, n, 4, dtype=dtype, requires_grad=True)
+            scans.clear()
+            got = attend(qs, ks, v)
+            assert bool(scans) == scanned and (not scanned or scans == [16]), (n, scans)
+            scores = (qs[0] @ ks[0].mT) * (qs[1] @ ks[1].mT)
+            mask = torch.ones(n, n, dtype=torch.bool).tril()
+            want = torch.where(mask, scores, torch.zeros((), dtype=dtype)) @ v
+            assert rel_err(got.detach().numpy(), want.detach().numpy()) < 1e-10, n
+            probe = torch.randn_like(got)
+            g_got = torch.autograd.grad((got * probe).sum().real, [*qs, *ks, v])
+            g_want = torch.autograd.grad((want * probe).sum().real, [*qs, *ks, v])
+            for a, e in zip(g_got, g_want, strict=True):
+                assert rel_err(a.numpy(), e.numpy()) < 1e-10, n
+            scans.clear()
+            with torch.no_grad():
+                states: dict = {}
+                streamed = attend(qs, ks, v, states, "s")
+            assert scans == [16] and "s" in states, n  # a carried state: the scan, whatever N
+            assert rel_err(streamed.numpy(), want.detach().numpy()) < 1e-10, n
+    finally:
+        helpers["_causal_linear_attention"] = original
