@@ -6,6 +6,7 @@ Everything the CLI prints comes from here, so scripts can get the same data from
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from functools import partial
 from typing import Any
 
 from archsearch.calculus import derive
@@ -15,6 +16,7 @@ from archsearch.enumeration.limits import Progress
 from archsearch.families import GROUP_NAMES, Term, term_from_key
 from archsearch.families.base import CAUSAL_TIE, tie_note
 from archsearch.grammar.model import Grammar
+from archsearch.parallel import ordered_map
 
 MAX_COST_SECONDS = 120.0  # `enumerate` refuses (unless --force or --no-cost) a cost column estimated longer
 
@@ -112,16 +114,21 @@ class CostTooSlow(ValueError):
 
 
 def describe_grammar(grammar: Grammar, *, cost: bool = True, force: bool = False,
-                     progress: Progress | None = None, cost_limit: float = MAX_COST_SECONDS) -> dict[str, Any]:
+                     progress: Progress | None = None, cost_limit: float = MAX_COST_SECONDS,
+                     workers: int | None = None) -> dict[str, Any]:
     """All admissible terms of a grammar with their fields, names and (with ``cost``) compiled costs, and the
     count summary. Unless ``force``: TooManyTerms above MAX_TERMS terms, CostTooSlow when the cost column is
-    estimated to take more than ``cost_limit`` seconds. ``progress(stage, done, total)`` follows the long parts."""
+    estimated to take more than ``cost_limit`` seconds. ``progress(stage, done, total)`` follows the long parts.
+    The terms are described in ``workers`` processes (default: the CPUs available; archsearch.parallel), in
+    order, so the result does not depend on it."""
     found = enumerate_terms(grammar, max_terms=None if force else MAX_TERMS, progress=progress)
-    costs = _costs(found, grammar, force, progress, cost_limit) if cost else [None] * len(found)
-    terms = []
-    for term, known in zip(found, costs, strict=True):
-        terms.append(describe_term(term, field=grammar.axioms.field, sizes=grammar.sizes, cost=False))
-        terms[-1]["cost"] = known
+    known = _cost_estimate(found, grammar, force, cost_limit) if cost else {}
+    job = partial(_describe_listed, field=grammar.axioms.field, sizes=grammar.sizes)
+    report = (lambda done, total: progress("cost", done, total)) if cost and progress is not None else None
+    terms = ordered_map(job, [(term, cost and i not in known) for i, term in enumerate(found)], workers, report)
+    for i, row in enumerate(terms):
+        if cost and i in known:
+            row["cost"] = known[i]
     counts = []
     for row in count_summary(grammar):
         data = asdict(row)
@@ -151,25 +158,36 @@ def describe_grammar(grammar: Grammar, *, cost: bool = True, force: bool = False
     }
 
 
-def _costs(terms: list[Term], grammar: Grammar, force: bool, progress: Progress | None,
-           limit: float = MAX_COST_SECONDS) -> list[str]:
-    """The cost column: one term of each (family, order) is planned first and timed; unless ``force``, the
-    estimate Σ (group size × that time) must stay under ``limit`` seconds."""
-    import time
+def _describe_listed(item: tuple[Term, bool], field: str, sizes: Any) -> dict[str, Any]:
+    """One row of :func:`describe_grammar`: the term's description, with its cost when the flag asks
+    (None otherwise); a module-level function, so worker processes can run it."""
+    term, with_cost = item
+    out = describe_term(term, field=field, sizes=sizes, cost=False)
+    out["cost"] = _plan_cost(term, field, sizes) if with_cost else None
+    return out
 
+
+def _plan_cost(term: Term, field: str, sizes: Any) -> str:
     from archsearch.compiler import term_cost
 
-    def plan(term: Term) -> str:
-        return term_cost(term, field=grammar.axioms.field, sizes=grammar.sizes)
+    return term_cost(term, field=field, sizes=sizes)
+
+
+def _cost_estimate(terms: list[Term], grammar: Grammar, force: bool,
+                   limit: float = MAX_COST_SECONDS) -> dict[int, str]:
+    """The cost of one term of each (family, order), planned and timed; unless ``force``, CostTooSlow when
+    the estimate Σ (group size × that time) of the whole column exceeds ``limit`` seconds. Returns
+    {index in ``terms``: cost} of the terms planned."""
+    import time
 
     groups: dict[tuple[str, int], list[int]] = {}
     for i, term in enumerate(terms):
         groups.setdefault((term.family, term.order or 0), []).append(i)
-    out: list[str | None] = [None] * len(terms)
+    out: dict[int, str] = {}
     estimate, slowest = 0.0, (0.0, 0)
     for (_, order), members in groups.items():
         start = time.perf_counter()
-        out[members[0]] = plan(terms[members[0]])
+        out[members[0]] = _plan_cost(terms[members[0]], grammar.axioms.field, grammar.sizes)
         took = time.perf_counter() - start
         estimate += took * (len(members) - 1)
         slowest = max(slowest, (took, order))
@@ -179,14 +197,7 @@ def _costs(terms: list[Term], grammar: Grammar, force: bool, progress: Progress 
             f"one term of each order: {_duration(slowest[0])} for an order-{slowest[1]} term), over the limit of "
             f"{_duration(limit)} (--cost-limit); add --no-cost to list the terms without it, or --force to plan them "
             "all")
-    for done, i in enumerate(range(len(terms))):
-        if progress is not None:
-            progress("cost", done, len(terms))
-        if out[i] is None:
-            out[i] = plan(terms[i])
-    if progress is not None:
-        progress("cost", len(terms), len(terms))
-    return out  # type: ignore[return-value]
+    return out
 
 
 def _duration(seconds: float) -> str:

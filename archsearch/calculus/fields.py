@@ -82,7 +82,11 @@ class Branch:
 
     def weight(self, i: int) -> str:
         """Parameter name this branch uses for weight i (rep edge i; factor i of a gated product)."""
-        return _copy(self.term.weight_base(i), self.index)
+        names = self.__dict__.setdefault("_weight_names", {})  # a cache beside the frozen fields (not compared)
+        name = names.get(i)
+        if name is None:
+            name = names[i] = _copy(self.term.weight_base(i), self.index)
+        return name
 
     @property
     def output(self) -> str | None:
@@ -104,10 +108,7 @@ class Branch:
             indices = self.term.weight_indices()
         else:
             indices = self.term.branch_inputs(self)
-        out: list[str] = []
-        for i in indices:
-            if self.weight(i) not in out:
-                out.append(self.weight(i))
+        out = list(dict.fromkeys(self.weight(i) for i in indices))
         return out + ([self.output] if self.output else [])
 
     def parameter_sources(self) -> dict[str, tuple[str, bool]]:
@@ -149,12 +150,7 @@ class Field:
     def parameters(self) -> list[str]:
         """Weight names (each a C×C matrix), stable order: tied — first use in rep order;
         untied — branch by branch."""
-        out: list[str] = []
-        for b in self.branches:
-            for name in b.parameters():
-                if name not in out:
-                    out.append(name)
-        return out
+        return list(dict.fromkeys(name for b in self.branches for name in b.parameters()))
 
     def parameter_sources(self) -> dict[str, tuple[str, bool]]:
         """Each parameter → (tied weight it copies, transposed?). Identity for a tied field."""
