@@ -126,9 +126,8 @@ def describe_grammar(grammar: Grammar, *, cost: bool = True, force: bool = False
     job = partial(_describe_listed, field=grammar.axioms.field, sizes=grammar.sizes)
     report = (lambda done, total: progress("cost", done, total)) if cost and progress is not None else None
     terms = ordered_map(job, [(term, cost and i not in known) for i, term in enumerate(found)], workers, report)
-    for i, row in enumerate(terms):
-        if cost and i in known:
-            row["cost"] = known[i]
+    for i, costed in known.items():
+        terms[i]["cost"] = costed
     counts = []
     for row in count_summary(grammar):
         data = asdict(row)

@@ -401,7 +401,8 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
                     (key,) = width
                     both[key] = both.get(key, 0) + 1
                 names = " ".join(f"G{i + 1}" for i in edges)
-                chunk_terms = (_mono(coeff=CHUNK, H=1, N=1, **{rank: m}), _mono(coeff=CHUNK, H=1, N=1, **dv))
+                chunk_terms: tuple[Monomial, ...] = (_mono(coeff=CHUNK, H=1, N=1, **{rank: m}),
+                                                     _mono(coeff=CHUNK, H=1, N=1, **dv))
                 if m == 1:
                     expr = f'_causal_linear_attention({qs[0]}, {ks[0]}, {msg[c]}, states, "{{out}}")'
                     score = f"({qs[0]}[t]·{ks[0]}[s])"
