@@ -1,8 +1,10 @@
 """Wall and CPU time of ``archsearch enumerate`` with its cost column, each in a fresh process.
 
 The commands of the goals (order 12, connected: ≤ 3 s wall; ``--all``: ≤ 8 s wall), each also with
-``--no-cost`` (enumeration, fields and printing only: the floor the cost column adds to). CPU time is
-the child's user + system time (it moves less than wall time on a shared machine). Writes
+``--no-cost`` (enumeration, fields and printing only: the floor the cost column adds to). The terms are
+described and costed in one worker process per available CPU (``--jobs``, the default), so wall time is
+below CPU time on more than one core. CPU time is the child's and its workers' user + system time (it
+moves less than wall time on a shared machine). Writes
 results/benchmarks/enumerate_cli.md.
 
     python benchmarks/enumerate_cli.py [--max-order 12] [--repeats 1]
