@@ -70,7 +70,18 @@ STUDY_DEFINITION = {
     "grammar_path": "--grammar", "task_name": "--task", "task_option": "--task-option", "sampler": "--sampler",
     "pruner": "--pruner", "objectives": "--objectives", "steps": "--steps", "batch_size": "--batch-size",
     "space_items": "--space", "seed": "--seed", "no_baseline": "--no-baseline", "mode": "--mode",
+    "precision": "--precision", "compile_model": "--compile",
 }
+
+
+def _run_options(precision: str, compile_model: bool) -> dict[str, Any]:
+    """The TrainConfig options of --precision and --compile (only what differs from TrainConfig's defaults)."""
+    options: dict[str, Any] = {}
+    if precision == "fp32":
+        options["amp"] = False
+    if compile_model:
+        options["compile"] = True
+    return options
 
 
 def _note_ignored_on_resume(settings: Any) -> None:
@@ -217,6 +228,12 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:i.")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
               help="torch CPU threads per worker (small models train fastest on one; raise it for large models).")
+@click.option("--precision", type=click.Choice(["auto", "fp32"]), default="auto", show_default=True,
+              help="auto: bf16 autocast on CUDA (matmuls in bfloat16; parameters, optimizer and scan states in "
+                   "float32), float32 on the CPU; fp32: float32 everywhere.")
+@click.option("--compile", "compile_model", is_flag=True,
+              help="Run each trial's model through torch.compile (pays off for long trials on a GPU; a model "
+                   "that fails to compile trains eagerly, with a warning).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the sampler, the weights and the data.")
 @click.option("--no-baseline", is_flag=True, help="Do not queue the baselines first (the paper's block: linear MLP + "
               "linear attention; the standard Transformer block: softmax attention + a GELU MLP of 4x width; "
@@ -234,7 +251,8 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 def search(grammar_path: str, task_name: str, task_option: tuple[str, ...], study_name: str | None,
            trials: int | None, storage: str | None, budget: str | None, sampler: str, pruner: str | None,
            mode: str, objectives: str, workers: int, resume: bool, steps: int, batch_size: int,
-           space_items: tuple[str, ...], device: str, threads: int, seed: int, no_baseline: bool,
+           space_items: tuple[str, ...], device: str, threads: int, precision: str, compile_model: bool,
+           seed: int, no_baseline: bool,
            confirm_top: int | None, seeds: int, results_dir: Path, top: int, no_progress: bool,
            as_json: bool) -> None:
     """Train and rank candidate architectures built from a grammar's terms with Optuna.
@@ -265,6 +283,7 @@ def search(grammar_path: str, task_name: str, task_option: tuple[str, ...], stud
         study = run_search(
             grammar_path, task_name, options, study_name, trials, storage, sampler, pruner,
             tuple(objectives.split(",")), steps=steps, batch_size=batch_size, space=space, mode=mode,
+            train_options=_run_options(precision, compile_model),
             workers=workers, resume=resume, baseline=not no_baseline, budget=budget, device=device, seed=seed,
             results_dir=results_dir, progress=not (no_progress or as_json or is_quiet()), threads=threads,
             on_resume=_note_ignored_on_resume,

@@ -23,6 +23,7 @@ from archsearch.calculus.fields import FIELDS
 from archsearch.compiler.causal import CausalFieldPlan
 from archsearch.compiler.codegen import class_name_for
 from archsearch.compiler.cores import lowrank_ok
+from archsearch.compiler.emit import exec_generated
 from archsearch.compiler.plan import CostReport, FieldPlan, PlanSizes, Polynomial
 from archsearch.families import Family
 
@@ -87,9 +88,7 @@ class CompiledBlock:
 def _exec_source(source: str, class_name: str, filename: str):
     lines = source.splitlines(keepends=True)
     linecache.cache[filename] = (len(source), None, lines, filename)  # readable tracebacks
-    namespace: dict = {"__name__": f"archsearch_generated_{class_name}"}
-    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
-    return namespace[class_name]
+    return exec_generated(source, class_name, filename)
 
 
 def compile_term(

@@ -93,7 +93,8 @@ def _causal_linear_attention(q, k, v, states=None, slot=None):
     segment of a streamed pass) the sum also runs over the earlier segments: their state
     S = Σ k_sᵀ v_s is read from and written back to ``states[slot]``."""
     shape = torch.broadcast_shapes(q.shape[:-1], k.shape[:-1], v.shape[:-1])
-    q, k, v = (a.expand(*shape, a.shape[-1]) for a in (q, k, v))
+    dtype = torch.promote_types(torch.promote_types(q.dtype, k.dtype), v.dtype)  # autocast may mix bf16, fp32
+    q, k, v = (a.expand(*shape, a.shape[-1]).to(dtype) for a in (q, k, v))
     chunk = _chunk(q, v)
     if states is not None:
         out, states[slot] = _scan_segment(q, k, v, states.get(slot), chunk)

@@ -15,8 +15,12 @@ families). The families write their own ``forward`` (archsearch/families/*.py); 
 
 from __future__ import annotations
 
+import hashlib
 import re
+import sys
 import textwrap
+import types
+from typing import Any
 
 __all__ = [
     "IMPORTS",
@@ -161,3 +165,17 @@ def module_imports(body: str) -> str:
     if re.search(r"\bF\.[a-z_]+\(", body):
         used += "import torch.nn.functional as F\n"
     return used
+
+
+def exec_generated(source: str, class_name: str, filename: str, preset: dict[str, Any] | None = None) -> Any:
+    """The class ``class_name`` of generated ``source``, executed as a real module registered in
+    sys.modules (named by the class and a digest of the source: one class name can have several sources),
+    so tools that import a class's module by name find it: torch.compile's dynamo, pickle, inspect.
+    ``preset``: names the module starts with (for sources written without their imports)."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    module = types.ModuleType(f"archsearch_generated_{class_name}_{digest}")
+    module.__file__ = filename
+    module.__dict__.update(preset or {})
+    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102 - our own generated code
+    sys.modules[module.__name__] = module
+    return module.__dict__[class_name]

@@ -31,7 +31,7 @@ import torch.nn.functional as F  # noqa: N812 - the conventional name, also used
 
 from archsearch.calculus.fields import derive
 from archsearch.compiler.edge_blocks import DEFAULT_CHUNK_ELEMENTS
-from archsearch.compiler.emit import IMPORTS, module_imports
+from archsearch.compiler.emit import IMPORTS, exec_generated, module_imports
 from archsearch.families import Family
 from archsearch.families.base import CAUSAL_TIE, tie_note
 
@@ -100,6 +100,4 @@ def family_source(
 def family_class(term: Family, field: str, tied: bool, causal: bool, class_name: str = "FamilyBlock", **kwargs):
     """Exec :func:`family_source` in a fresh namespace (math, torch, F only) and return the class."""
     source = family_source(term, field, tied, causal, class_name, imports=False, **kwargs)
-    namespace = {"math": math, "torch": torch, "F": F, "__name__": f"archsearch_generated_{class_name}"}
-    exec(compile(source, f"<{class_name}>", "exec"), namespace)  # noqa: S102 - our own generated source
-    return namespace[class_name]
+    return exec_generated(source, class_name, f"<{class_name}>", {"math": math, "torch": torch, "F": F})

@@ -45,7 +45,10 @@ class Pruned(RuntimeError):
 class TrainConfig:
     """How to train. ``grad_clip`` 0 disables clipping; ``eval_every`` 0 evaluates at the end only;
     ``eval_batches`` batches of ``batch_size`` from the fixed val set make each intermediate evaluation
-    (the final one uses the whole val and test sets). ``amp``: bf16 autocast, CUDA only (ignored on CPU).
+    (the final one uses the whole val and test sets). ``amp``: bf16 autocast on CUDA (matmuls in bfloat16,
+    parameters, optimizer and the causal scans' states in float32; on by default, ignored on the CPU).
+    ``compile``: run the model through ``torch.compile`` (on the first call; a model that fails to compile
+    runs eagerly, with a warning: :class:`CompiledOrEager`).
     The learning rate warms up linearly for ``warmup_steps`` then follows a cosine down to
     ``min_lr_ratio``·lr at the last step."""
 
@@ -59,8 +62,9 @@ class TrainConfig:
     eval_batches: int = 8
     seed: int = 0
     device: str = "auto"
-    amp: bool = False
+    amp: bool = True
     min_lr_ratio: float = 0.0
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.batch_size < 1 or self.eval_batches < 1:
@@ -162,6 +166,32 @@ def _to(batch: dict[str, torch.Tensor], dev: torch.device) -> dict[str, torch.Te
     return {k: v.to(dev, non_blocking=True) for k, v in batch.items()}
 
 
+class CompiledOrEager(nn.Module):
+    """``torch.compile(model)`` with a fallback: the first call that fails to compile (no C++ compiler for
+    the CPU backend, an op the compiler rejects) logs a warning, and from then on the model runs eagerly.
+    Holds ``model`` (its parameters and state dict are the model's); the compiled wrapper is kept out of
+    the module tree, so nothing is registered twice."""
+
+    _compiled: Callable[[torch.Tensor], torch.Tensor]
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        object.__setattr__(self, "_compiled", torch.compile(model))  # lazy: compiles on the first call
+        self.failure: str | None = None
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.failure is None:
+            try:
+                return self._compiled(inputs)
+            except Exception as err:  # noqa: BLE001 - whatever the compiler raises, the eager model still runs
+                self.failure = f"{type(err).__name__}: {' '.join(str(err).split())[:300]}"
+                from archsearch.logs import get_logger
+
+                get_logger("train").warning(f"torch.compile failed, the model runs eagerly: {self.failure}")
+        return self.model(inputs)
+
+
 def _autocast(dev: torch.device, amp: bool):
     if amp and dev.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -236,6 +266,7 @@ def train(
     model.train()
     n_params = count_parameters(model)
     optimizer = make_optimizer(model, train_cfg)
+    run = CompiledOrEager(model) if train_cfg.compile else model  # what the steps and evaluations call
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, train_cfg))
     generator = torch.Generator().manual_seed(train_cfg.seed)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -249,7 +280,7 @@ def train(
         for step in range(1, train_cfg.steps + 1):
             batch = _to(task.batch("train", train_cfg.batch_size, generator), dev)
             with _autocast(dev, amp):
-                pred = model(batch["inputs"])
+                pred = run(batch["inputs"])
             loss = task.loss(pred, batch)
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
@@ -271,7 +302,7 @@ def train(
                 bad = _first_nonfinite_param(model)
                 if bad is not None:
                     raise TrialDiverged(f"step {step}: {bad}", step)
-                value = evaluate(model, task, "val", train_cfg.batch_size, train_cfg.eval_batches, dev, amp)
+                value = evaluate(run, task, "val", train_cfg.batch_size, train_cfg.eval_batches, dev, amp)
                 if not math.isfinite(value):
                     raise TrialDiverged(f"step {step}: validation {task.metric_name} is {value}", step)
                 history.append(
@@ -293,8 +324,8 @@ def train(
             bar[0].stop()
 
     eval_bs = max(train_cfg.batch_size, 256)
-    val_metric = evaluate(model, task, "val", eval_bs, None, dev, amp)
-    test_metric = evaluate(model, task, "test", eval_bs, None, dev, amp)
+    val_metric = evaluate(run, task, "val", eval_bs, None, dev, amp)
+    test_metric = evaluate(run, task, "test", eval_bs, None, dev, amp)
     for split, value in (("validation", val_metric), ("test", test_metric)):
         if not math.isfinite(value):
             raise TrialDiverged(f"step {train_cfg.steps}: final {split} {task.metric_name} is {value}", train_cfg.steps)

@@ -55,6 +55,36 @@ def test_small_search_prints_the_leaderboard(run, tmp_path):
     assert {"number", "values", "terms", "term_names", "n_params", "flops", "wall_time"} <= set(row)
 
 
+def test_precision_and_compile_are_stored_with_the_study(run, tmp_path, monkeypatch):
+    """--precision fp32 and --compile reach every trial's TrainConfig through the study's stored settings
+    (a resume keeps them and says so when they are given again); the defaults store nothing, so
+    TrainConfig's own (bf16 autocast on CUDA, no compile) apply."""
+    import optuna
+
+    from archsearch.search import load_settings
+    from archsearch.train import loop
+
+    monkeypatch.setattr(loop.torch, "compile", lambda model: model)  # the flag's path, without compile time
+    res = run("search", "--results", str(tmp_path), "--study", "p", "--trials", "1", "--no-baseline",
+              "--precision", "fp32", "--compile", *TINY)
+    assert res.code == 0, res.err
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(tmp_path / "p" / "journal.log")))
+    study = optuna.load_study(study_name="p", storage=storage)
+    assert load_settings(study).train["amp"] is False and load_settings(study).train["compile"] is True
+    config = study.trials[0].user_attrs["config"]
+    config = json.loads(config) if isinstance(config, str) else config
+    assert config["train"]["amp"] is False and config["train"]["compile"] is True
+    more = run("search", "--results", str(tmp_path), "--study", "p", "--resume", "--trials", "1",
+               "--precision", "auto", "--threads", "1")
+    assert more.code == 0 and "ignoring --precision" in more.err, more.err
+    plain = run("search", "--results", str(tmp_path), "--study", "q", "--trials", "1", "--no-baseline", *TINY)
+    assert plain.code == 0, plain.err
+    study = optuna.load_study(study_name="q", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "q" / "journal.log"))))
+    assert "amp" not in load_settings(study).train and "compile" not in load_settings(study).train
+
+
 def test_grid_and_multi_objective_through_the_cli(run, tmp_path):
     res = run("search", "--grammar", "grammars/softmax.toml", "--sampler", "grid", "--results", str(tmp_path),
               "--study", "g", "--json", *TINY)

@@ -120,3 +120,67 @@ def test_train_config_validation_and_round_trip():
 def test_amp_is_ignored_on_cpu_and_progress_bar_runs(small_tasks):
     res = train(tiny_model(), tiny_train(amp=True, steps=4), small_tasks["text"], progress=True)
     assert math.isfinite(res.val_metric) and res.metric == "bpc"
+
+
+def test_bf16_on_cuda_is_the_default():
+    assert TrainConfig().amp is True and TrainConfig().compile is False
+
+
+def test_compile_failure_falls_back_to_the_eager_model(small_tasks, monkeypatch, caplog):
+    """--compile with a compiler that raises on the first call: the trial trains eagerly, with a warning,
+    and gives exactly the eager result (the same weights, the same metrics)."""
+    from archsearch.train import loop
+
+    calls = []
+
+    def broken_compile(model):
+        def run(*args):
+            calls.append(1)
+            raise RuntimeError("no C++ compiler found")
+        return run
+
+    task = small_tasks["mqar"]
+    eager = train(tiny_model(), tiny_train(), task)
+    monkeypatch.setattr(loop.torch, "compile", broken_compile)
+    with caplog.at_level("WARNING"):
+        fallen = train(tiny_model(), tiny_train(compile=True), task)
+    assert calls == [1]  # tried once, then eager for every later step and evaluation
+    assert "torch.compile failed" in caplog.text and "no C++ compiler found" in caplog.text
+    assert (fallen.val_metric, fallen.test_metric) == (eager.val_metric, eager.test_metric)
+    assert set(fallen.state_dict) == set(eager.state_dict)  # the model's own keys, nothing registered twice
+    for k, v in eager.state_dict.items():
+        assert torch.equal(v, fallen.state_dict[k])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_name, terms", [("icl-regression", ("0-0",)), ("text", ("0-0", "0-1.0-1"))])
+def test_compiled_model_trains_like_the_eager_one(small_tasks, task_name, terms):
+    """The real torch.compile (CPU inductor), causal scan included: the same training to float32 rounding.
+    It must compile: the one accepted failure is a machine without a C++ compiler (then the fallback ran
+    and the result is the eager one exactly). Generated classes live in registered modules, which dynamo
+    imports by name (it failed on every archsearch model before)."""
+    from archsearch.train import loop
+
+    task = small_tasks[task_name]
+    cfg = tiny_train(steps=4, eval_every=2)
+    eager = train(tiny_model(terms=terms, depth=1), cfg, task)
+    wrappers = []
+    real = loop.CompiledOrEager
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, model):
+            super().__init__(model)
+            wrappers.append(self)
+
+    loop.CompiledOrEager = Spy
+    try:
+        compiled = train(tiny_model(terms=terms, depth=1), TrainConfig(**{**cfg.to_dict(), "compile": True}), task)
+    finally:
+        loop.CompiledOrEager = real
+    assert len(wrappers) == 1
+    failure = wrappers[0].failure
+    assert failure is None or "compiler" in failure.lower(), failure
+    tol = 0.0 if failure else 1e-4
+    assert abs(compiled.val_metric - eager.val_metric) <= tol * max(1.0, abs(eager.val_metric))
+    for k, v in eager.state_dict.items():
+        assert torch.allclose(v, compiled.state_dict[k], rtol=tol, atol=tol)

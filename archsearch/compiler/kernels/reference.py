@@ -93,37 +93,43 @@ def _scan_backward(g, ds, saved, c):
 class _CausalScan(torch.autograd.Function):
     """(out, S') = the causal scan of q, k, v from the state S over segments of ``step`` tokens, with the
     backward written out (:func:`_scan_backward`): fewer and larger kernels than autograd through the
-    chunks' masks, prefix sums and concatenations, and only the chunks, scores and states kept."""
+    chunks' masks, prefix sums and concatenations, and only the chunks, scores and states kept.
+    Inputs in bfloat16 or float16 (autocast) are scanned in float32, outside autocast, the output
+    cast back: the prefix sums of chunk states need more than 8 bits of mantissa."""
 
     @staticmethod
     def forward(ctx, q, k, v, state, chunk, step):
         b, h, t, d = q.shape
         dv = v.shape[-1]
-        s = q.new_zeros(b, h, d, dv) if state is None else state
+        dtype = q.dtype
+        wide = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+        q, k, v = q.to(wide), k.to(wide), v.to(wide)
+        s = q.new_zeros(b, h, d, dv) if state is None else state.to(wide)
         bounds = [(s0, min(t, s0 + step)) for s0 in range(0, t, step)]
         saved = []
-        if len(bounds) == 1:
-            out, s, part = _scan_forward(q, k, v, s, chunk)
-            saved += part
-        else:
-            out = q.new_empty(b, h, t, dv)
-            for s0, s1 in bounds:
-                out[:, :, s0:s1], s, part = _scan_forward(q[:, :, s0:s1], k[:, :, s0:s1], v[:, :, s0:s1], s, chunk)
+        with torch.autocast(q.device.type, enabled=False):
+            if len(bounds) == 1:
+                out, s, part = _scan_forward(q, k, v, s, chunk)
                 saved += part
+            else:
+                out = q.new_empty(b, h, t, dv)
+                for s0, s1 in bounds:
+                    out[:, :, s0:s1], s, part = _scan_forward(q[:, :, s0:s1], k[:, :, s0:s1], v[:, :, s0:s1], s,
+                                                              chunk)
+                    saved += part
         ctx.save_for_backward(*saved)
         ctx.bounds, ctx.chunk, ctx.has_state = bounds, chunk, state is not None
         ctx.shapes = (q.shape, v.shape)
-        return out, s
+        return out.to(dtype), s
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g, ds):
         saved, bounds, c = ctx.saved_tensors, ctx.bounds, ctx.chunk
         (b, h, t, d), dv = ctx.shapes[0], ctx.shapes[1][-1]
-        if g is None:
-            g = saved[0].new_zeros(b, h, t, dv)
-        if ds is None:
-            ds = saved[0].new_zeros(b, h, d, dv)
+        wide = saved[0].dtype  # the dtype the forward scanned in (float32 for low-precision inputs)
+        g = saved[0].new_zeros(b, h, t, dv) if g is None else g.to(wide)
+        ds = saved[0].new_zeros(b, h, d, dv) if ds is None else ds.to(wide)
         if len(bounds) == 1:
             dq, dk, dv_, ds = _scan_backward(g, ds, saved, c)
         else:
