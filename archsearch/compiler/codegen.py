@@ -142,15 +142,16 @@ def _causal_product_attention(qs, ks, v, states=None, slot=None):
     """Σ_{s ≤ t} Π_i (q_i[t] · k_i[s]) v_s: causal attention whose scores are a product of m ≥ 2 dot
     products, i.e. q = q₁ ⊗ q₂ ⊗ …, k = k₁ ⊗ k₂ ⊗ … (D = Π D_i). Linear in N: the scan of the lifted
     features, ~N·D·(2·Dv + chunk) multiply-adds. When the masked product of the factors' N × N Gram
-    matrices, N²·(Σ D_i + Dv + m), costs less (short sequences), that instead: the same sum without
-    the D-wide features. The scan when a state is carried (streamed) and under torch.export."""
+    matrices, N²·(Σ D_i + Dv + m), costs less and its N × N scores are no larger than the N × D lifted
+    features (short sequences), that instead: the same sum without the D-wide features. The scan when a
+    state is carried (streamed) and under torch.export."""
     n = max(a.shape[-2] for a in (*qs, *ks, v))
     exporting = getattr(torch.compiler, "is_exporting", torch.compiler.is_compiling)()
     if states is None and not exporting:
         dims = [a.shape[-1] for a in qs]
         dv = v.shape[-1]
         lifted = math.prod(dims)
-        if n * (sum(dims) + dv + len(dims)) < lifted * (2 * dv + min(n, 64)):
+        if n <= lifted and n * (sum(dims) + dv + len(dims)) < lifted * (2 * dv + min(n, 64)):
             scores = torch.matmul(qs[0], ks[0].mT)
             for q, k in zip(qs[1:], ks[1:]):
                 scores = scores * torch.matmul(q, k.mT)

@@ -308,7 +308,8 @@ def test_untied_linear_attention_runs_one_batched_scan(heads):
 def test_product_attention_takes_the_cheaper_of_two_equal_paths(dtype):
     """_causal_product_attention (scores Π_i q_i[t]·k_i[s], the keys of a multi-edge tree edge): at short N
     the masked product of the factors' Gram matrices, at long N the scan of the lifted features q₁ ⊗ q₂
-    (D = 16, Dv = 4: the Gram path costs 14·N² against the scan's 16·N·(8 + min(N, 64))) —
+    (D = 16, Dv = 4: the Gram path costs 14·N² against the scan's 16·N·(8 + min(N, 64)), and its N × N
+    scores must not outgrow the N × D lifted features: masked up to N = 16) —
     both equal to the masked sum written out, values and gradients; with a carried state always the scan."""
     block = compile_term(Diagram.from_key("0-1.0-1.0-1"), "real", tied=False, causal=True)
     assert "_causal_product_attention((" in block.source
@@ -323,7 +324,7 @@ def test_product_attention_takes_the_cheaper_of_two_equal_paths(dtype):
     original = helpers["_causal_linear_attention"]
     helpers["_causal_linear_attention"] = counting
     try:
-        for n, scanned in ((5, False), (33, False), (100, True), (200, True)):
+        for n, scanned in ((5, False), (12, False), (16, False), (17, True), (100, True), (200, True)):
             torch.manual_seed(_seed("product-attention", n, str(dtype)))
             qs = [torch.randn(2, 1, n, 4, dtype=dtype, requires_grad=True) for _ in range(2)]
             ks = [torch.randn(2, 3, n, 4, dtype=dtype, requires_grad=True) for _ in range(2)]
