@@ -178,6 +178,15 @@ def answer(result: dict[str, Any]) -> dict[str, Any]:
         margin, spread = better(target["mean"], rival["mean"], direction), max(target["std"], rival["std"])
         out["equal_cost"] = {"trial": target["trial"], "rival": rival["trial"], "margin": margin, "spread": spread,
                              "real": margin > 2 * spread, "ratio": target["flops"] / rival["flops"]}
+        # confirmed configurations that beat that rival with fewer FLOPs than it (the rule below compares them
+        # only with the MLP + attention configurations of no more FLOPs, which the rival is not)
+        out["beat_rival_cheaper"] = []
+        for r in rows:
+            if r["beyond"] and r.get("flops") and r["flops"] < rival["flops"] and not r.get("rival"):
+                m, sp = better(r["mean"], rival["mean"], direction), max(r["std"], rival["std"])
+                if m > 2 * sp:
+                    out["beat_rival_cheaper"].append({"trial": r["trial"], "margin": m, "spread": sp,
+                                                      "ratio": r["flops"] / rival["flops"]})
     for r in rows:
         if not r["beyond"] or r["flops"] is None:
             continue
@@ -351,13 +360,18 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, help="worker processes (default 2)")
     p.add_argument("--quick", action="store_true", help="tiny budgets: checks the pipeline, not the claim")
     p.add_argument("--rewrite", action="store_true",
-                   help="rewrite README.md from the stored question.json in --out, without training")
+                   help="recompute the answers and rewrite question.json and README.md from the stored confirmed "
+                        "rows in --out, without training")
     args = p.parse_args(argv)
     if args.rewrite:
         raw = args.out / "question.json"
         if not raw.is_file():
             p.error(f"--rewrite: {raw} does not exist")
-        write_readme(json.loads(raw.read_text()), args.out, False)
+        data = json.loads(raw.read_text())
+        for entry in data["tasks"].values():  # the answers again, from the stored confirmed rows
+            entry["answer"] = answer(entry["result"])
+        raw.write_text(json.dumps(data, indent=1, default=str))
+        write_readme(data, args.out, False)
         return
     import torch
 
@@ -435,14 +449,33 @@ def write_readme(data: dict[str, Any], out: Path, quick: bool) -> None:
     if missing and not quick:
         lines += ["", f"Not run yet: {', '.join(missing)} (`python benchmarks/question.py --tasks "
                       f"{','.join(missing)}` adds them; a run resumes the studies it finds under --studies)."]
-    lines += [""]
+    lines += ["", scope(data), ""]
     for task, entry in data["tasks"].items():
         lines += [f"## {task}", "", paragraph(entry["result"], entry["answer"]), ""]
+        cheaper = entry["answer"].get("beat_rival_cheaper")
+        if cheaper:
+            eq = entry["answer"]["equal_cost"]
+            lines += ["Also cheaper than the equal-cost rival and better than it by more than twice the spread: " +
+                      "; ".join(f"trial {c['trial']} at {c['ratio']:.2f}× its FLOPs ({c['margin']:+.3g}, 2× spread "
+                                f"{2 * c['spread']:.2g})" for c in cheaper) + f" (rival: {eq['rival']}).", ""]
         caveat = flops_caveat(entry["result"], entry["answer"])
         if caveat:
             lines += [caveat, ""]
         lines += [f"![{task}]({task}.png)", ""]
     (out / "README.md").write_text("\n".join(lines))
+
+
+def scope(data: dict[str, Any]) -> str:
+    """What the answers do and do not show: the training budget of every configuration, in words."""
+    b = data["budget"]
+    tokens = b["steps"] * b["batch_size"]
+    text = data["tasks"].get("text", {}).get("result", {}).get("options", {})
+    seen = f" (text: {tokens * int(text.get('seq_len', 64)):,} bytes)" if text else ""
+    return (f"Scope: every configuration trains {b['steps']} steps at batch {b['batch_size']}{seen}, on CPU cores, "
+            f"at search widths of at most {max(SPACE['width'])} (the equal-cost rivals wider). The answers say "
+            "which terms learn the most per FLOP within this short budget and at these small sizes, not which "
+            "win at scale or after convergence (the text models' bits per byte are far from a converged byte "
+            "model's). Where a rival's best learning rate is the largest of the grid, the paragraph says so.")
 
 
 def flops_caveat(result: dict[str, Any], ans: dict[str, Any]) -> str:

@@ -82,7 +82,8 @@ class Verdict:
 
 def chosen_trials(study: Any, top: int) -> list[Any]:
     """The top-``top`` distinct COMPLETE trials by validation metric (no duplicates, no baselines), and every
-    COMPLETE baseline."""
+    baseline that ran, COMPLETE or PRUNED: the baselines are the reference every verdict is measured
+    against, so one the pruner stopped early is retrained at the full budget too."""
     from optuna.trial import TrialState
 
     settings = load_settings(study)
@@ -91,7 +92,10 @@ def chosen_trials(study: Any, top: int) -> list[Any]:
             if t.values and math.isfinite(t.values[0]) and t.user_attrs.get("duplicate_of") is None]
     searched = sorted((t for t in done if not t.user_attrs.get("baseline")), key=lambda t: (sign * t.values[0],
                                                                                            t.number))
-    return searched[:top] + [t for t in done if t.user_attrs.get("baseline")]
+    baselines = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+                 if t.user_attrs.get("baseline") and t.user_attrs.get("duplicate_of") is None
+                 and "config" in t.user_attrs]
+    return searched[:top] + sorted(baselines, key=lambda t: t.number)
 
 
 def _candidate_of(trial: Any) -> dict[str, Any]:

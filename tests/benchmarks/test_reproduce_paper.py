@@ -179,6 +179,13 @@ def test_question_answer_logic():
     assert eq["trial"] == 2 and eq["rival"] == "rival transformer@lr=0.003" and not eq["real"]
     assert abs(eq["margin"] + 0.1) < 1e-12 and abs(eq["ratio"] - 200 / 190) < 1e-12
     assert ans["front"] == [3]
+    # trial 3 (50 FLOPs) beats that rival (190 FLOPs) by 0.1, within twice the spread 0.3: not listed; at
+    # 0.4 ± 0.01 it is (cheaper than the rival, better by 0.2 > twice the spread 0.05)
+    assert ans["beat_rival_cheaper"] == []
+    rows[3].update(mean=0.4, std=0.01)
+    cheaper = question.answer({"direction": "minimize", "rows": [*rows, worse, rival]})["beat_rival_cheaper"]
+    assert [c["trial"] for c in cheaper] == [3] and abs(cheaper[0]["ratio"] - 50 / 190) < 1e-12
+    rows[3].update(mean=0.5, std=0.3)
     assert "At equal cost: the search winner, trial 2" in question.paragraph(
         {"metric": "mse", "direction": "minimize", "rows": [*rows, rival], "trials": 4, "pruned": 0,
          "steps_spent": 10, "terms_tried": []}, ans)

@@ -26,7 +26,7 @@ from archsearch.search import (
     start_confirmation,
     verdict,
 )
-from archsearch.search.confirm import Verdict, confirm_name
+from archsearch.search.confirm import Verdict, chosen_trials, confirm_name
 from archsearch.search.results import Confirmed
 
 FAST = dict(steps=3, batch_size=8, progress=False, threads=1)
@@ -88,6 +88,29 @@ def test_confirmation_retrains_top_k_and_baselines_with_new_seeds(tmp_path):
     assert len(again.get_trials()) == 10 and settings.n_trials == 10
     _, settings = start_confirmation("c", top=2, seeds=3, results_dir=tmp_path)
     assert settings.n_trials == 15
+
+
+def test_a_baseline_the_pruner_stopped_is_confirmed_at_the_full_budget(tmp_path):
+    """Hyperband may stop a baseline early; the baselines are what every verdict is measured against, so the
+    confirmation retrains a PRUNED baseline too (at the full budget, like every retrain)."""
+    import optuna
+
+    run_search("grammars/paper.toml", "icl-regression", TASK_OPTIONS, "p", 4, space={"width": (8,), "depth": (1,)},
+               sampler="random", pruner="none", results_dir=tmp_path, **FAST)
+    study = load(tmp_path, "p")
+    mlp = next(t for t in study.trials if t.user_attrs.get("baseline") == "mlp")
+    # the same trial as the pruner would leave it: PRUNED at an intermediate step, its config recorded
+    pruned = optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, params=mlp.params,
+                                       distributions=mlp.distributions, user_attrs=mlp.user_attrs,
+                                       intermediate_values={1: 1.0})
+    other = optuna.create_study(study_name="p2", storage=study._storage, directions=["minimize"])
+    for t in study.trials:
+        other.add_trial(pruned if t.number == mlp.number else t)
+    for key, value in study.user_attrs.items():
+        other.set_user_attr(key, value)
+    chosen = chosen_trials(other, top=1)
+    assert sum(1 for t in chosen if t.user_attrs.get("baseline")) == 3  # paper, transformer and the pruned mlp
+    assert [t.state.name for t in chosen if t.user_attrs.get("baseline") == "mlp"] == ["PRUNED"]
 
 
 def test_rivals_are_mlp_and_attention_at_the_winners_flops(tmp_path):
