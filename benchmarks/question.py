@@ -104,7 +104,7 @@ def run_task(task: str, options: dict[str, Any], budget: Budget, studies: Path,
     A stage whose study already exists in ``studies`` is resumed, and keeps its wall time from ``prior`` (the
     task's earlier result)."""
     from archsearch.search import confirmations, load_settings, rival_confirmations, run_confirm, run_search
-    from archsearch.search.confirm import confirm_name
+    from archsearch.search.confirm import confirm_name, retrain_records
 
     prior = prior or {}
     name = f"question-{task}"
@@ -122,15 +122,18 @@ def run_task(task: str, options: dict[str, Any], budget: Budget, studies: Path,
                 threads=1, rivals=RIVALS)
     t3 = time.perf_counter()
     confirmed = confirmations(name, results_dir=studies)
+    retrained = retrain_records(name, results_dir=studies)  # FLOPs of a baseline the pruner stopped
     settings = load_settings(study)
     trials = {t.number: t for t in study.get_trials()}
     rows = []
     for number, c in confirmed.items():
         t = trials[number]
         terms = tuple(t.user_attrs["term_ids"])
+        own = {k: t.user_attrs.get(k) if t.user_attrs.get(k) is not None else retrained.get(number, {}).get(k)
+               for k in ("flops", "n_params")}
         rows.append({"trial": number, "baseline": t.user_attrs.get("baseline"), "terms": list(terms),
                      "beyond": sorted(set(terms) - MLP_AND_ATTENTION), "order6": any(order_of(k) == 6 for k in terms),
-                     "flops": t.user_attrs.get("flops"), "params": t.user_attrs.get("n_params"),
+                     "flops": own["flops"], "params": own["n_params"],
                      "search_value": t.values[0], "mean": c.mean, "std": c.std, "test_mean": c.test_mean,
                      "test_std": c.test_std, "seeds": list(c.seeds), "candidate": _config(t).get("candidate")})
     for r in rival_confirmations(name, results_dir=studies).values():

@@ -258,6 +258,18 @@ def confirmations(study_name: str, storage: str | None = None, results_dir: str 
     return {int(source): _aggregate(rows) for source, rows in runs.items() if isinstance(source, int)}
 
 
+def retrain_records(study_name: str, storage: str | None = None, results_dir: str | os.PathLike[str] = "results",
+                    ) -> dict[int, dict[str, Any]]:
+    """Source trial number → the n_params and flops its retrains recorded (what a PRUNED baseline's own
+    trial lacks: those are recorded when a trial finishes)."""
+    out: dict[int, dict[str, Any]] = {}
+    for t in _finished_retrains(study_name, storage, results_dir):
+        source, _ = _key(t.user_attrs["confirm"])
+        if isinstance(source, int) and source not in out:
+            out[source] = {k: t.user_attrs.get(k) for k in ("n_params", "flops")}
+    return out
+
+
 def _finished_retrains(study_name: str, storage: str | None, results_dir: str | os.PathLike[str]) -> list[Any]:
     """The COMPLETE retrains of ``study_name``'s confirmation study ([] when it has none)."""
     name = confirm_name(study_name)

@@ -26,7 +26,7 @@ from archsearch.search import (
     start_confirmation,
     verdict,
 )
-from archsearch.search.confirm import Verdict, chosen_trials, confirm_name
+from archsearch.search.confirm import Verdict, chosen_trials, confirm_name, retrain_records
 from archsearch.search.results import Confirmed
 
 FAST = dict(steps=3, batch_size=8, progress=False, threads=1)
@@ -75,6 +75,11 @@ def test_confirmation_retrains_top_k_and_baselines_with_new_seeds(tmp_path):
     assert {i["seed"] for i in items} == {1, 2}  # fresh seeds: the search ran seed 0
     confirmed = confirmations("c", results_dir=tmp_path)
     assert set(confirmed) == sources and all(c.n == 2 and c.std >= 0 for c in confirmed.values())
+    records = retrain_records("c", results_dir=tmp_path)  # what each retrain measured, by source trial
+    study = load(tmp_path, "c")
+    assert set(records) == sources
+    assert all(records[t.number] == {"n_params": t.user_attrs["n_params"], "flops": t.user_attrs["flops"]}
+               for t in study.trials if t.number in sources)
     study = load(tmp_path, "c")
     runs = [t.values[0] for t in confirm.get_trials() if t.user_attrs["confirm"]["source"] == min(sources)]
     assert math.isclose(confirmed[min(sources)].mean, sum(runs) / 2)
