@@ -33,11 +33,6 @@ FIELDS = ("real", "complex")
 ENDS = ("dst", "src")
 
 
-def weight_base(term: Term, i: int) -> str:
-    """The tied name of weight i (a diagram's rep edge i: its letter, or W{i+1})."""
-    return term.weight_base(i)
-
-
 def tied_parameters(term: Term) -> list[str]:
     """Weight names of the tied field (= of the potential), in a stable order."""
     return term.tied_parameters()

@@ -78,3 +78,9 @@ def test_untied_field_is_not_a_gradient(term):
     assert tied.is_gradient and not untied.is_gradient
     assert _jacobian_asymmetry(tied, X, random_weights(tied, 3, rng), rng) < 1e-6
     assert _jacobian_asymmetry(untied, X, random_weights(untied, 3, rng), rng) > 1e-2
+
+
+def test_untie_weights_names_the_missing_tied_weight():
+    f = derive(Diagram.from_key("0-1.0-1"), "real", tied=False)
+    with pytest.raises(KeyError, match=r"missing tied weight 'W2' \(for 'W2_b0'\)"):
+        f.untie_weights({"W1": np.eye(2)})
