@@ -102,3 +102,20 @@ def test_letters_at_the_limit_of_one_einsum():
     longer = Diagram.from_key(".".join(f"{TOKEN[e]}~{TOKEN[(e + 1) % 18]}" for e in range(18)))
     with pytest.raises(ValueError, match="too large"):
         potential_einsum(longer)
+
+
+def test_potential_entry_points_check_their_input_and_pass_the_scale():
+    """potential_einsum takes diagrams only; potential refuses complex X for a real-only family and passes
+    ``scale`` on (softmax: V = Σ_j log Σ_k exp(s · x_j W x_kᵀ), checked written out)."""
+    with pytest.raises(TypeError, match="potential_einsum needs a diagram, not a softmax term"):
+        potential_einsum(Softmax())
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(5, 4))
+    W = random_weights(Softmax(), 4, rng)
+    with pytest.raises(ValueError, match="defined for the real field only"):
+        potential(Softmax(), X + 1j * X, W)
+    (name,) = W
+    for s in (0.3, 1.7):
+        scores = s * X @ W[name] @ X.T
+        expected = np.log(np.exp(scores).sum(axis=1)).sum()
+        assert abs(potential(Softmax(), X, W, scale=s) - expected) < 1e-9 * abs(expected), s
