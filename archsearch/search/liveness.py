@@ -29,6 +29,11 @@ def _boot_id() -> str:
         return ""
 
 
+def _has_proc() -> bool:
+    """Whether this host has /proc (Linux); elsewhere liveness falls back to signal 0."""
+    return Path("/proc/self/stat").exists()
+
+
 def owner_record() -> dict[str, Any]:
     """Who runs a trial: host, pid, process start time (so a reused pid is not mistaken), boot id."""
     pid = os.getpid()
@@ -45,7 +50,7 @@ def owner_alive(owner: dict[str, Any]) -> bool | None:
     pid = int(owner.get("pid", -1))
     if pid <= 0:
         return False
-    if Path("/proc/self/stat").exists():
+    if _has_proc():
         info = _proc_start(pid)
         if info is None or info[0] in ("Z", "X"):  # gone, or a zombie (killed, not yet reaped)
             return False

@@ -289,6 +289,34 @@ def test_owner_alive_cases():
     assert owner_alive({**me, "host": me["host"] + "-elsewhere"}) is None
 
 
+def test_owner_alive_without_proc_falls_back_to_signal_zero(monkeypatch):
+    """Where there is no /proc (macOS, BSD), liveness is signal 0: a live child is alive (and not signalled:
+    it keeps running), an exited and reaped one is not, and a process we may not signal (PermissionError)
+    exists."""
+    import subprocess
+    import sys
+
+    from archsearch.search import liveness
+
+    monkeypatch.setattr(liveness, "_has_proc", lambda: False)
+    host = socket.gethostname()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert owner_alive({"host": host, "pid": child.pid}) is True
+        time.sleep(0.2)
+        assert child.poll() is None  # still running: the check sent no real signal
+    finally:
+        child.kill()
+        child.wait()
+    assert owner_alive({"host": host, "pid": child.pid}) is False  # reaped: no such process
+
+    def denied(pid, sig):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(liveness.os, "kill", denied)
+    assert owner_alive({"host": host, "pid": 12345}) is True
+
+
 def test_a_trial_without_an_owner_record_is_stale_at_once():
     """A worker claims a trial and writes its owner record inside one hold of the claim lock, so a RUNNING
     trial seen without an owner under that lock belongs to a worker killed between the two appends: stale at
