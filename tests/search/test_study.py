@@ -214,10 +214,77 @@ def test_stale_running_trial_is_failed_and_requeued(tmp_path):
     retry = after[-1]
     assert retry.state.name == "WAITING" and retry.params == params
     assert retry.system_attrs["failed_trial"] == trial.number
+    assert count_trials(study)["FAIL"] == 1 and count_trials(study)["WAITING"] == 1
     assert recover_stale_trials(study, storage) == []  # idempotent
     done = run_search(study_name="st", n_trials=2, resume=True, results_dir=tmp_path, progress=False, threads=1)
     rerun = done.trials[retry.number]
     assert rerun.state.name == "COMPLETE" and rerun.params == params
+
+
+def test_a_requeued_baseline_stays_a_baseline_and_keeps_only_what_to_run(tmp_path):
+    """The re-queued copy of a stale trial carries the attributes that say what to run (baseline, its
+    candidate, a confirmation item) and none of its results."""
+    run_search("grammars/paper.toml", "icl-regression", study_name="rq", n_trials=1, results_dir=tmp_path,
+               baseline=False, **BUDGET)
+    study = load(tmp_path, "rq")
+    storage = study._storage
+    study.enqueue_trial({}, user_attrs={"baseline": "paper", "baseline_candidate": {"terms": ["0-0"]}})
+    trial = study.ask()
+    storage.set_trial_user_attr(trial._trial_id, "flops", 123)  # a result: not carried over
+    storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, {**owner_record(), "pid": 2**22 + 12345})
+    assert recover_stale_trials(study, storage) == [trial.number]
+    retry = study.get_trials()[-1]
+    assert retry.state.name == "WAITING"
+    assert retry.user_attrs == {"baseline": "paper", "baseline_candidate": {"terms": ["0-0"]}}
+
+
+def test_an_owner_on_another_host_is_judged_by_its_heartbeats(tmp_path, monkeypatch):
+    """An owner on another host: not stale within the grace period (the storage's grace_period, else twice its
+    heartbeat interval) or without one; after it, stale exactly when the trial never sent a heartbeat."""
+    import datetime
+    from types import SimpleNamespace
+
+    from archsearch.search import storage as storage_module
+    from archsearch.search.recovery import is_stale
+
+    beats: set[int] = {7}
+    asked: list[int] = []
+
+    def has_heartbeat(storage, trial_id):
+        asked.append(trial_id)
+        return trial_id in beats
+
+    monkeypatch.setattr(storage_module, "has_heartbeat", has_heartbeat)
+    now = time.time()
+    elsewhere = {**owner_record(), "host": socket.gethostname() + "-elsewhere"}
+
+    def trial(age, trial_id=3):
+        started = None if age is None else datetime.datetime.fromtimestamp(now - age)
+        return SimpleNamespace(system_attrs={OWNER_ATTR: elsewhere}, datetime_start=started, _trial_id=trial_id)
+
+    graced = SimpleNamespace(grace_period=10, heartbeat_interval=60)
+    beating = SimpleNamespace(grace_period=None, heartbeat_interval=4)  # grace 2 × 4 = 8 s
+    assert is_stale(trial(1000), now, None) is False  # no heartbeat storage: cannot be judged
+    assert is_stale(trial(1000), now, SimpleNamespace()) is False
+    assert is_stale(trial(None), now, graced) is False  # not started
+    assert is_stale(trial(5), now, graced) is False and asked == []  # within the grace period: not asked
+    assert is_stale(trial(20), now, graced) is True and asked == [3]  # after it, no heartbeat: stale
+    assert is_stale(trial(20, trial_id=7), now, graced) is False  # it beat: alive
+    assert is_stale(trial(6), now, beating) is False
+    assert is_stale(trial(10), now, beating) is True
+
+    # recover_stale_trials passes its storage on: a journal study wrapped with a grace period
+    run_search("grammars/paper.toml", "icl-regression", study_name="hb", n_trials=1, results_dir=tmp_path,
+               baseline=False, **BUDGET)
+    study = load(tmp_path, "hb")
+    real = study._storage
+    study.enqueue_trial({})
+    far = study.ask()
+    real.set_trial_system_attr(far._trial_id, OWNER_ATTR, elsewhere)
+    assert recover_stale_trials(study, SimpleNamespace(grace_period=1e-9, set_trial_user_attr=real.set_trial_user_attr,
+                                                       set_trial_state_values=real.set_trial_state_values)) \
+        == [far.number]
+    assert far._trial_id in asked
 
 
 def test_worker_is_ready_once_it_holds_its_first_trial(tmp_path):
