@@ -238,6 +238,34 @@ def test_a_requeued_baseline_stays_a_baseline_and_keeps_only_what_to_run(tmp_pat
     assert retry.user_attrs == {"baseline": "paper", "baseline_candidate": {"terms": ["0-0"]}}
 
 
+def test_trial_counts_and_steps_spent_are_exact():
+    """count_trials: every state counted from 0 (a state with no trial still reads 0), duplicates apart;
+    steps_spent: the steps of finished trials, pruned ones included, none for a trial without the record."""
+    from archsearch.search.recovery import steps_spent
+
+    study = optuna.create_study()
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+
+    def add(state, steps=None, **attrs):
+        if steps is not None:
+            attrs["steps"] = steps
+        value = 0.5 if state == optuna.trial.TrialState.COMPLETE else None
+        study.add_trial(optuna.trial.create_trial(state=state, value=value, params={"x": 0.5}, distributions=dist,
+                                                  user_attrs=attrs,
+                                                  intermediate_values={1: 0.5} if steps else {}))
+
+    S = optuna.trial.TrialState
+    assert count_trials(study) == {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0, "RUNNING": 0, "WAITING": 0,
+                                   "duplicates": 0, "finished": 0}
+    add(S.COMPLETE, 5)
+    add(S.PRUNED, 3)
+    add(S.COMPLETE, duplicate_of=0)  # a reused result: no steps record
+    add(S.FAIL, 7)  # failed trials do not count their steps
+    assert count_trials(study) == {"COMPLETE": 2, "PRUNED": 1, "FAIL": 1, "RUNNING": 0, "WAITING": 0,
+                                   "duplicates": 1, "finished": 2}
+    assert steps_spent(study) == 8
+
+
 def test_an_owner_on_another_host_is_judged_by_its_heartbeats(tmp_path, monkeypatch):
     """An owner on another host: not stale within the grace period (the storage's grace_period, else twice its
     heartbeat interval) or without one; after it, stale exactly when the trial never sent a heartbeat."""
@@ -367,8 +395,13 @@ def test_owner_alive_without_proc_falls_back_to_signal_zero(monkeypatch):
 
     monkeypatch.setattr(liveness, "_has_proc", lambda: False)
     host = socket.gethostname()
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # the child restores SIGHUP's default (a runner started under nohup passes it on ignored), so a check that
+    # sent a real signal would end it
+    code = "import signal, sys, time; signal.signal(signal.SIGHUP, signal.SIG_DFL); print('ready', flush=True); " \
+           "time.sleep(30)"
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         assert owner_alive({"host": host, "pid": child.pid}) is True
         time.sleep(0.2)
         assert child.poll() is None  # still running: the check sent no real signal
