@@ -279,11 +279,12 @@ def test_an_owner_on_another_host_is_judged_by_its_heartbeats(tmp_path, monkeypa
     asked: list[int] = []
 
     def has_heartbeat(storage, trial_id):
+        assert storage is not None  # the storage recover_stale_trials was given is asked
         asked.append(trial_id)
         return trial_id in beats
 
     monkeypatch.setattr(storage_module, "has_heartbeat", has_heartbeat)
-    now = time.time()
+    now = float(int(time.time()))  # whole seconds: a start time `grace` seconds back is exactly `grace` old
     elsewhere = {**owner_record(), "host": socket.gethostname() + "-elsewhere"}
 
     def trial(age, trial_id=3):
@@ -296,6 +297,7 @@ def test_an_owner_on_another_host_is_judged_by_its_heartbeats(tmp_path, monkeypa
     assert is_stale(trial(1000), now, SimpleNamespace()) is False
     assert is_stale(trial(None), now, graced) is False  # not started
     assert is_stale(trial(5), now, graced) is False and asked == []  # within the grace period: not asked
+    assert is_stale(trial(10), now, graced) is False and asked == []  # exactly at its end: still within
     assert is_stale(trial(20), now, graced) is True and asked == [3]  # after it, no heartbeat: stale
     assert is_stale(trial(20, trial_id=7), now, graced) is False  # it beat: alive
     assert is_stale(trial(6), now, beating) is False
