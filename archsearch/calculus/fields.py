@@ -77,11 +77,7 @@ class Branch:
 
     def weight(self, i: int) -> str:
         """Parameter name this branch uses for weight i (rep edge i; factor i of a gated product)."""
-        names = self.__dict__.setdefault("_weight_names", {})  # a cache beside the frozen fields (not compared)
-        name = names.get(i)
-        if name is None:
-            name = names[i] = _copy(self.term.weight_base(i), self.index)
-        return name
+        return _copy(self.term.weight_base(i), self.index)
 
     @property
     def output(self) -> str | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 import sympy as sp
 
@@ -43,7 +42,6 @@ _NAME = re.compile(r"([A-Z][a-z]*)(\d*)(?:_b(\d+))?")
 _VERTEX_NAMES = "klmnpqrstuvwxyzabdefghi"  # j is the free token index, c the free feature index
 
 
-@lru_cache(maxsize=8192)
 def param_display(name: str, style: str = "unicode", transposed: bool = False) -> str:
     """A parameter name as printed: ``W1`` → W₁, ``W1_b0`` → W₁⁽⁰⁾, with ᵀ when transposed."""
     m = _NAME.fullmatch(name)
