@@ -15,7 +15,6 @@ Each family compiles itself (``Family.compile``): diagrams are planned
 
 from __future__ import annotations
 
-import linecache
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -86,8 +85,6 @@ class CompiledBlock:
 
 @lru_cache(maxsize=512)
 def _exec_source(source: str, class_name: str, filename: str):
-    lines = source.splitlines(keepends=True)
-    linecache.cache[filename] = (len(source), None, lines, filename)  # readable tracebacks
     return exec_generated(source, class_name, filename)
 
 

@@ -16,6 +16,7 @@ families). The families write their own ``forward`` (archsearch/families/*.py); 
 from __future__ import annotations
 
 import hashlib
+import linecache
 import re
 import sys
 import textwrap
@@ -170,8 +171,10 @@ def module_imports(body: str) -> str:
 def exec_generated(source: str, class_name: str, filename: str, preset: dict[str, Any] | None = None) -> Any:
     """The class ``class_name`` of generated ``source``, executed as a real module registered in
     sys.modules (named by the class and a digest of the source: one class name can have several sources),
-    so tools that import a class's module by name find it: torch.compile's dynamo, pickle, inspect.
+    so tools that import a class's module by name find it: torch.compile's dynamo, pickle, inspect; its
+    lines are in linecache under ``filename``, so tracebacks show them.
     ``preset``: names the module starts with (for sources written without their imports)."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     digest = hashlib.sha1(source.encode()).hexdigest()[:12]
     module = types.ModuleType(f"archsearch_generated_{class_name}_{digest}")
     module.__file__ = filename
