@@ -162,6 +162,13 @@ def better(a: float, b: float, direction: str) -> float:
     return (b - a) if direction == "minimize" else (a - b)
 
 
+def compare(a: dict[str, Any], b: dict[str, Any], direction: str) -> dict[str, Any]:
+    """Row ``a`` against row ``b``: the margin of their confirmed means (positive: a better), the larger seed
+    standard deviation, and whether the margin exceeds twice it (a real difference)."""
+    margin, spread = better(a["mean"], b["mean"], direction), max(a["std"], b["std"])
+    return {"margin": margin, "spread": spread, "real": margin > 2 * spread}
+
+
 def answer(result: dict[str, Any]) -> dict[str, Any]:
     """Which confirmed configurations with terms beyond MLP + attention (and with order-6 terms) beat every
     confirmed MLP + attention configuration of no more FLOPs by more than twice the seed spread."""
@@ -178,18 +185,17 @@ def answer(result: dict[str, Any]) -> dict[str, Any]:
     if rivals:  # the search winner against the strongest MLP + attention of no more FLOPs
         rival = max(rivals, key=lambda r: better(r["mean"], 0.0, direction))
         target = by_trial[rival["target_trial"]]
-        margin, spread = better(target["mean"], rival["mean"], direction), max(target["std"], rival["std"])
-        out["equal_cost"] = {"trial": target["trial"], "rival": rival["trial"], "margin": margin, "spread": spread,
-                             "real": margin > 2 * spread, "ratio": target["flops"] / rival["flops"]}
+        out["equal_cost"] = {"trial": target["trial"], "rival": rival["trial"], **compare(target, rival, direction),
+                             "ratio": target["flops"] / rival["flops"]}
         # confirmed configurations that beat that rival with fewer FLOPs than it (the rule below compares them
         # only with the MLP + attention configurations of no more FLOPs, which the rival is not)
         out["beat_rival_cheaper"] = []
         for r in rows:
             if r["beyond"] and r.get("flops") and r["flops"] < rival["flops"] and not r.get("rival"):
-                m, sp = better(r["mean"], rival["mean"], direction), max(r["std"], rival["std"])
-                if m > 2 * sp:
-                    out["beat_rival_cheaper"].append({"trial": r["trial"], "margin": m, "spread": sp,
-                                                      "ratio": r["flops"] / rival["flops"]})
+                c = compare(r, rival, direction)
+                if c["real"]:
+                    out["beat_rival_cheaper"].append({"trial": r["trial"], "margin": c["margin"],
+                                                      "spread": c["spread"], "ratio": r["flops"] / rival["flops"]})
     for r in rows:
         if not r["beyond"] or r["flops"] is None:
             continue
@@ -198,9 +204,7 @@ def answer(result: dict[str, Any]) -> dict[str, Any]:
         if not cheaper:
             continue
         best = max(cheaper, key=lambda q: better(q["mean"], 0.0, direction))
-        margin, spread = better(r["mean"], best["mean"], direction), max(r["std"], best["std"])
-        entry = {"trial": r["trial"], "against": best["trial"], "margin": margin, "spread": spread,
-                 "real": margin > 2 * spread}
+        entry = {"trial": r["trial"], "against": best["trial"], **compare(r, best, direction)}
         r["comparison"] = entry
         if entry["real"]:
             out["earned"].append(r["trial"])
