@@ -70,7 +70,6 @@ def _latex_of_name(name: str) -> str:
         "X^*": "X^{*}",
         "1": r"\mathbf{1}",
         "1^T": r"\mathbf{1}^{\top}",
-        "P": "P",
         "C_A": "C_A",
     }
     if name in fixed:
@@ -201,11 +200,17 @@ def branch_word(branch: Branch) -> tuple[list[tuple[str, list[Letter]]], list[Le
     return factors, opened
 
 
+def _check_x(x: Letter) -> None:
+    if x.kind != "X":
+        raise ValueError(f"unknown letter kind {x.kind!r} (known: X, W, 1)")
+
+
 def _letter_string(x: Letter, style: str, real: bool) -> str:
     if x.kind == "W":
         return param_display(x.name, style, x.t)
     if x.kind == "1":
         return {"unicode": "1ᵀ", "text": "1^T"}[style] if x.t else "1"
+    _check_x(x)
     c = x.c and not real
     if style == "text":
         return ("X*" if c else "X^T") if x.t else ("conj(X)" if c else "X")
@@ -217,6 +222,7 @@ def _letter_sympy(x: Letter, real: bool) -> sp.Expr:
         return nc(x.name + ("^T" if x.t else ""))
     if x.kind == "1":
         return nc("1^T" if x.t else "1")
+    _check_x(x)
     c = x.c and not real
     if x.t:
         return nc("X^*" if c else "X^T")
