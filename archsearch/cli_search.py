@@ -15,7 +15,7 @@ from archsearch.cli import UserError, logging_options
 from archsearch.logs import is_quiet
 
 SAMPLER_CHOICES = ["tpe", "grid", "nsga2", "motpe", "random"]
-PRUNER_CHOICES = ["median", "hyperband", "none"]
+PRUNER_CHOICES = ["median", "sha", "hyperband", "none"]
 OBJECTIVE_CHOICES = ["metric", "metric,flops", "metric,params"]
 
 
@@ -208,8 +208,10 @@ def _print_verdict(study_name: str, storage: str | None, results_dir: Path, as_j
 @click.option("--sampler", type=click.Choice(SAMPLER_CHOICES), default="tpe", show_default=True,
               help="tpe; grid (each term alone, fixed hyper-parameters); nsga2/motpe (several objectives); random.")
 @click.option("--pruner", type=click.Choice(PRUNER_CHOICES),
-              help="Stop unpromising trials early: median, or hyperband (successive halving over the training "
-                   "steps: multi-fidelity). Default median; none for the grid and several objectives.")
+              help="Stop unpromising trials early: median; sha (successive halving over the training steps: "
+                   "multi-fidelity, one bracket, so TPE learns from every trial); or hyperband (successive "
+                   "halving in brackets; TPE learns from a trial's own bracket only). Default median; none for "
+                   "the grid and several objectives.")
 @click.option("--mode", type=click.Choice(["auto", "subsets", "flags", "few", "layers"]), default="auto",
               show_default=True, help="How a trial picks its terms: one subset for every Euler step (auto: a "
               "categorical over subsets up to 4 terms, else one flag per term; few: at most --space max_terms=K "

@@ -4,7 +4,9 @@ Both search the permutation grammar (orders 2–6, all 17 connected diagrams; up
 ``few`` mode) on one task, with the same space, the same steps per trial and the same total budget of
 training steps (pruned trials count the steps they trained):
 
-* multi-fidelity: TPE + Optuna's HyperbandPruner over the training steps (``--pruner hyperband``);
+* multi-fidelity: TPE + successive halving over the training steps (``--pruner sha``, Optuna's
+  SuccessiveHalvingPruner: one bracket, so TPE learns from every trial; ``--pruner hyperband`` compares the
+  bracketed variant, whose TPE learns from a trial's own bracket only);
 * random:         random sampling, every trial trained to the end (``--sampler random --pruner none``).
 
 For each seed the best validation metric found so far is recorded against the training steps spent so far
@@ -34,8 +36,7 @@ from bench_common import device_name  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "benchmarks"
-METHODS = {"multi-fidelity": {"sampler": "tpe", "pruner": "hyperband"},
-           "random": {"sampler": "random", "pruner": "none"}}
+PRUNER_NAMES = {"sha": "successive halving", "hyperband": "Hyperband"}
 SPACE = {"width": (8, 16), "depth": (1, 2), "heads": (1, 2), "rank_frac": (0.5, 1.0), "step": (0.5, 1.0),
          "lr": (1e-3, 3e-3, 1e-2), "max_terms": 3}
 
@@ -69,9 +70,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     studies = Path(args.studies or tempfile.mkdtemp(prefix="archsearch-mf-"))
-    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
+    methods = {"multi-fidelity": {"sampler": "tpe", "pruner": args.pruner},
+               "random": {"sampler": "random", "pruner": "none"}}
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
     for seed in range(args.seeds):
-        for method, choice in METHODS.items():
+        for method, choice in methods.items():
             start = time.perf_counter()
             study = run_search("grammars/permutation.toml", args.task, dict(args.task_option),
                                f"{method}-{seed}", None, steps=args.steps, batch_size=args.batch_size,
@@ -127,16 +130,19 @@ def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespac
         return f"{statistics.fmean(xs):.4g} ± {statistics.stdev(xs):.2g}" if len(xs) > 1 else f"{xs[0]:.4g}"
 
     reached = [f for f in summary["fractions"] if f is not None]
+    command = "python benchmarks/multifidelity.py" + (" --quick" if args.quick else "") + (
+        "" if args.pruner == "sha" else f" --pruner {args.pruner}")
     lines = [
         "# Multi-fidelity search against random search",
         "",
-        f"`python benchmarks/multifidelity.py{' --quick' if args.quick else ''}` on {device_name_cpu()}, "
+        f"`{command}` on {device_name_cpu()}, "
         f"{args.workers} worker(s), one torch thread each, {time.strftime('%Y-%m-%d')}.",
         "",
         f"Permutation grammar (all 17 connected diagrams of orders 2–6, up to 3 per trial), task `{args.task}`, "
         f"widths {SPACE['width']}, {args.steps} steps per "
         f"trial, a budget of {args.budget} training steps per search (pruned trials count what they trained), "
-        f"{args.seeds} seeds per method. Multi-fidelity: TPE + Hyperband over the training steps; random: random "
+        f"{args.seeds} seeds per method. Multi-fidelity: TPE + {PRUNER_NAMES[args.pruner]} over the training steps "
+        f"(`--pruner {args.pruner}`, rungs from step {max(1, args.steps // 6)}, reduction factor 3); random: random "
         "sampling, no pruning.",
         "",
         "| method | final best (mean ± std) | trials per search | wall s per search |",
@@ -170,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--budget", type=int, default=12_000, help="training steps per search")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--pruner", choices=sorted(PRUNER_NAMES), default="sha", help="the multi-fidelity arm's pruner")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--studies", help="where the Optuna journals go (default: a scratch directory)")
     p.add_argument("--out", type=Path, default=OUT)

@@ -27,14 +27,17 @@ def make_sampler(settings: StudySettings, worker_index: int = 0) -> Any:
 
 
 def make_pruner(settings: StudySettings) -> Any:
-    """median (from the second report on), hyperband over the training steps (successive halving with
-    brackets: a trial's resource is the step of its report), or none (also for several objectives)."""
+    """median (from the second report on); sha: successive halving over the training steps (a trial's
+    resource is the step of its report; rungs at eval_every·3^k, the best third of a rung goes on); hyperband:
+    the same in brackets; or none (also for several objectives)."""
     import optuna
 
     if settings.pruner == "none" or len(settings.objectives) > 1:
         return optuna.pruners.NopPruner()
     steps = int(settings.train["steps"])
     every = max(1, int(settings.train.get("eval_every", steps)))
+    if settings.pruner == "sha":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=every, reduction_factor=3, min_early_stopping_rate=0)
     if settings.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=every, max_resource=max(every, steps), reduction_factor=3)
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=every + 1)  # judge from the 2nd report on

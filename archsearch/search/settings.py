@@ -19,7 +19,7 @@ from archsearch.search.errors import SearchError, StudyError
 
 SETTINGS_ATTR = "archsearch"
 SAMPLERS = ("tpe", "grid", "nsga2", "motpe", "random")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "sha", "hyperband", "none")
 OBJECTIVES = ("metric", "flops", "params")
 DEFAULT_TRIALS = 20
 VERSION = 2

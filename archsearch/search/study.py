@@ -80,7 +80,7 @@ def run_search(
     replace (``{"width": (8,)}``);
     mode: how terms are chosen ("auto", "subsets", "flags", "single", "layers": a term set per Euler step);
     baselines: names from archsearch.search.baselines (default all, none with ``baseline=False`` or the grid);
-    pruner: default "median" ("hyperband" is successive halving over the training steps), "none" for the grid
+    pruner: default "median" ("sha" and "hyperband" are successive halving over the training steps), "none" for the grid
     and several objectives. On resume the stored settings are used and only ``n_trials`` (the new total),
     ``budget``, ``workers``, ``device`` and ``threads`` apply (``on_resume(settings)`` is called with the
     stored settings). Returns the Optuna study. Raises SearchError (one-line message) for what a user can get

@@ -243,14 +243,17 @@ def test_time_budget_ends_the_search(tmp_path):
     assert 0 < count_trials(study)["finished"] < 10_000
 
 
-def test_hyperband_pruned_trials_count_their_steps(tmp_path):
+@pytest.mark.parametrize("pruner", ["hyperband", "sha"])
+def test_multi_fidelity_pruned_trials_count_their_steps(tmp_path, pruner):
     study = run_search("grammars/paper.toml", "icl-regression", TASK_OPTIONS, "h", 12,
                        space={**SPACE, "lr": (1e-4, 1e-3, 3e-2), "heads": (1, 2)}, sampler="random",
-                       pruner="hyperband", steps=12, batch_size=8, train_options={"eval_every": 2},
+                       pruner=pruner, steps=12, batch_size=8, train_options={"eval_every": 2},
                        results_dir=tmp_path, progress=False, threads=1, baseline=False)
     pruned = [t for t in study.get_trials() if t.state.name == "PRUNED"]
-    assert pruned, "hyperband prunes some of 12 trials"
+    assert pruned, f"{pruner} prunes some of 12 trials"
     assert all(0 < t.user_attrs["steps"] < 12 for t in pruned if not t.user_attrs.get("diverged"))
+    if pruner == "sha":  # rungs at eval_every * 3^k: a trial stops at step 2 or 6, never in between
+        assert {t.user_attrs["steps"] for t in pruned if not t.user_attrs.get("diverged")} <= {2, 6}
 
 
 def test_a_term_set_per_step(tmp_path):

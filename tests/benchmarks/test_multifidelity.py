@@ -1,0 +1,47 @@
+"""benchmarks/multifidelity.py: the budget accounting and the verdict, and a --quick run of both arms."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def mf():
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location("multifidelity", BENCH / "multifidelity.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_steps_to_reach_a_target_in_either_direction(mf):
+    points = [(20, 3.0), (60, 2.0), (180, 1.5)]
+    assert mf.steps_to_reach(points, 2.0, "minimize") == 60
+    assert mf.steps_to_reach(points, 1.0, "minimize") is None
+    assert mf.steps_to_reach([(10, 0.2), (30, 0.7)], 0.5, "maximize") == 30
+
+
+def test_summary_takes_random_search_s_mean_final_best_as_the_target(mf):
+    runs = {"random": [{"points": [(100, 2.0), (200, 1.0)], "direction": "minimize"},
+                       {"points": [(100, 3.0), (200, 2.0)], "direction": "minimize"}],
+            "multi-fidelity": [{"points": [(30, 2.0), (50, 1.4)]}, {"points": [(40, 1.6), (90, 1.5)]}]}
+    s = mf.summarise({"runs": runs}, budget=200)
+    assert s["target"] == 1.5
+    assert s["fractions"] == [50 / 200, 90 / 200]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pruner", ["sha", "hyperband"])
+def test_quick_run_writes_the_table(mf, tmp_path, pruner):
+    mf.main(["--quick", "--pruner", pruner, "--out", str(tmp_path), "--studies", str(tmp_path / "studies")])
+    text = (tmp_path / "multifidelity_cpu.md").read_text()
+    assert "| multi-fidelity |" in text and "| random |" in text and "Goal:" in text
+    assert f"--pruner {pruner}" in text
+    assert (tmp_path / "multifidelity_cpu.png").stat().st_size > 0
