@@ -42,8 +42,17 @@ _NAME = re.compile(r"([A-Z][a-z]*)(\d*)(?:_b(\d+))?")
 _VERTEX_NAMES = "klmnpqrstuvwxyzabdefghi"  # j is the free token index, c the free feature index
 
 
+STYLES = ("unicode", "text", "latex")
+
+
+def _check_style(style: str, known: tuple[str, ...]) -> None:
+    if style not in known:
+        raise ValueError(f"unknown style {style!r} (known: {', '.join(known)})")
+
+
 def param_display(name: str, style: str = "unicode", transposed: bool = False) -> str:
     """A parameter name as printed: ``W1`` → W₁, ``W1_b0`` → W₁⁽⁰⁾, with ᵀ when transposed."""
+    _check_style(style, STYLES)
     m = _NAME.fullmatch(name)
     if style == "text" or m is None:
         return name + ("^T" if transposed else "")
@@ -63,14 +72,11 @@ def param_display(name: str, style: str = "unicode", transposed: bool = False) -
 
 
 def _latex_of_name(name: str) -> str:
-    fixed = {
-        "X": "X",
+    fixed = {  # X, X^T and C_A need no entry: param_display prints them as they are (with ^{\top})
         "Xbar": r"\bar{X}",
-        "X^T": r"X^{\top}",
         "X^*": "X^{*}",
         "1": r"\mathbf{1}",
         "1^T": r"\mathbf{1}^{\top}",
-        "C_A": "C_A",
     }
     if name in fixed:
         return fixed[name]
@@ -334,6 +340,7 @@ def diagram_branch_sympy(branch: Branch, real: bool) -> sp.Expr:
 
 def branch_string(field: Field, branch: Branch, style: str = "unicode") -> str:
     """One branch as a unicode or ASCII ("text") one-liner (index form: the entry F_jc)."""
+    _check_style(style, STYLES[:2])
     return branch.term.branch_string(branch, style, field.field == "real")
 
 

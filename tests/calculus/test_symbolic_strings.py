@@ -93,6 +93,9 @@ def test_the_text_form_evaluates_to_the_field(case):
         f = derive(d, field, tied)
         W = random_weights(f, X.shape[1], rng, complex=cplx)
         assert rel_err(text_value(f.text(), X, W, not cplx), field_value(f, X, W)) < 1e-10, f.text()
+        if not cplx:  # the reader takes X* for X^T on real X: the real field must print X^T, and no conj
+            assert "X*" not in f.text() and "conj" not in f.text() and "X̄" not in f.unicode(), f.text()
+            assert not f.sympy().atoms(sp.conjugate) and "Xbar" not in str(f.sympy()), f.text()
 
 
 _SUB = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
@@ -112,6 +115,7 @@ def test_the_unicode_form_is_the_text_form_in_other_characters(case):
     for tied in (True, False):
         f = derive(d, field, tied)
         assert unicode_to_text(f.unicode()) == f.text()
+        assert "^" not in f.unicode() and "sum_" not in f.unicode() and "conj" not in f.unicode()
         if any(ch in f.text() for ch in "^_"):
             assert f.unicode() != f.text(), "the unicode form uses its own characters"
 
@@ -209,3 +213,29 @@ def test_letters_of_an_unknown_kind_are_refused():
         _letter_string(Letter("Y"), "text", True)
     with pytest.raises(ValueError, match="unknown letter kind"):
         _letter_sympy(Letter("x"), True)
+
+
+def test_unknown_styles_and_non_diagram_branches_are_refused():
+    from archsearch.calculus.symbolic import _diagram, branch_string, branch_word, field_string, param_display
+
+    f = derive(Diagram.from_key("0-1.0-1"), "real")
+    with pytest.raises(ValueError, match=r"^unknown style 'ascii' \(known: unicode, text, latex\)$"):
+        param_display("W1", "ascii")
+    for call in (lambda: field_string(f, "latex"), lambda: branch_string(f, f.branches[0], "latex"),
+                 lambda: branch_string(f, f.branches[0], "Unicode")):
+        with pytest.raises(ValueError, match=r"^unknown style '\w+' \(known: unicode, text\)$"):
+            call()
+    assert param_display("W1") == "W₁" and field_string(f) == f.unicode()
+    assert branch_string(f, f.branches[0]) == f.unicode().split(" + ")[0]
+    soft = derive(Softmax())
+    with pytest.raises(TypeError, match="^index forms are printed for diagram branches, not softmax branches$"):
+        _diagram(soft.branches[0])
+    with pytest.raises(TypeError, match="^branch_word needs a diagram branch$"):
+        branch_word(soft.branches[0])
+
+
+def test_named_symbols_print_their_power_when_sympy_passes_one():
+    from sympy.printing.latex import LatexPrinter
+
+    assert nc("W1_b0")._latex(LatexPrinter(), exp=2) == "{W_{1}^{(0)}}^{2}"
+    assert nc("Xbar")._latex(LatexPrinter()) == r"\bar{X}"
