@@ -21,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+ENUMERATION_USERS = ["tests/enumeration", "tests/cli/test_enumerate_show.py", "tests/test_api.py",
+                     "tests/reliability/test_bad_input.py", "tests/families/test_shipped_grammars.py"]
 # The core modules and the tests that check them (a module not listed uses tests/<its subpackage>).
 TESTS: dict[str, list[str]] = {
     "archsearch/families/canonical.py": ["tests/enumeration/test_canonical.py",
@@ -28,6 +30,12 @@ TESTS: dict[str, list[str]] = {
                                          "tests/enumeration/test_counts.py", "tests/enumeration/test_burnside.py"],
     "archsearch/enumeration/diagrams.py": ["tests/enumeration"],
     "archsearch/enumeration/bruteforce.py": ["tests/enumeration/test_counts.py"],
+    # the axioms, the catalogue and the limits are read by the grammar, the CLI and the API as well
+    "archsearch/enumeration/axioms.py": ["tests/enumeration", "tests/grammar"],
+    "archsearch/enumeration/catalogue.py": ENUMERATION_USERS,
+    "archsearch/enumeration/limits.py": ENUMERATION_USERS,
+    "archsearch/enumeration/references.py": ENUMERATION_USERS,
+    "archsearch/enumeration/stability.py": ENUMERATION_USERS,
     # the export tests cannot run here: mutmut's trampolines make the copied model classes non-standalone
     "archsearch/train/model.py": ["tests/train"],
     "archsearch/search/study.py": ["tests/search"],

@@ -49,7 +49,7 @@ def stability(diagrams, axioms: Axioms, tokens: int, features: int, seed: int = 
         return Stability(True, None, 0, "no diagrams")
     v = max(g.n_vertices for g in diagrams)
     if tokens >= v and features >= v:
-        return Stability(True, None, n, f"yes (proved: N, C ≥ {v} vertex{'' if v == 1 else 'es'})")
+        return Stability(True, None, n, f"yes (proved: N, C ≥ {v} {'vertex' if v == 1 else 'vertices'})")
     if n > MAX_RANK_CHECK:
         return Stability(None, None, n, f"unknown: N = {tokens}, C = {features} below {v} vertices and "
                                         f"{n} terms too many to measure the rank")

@@ -71,3 +71,52 @@ def test_count_summary_reports_the_flag(features):
                       sizes=Sizes(tokens=8, features=features, rank=min(features, 64)))
     row = {r.order: r for r in count_summary(grammar)}[8]
     assert row.stable is (features == 256)
+
+
+def test_the_cap_on_measured_terms_is_inclusive(monkeypatch):
+    import archsearch.enumeration.stability as module
+
+    monkeypatch.setattr(module, "MAX_RANK_CHECK", 4)
+    four = connected_diagrams(Axioms(), 2)
+    assert len(four) == 4
+    assert stability(four, Axioms(), 2, 2).rank == 3  # 4 terms: at the cap, measured
+    assert stability((*four, four[0]), Axioms(), 2, 2).stable is None  # 5: above it
+
+
+def test_every_verdict_is_worded_exactly():
+    ax = Axioms()
+    assert stability((), ax, 1, 1) == stability([], ax, 5, 5)
+    assert stability((), ax, 1, 1).how == "no diagrams" and stability((), ax, 1, 1).stable is True
+    loop = [d for d in connected_diagrams(ax, 1) if d.n_vertices == 1]
+    assert stability(loop, ax, 1, 1).how == "yes (proved: N, C ≥ 1 vertex)"
+    st = stability(connected_diagrams(ax, 1), ax, 2, 2)
+    assert (st.stable, st.rank, st.count, st.how) == (True, None, 2, "yes (proved: N, C ≥ 2 vertices)")
+    st = stability(connected_diagrams(ax, 1), ax, 1, 1)
+    assert (st.stable, st.rank, st.how) == (False, 1, "no — rank 1 of 2 at N = 1, C = 1: 1 identity between terms")
+    st = stability(connected_diagrams(ax, 2), ax, 3, 1)  # measured at C = 1 < 3 vertices: still independent
+    assert (st.stable, st.rank, st.how) == (True, 4, "yes (rank 4 of 4 at N = 3, C = 1)")
+    st = stability(all_diagrams(SYMMETRIC_A, 4), SYMMETRIC_A, tokens=8, features=3)
+    assert st.how == "no — rank 77 of 79 at N = 8, C = 3: 2 identities between terms"
+    big = all_diagrams(ax, 6)
+    assert stability(big, ax, 4, 4).how == (f"unknown: N = 4, C = 4 below 12 vertices and {len(big)} terms too "
+                                           "many to measure the rank")
+    assert stability(connected_diagrams(ax, 1), ax, 2, 2).describe() == "yes (proved: N, C ≥ 2 vertices)"
+
+
+def test_saturation_counts_the_moment_tensors_of_each_vertex_type():
+    """Σ over vertex types of dim Sym^a(C)·dim Sym^b(C): real 0-0 has one vertex of degree 2, 0-1 two of
+    degree 1; complex 0~0 one vertex (1 out, 1 in), 0~1 one (1, 0) and one (0, 1)."""
+    from archsearch.enumeration.stability import _saturation
+
+    real = connected_diagrams(Axioms(), 1)
+    assert sorted(d.key for d in real) == ["0-0", "0-1"]
+    assert _saturation(real, Axioms(), 3) == 6 + 3  # Sym²(R³) + R³
+    assert _saturation(real[:1] if real[0].n_vertices == 1 else real[1:], Axioms(), 4) == 10
+    cx = Axioms(left="unitary", field="complex", connected=False)
+    complex_ = [d for d in all_diagrams(cx, 1)]
+    assert {d.key for d in complex_} == {"0~0"}
+    assert _saturation(complex_, cx, 3) == 9  # C³ ⊗ C³
+    perm_cx = Axioms(field="complex")
+    both = connected_diagrams(perm_cx, 1)
+    assert sorted(d.key for d in both) == ["0~0", "0~1"]
+    assert _saturation(both, perm_cx, 3) == 9 + 3 + 3
