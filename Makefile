@@ -48,12 +48,14 @@ bench: setup
 #   make mutation MODULE=archsearch/families/canonical.py
 #   make mutation MODULE=archsearch/compiler/plan.py FUNCTIONS="perm_to permute_expr"   (some functions only)
 #   make mutation MODULE=archsearch/search/study.py SURVIVORS=1   (re-check the last run's survivors)
+#   make mutation MODULE=archsearch/compiler/order.py TIMEOUT=1.5   (give up on slow mutants sooner)
 MODULE ?= archsearch/families/canonical.py
 FUNCTIONS ?=
 SURVIVORS ?=
+TIMEOUT ?=
 mutation: setup
 	$(BIN)/pip install -q -e '.[mutation]'
-	nice -n 15 $(BIN)/python tools/mutation.py $(MODULE) $(if $(FUNCTIONS),--only $(FUNCTIONS)) $(if $(SURVIVORS),--survivors)
+	nice -n 15 $(BIN)/python tools/mutation.py $(MODULE) $(if $(FUNCTIONS),--only $(FUNCTIONS)) $(if $(SURVIVORS),--survivors) $(if $(TIMEOUT),--timeout-multiplier $(TIMEOUT))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mutation

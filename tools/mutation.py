@@ -59,7 +59,7 @@ def tests_for(module: str) -> list[str]:
     return [str(Path("tests", *parts[1:-1]))] if len(parts) > 2 else ["tests"]
 
 
-def prepare(module: str, tests: list[str]) -> Path:
+def prepare(module: str, tests: list[str], timeout_multiplier: float = 5.0) -> Path:
     """The copy of the tracked files for ``module``, its pyproject.toml carrying the mutmut section."""
     work = ROOT / ".mutation" / module.replace("/", "-").removesuffix(".py")
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
@@ -80,7 +80,8 @@ def prepare(module: str, tests: list[str]) -> Path:
         f"only_mutate = {json.dumps([module])}",
         f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
-        "timeout_multiplier = 5.0",  # a mutant that loops forever is given up after 5x its tests' time
+        # mutmut gives a mutant 2 x multiplier x (its tests' CPU time + 1 s) of CPU time, then counts it killed
+        f"timeout_multiplier = {timeout_multiplier}",
         'also_copy = ["grammars", "tests", "docs", "benchmarks", "results", "README.md"]',
         "",
     ])
@@ -108,6 +109,9 @@ def main() -> int:
     parser.add_argument("--survivors", action="store_true",
                         help="re-run only the previous run's survivors, with the current tests (after adding tests)")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1: shared cores)")
+    parser.add_argument("--timeout-multiplier", type=float, default=5.0,
+                        help="a mutant may use 2 x this x its tests' CPU time (default 5; 1.5 for the compiler, "
+                             "whose mutated path searches can run for minutes)")
     args = parser.parse_args()
     module = args.module
     if not (ROOT / module).is_file() or not module.startswith("archsearch/") or not module.endswith(".py"):
@@ -123,7 +127,7 @@ def main() -> int:
         if not names:
             parser.error("no survivors recorded for this module: run it first")
         shutil.rmtree(work / "mutants")  # mutmut copies the tests once: start from the current ones
-    work = prepare(module, args.tests or tests_for(module))
+    work = prepare(module, args.tests or tests_for(module), args.timeout_multiplier)
     subprocess.run([mutmut, "run", "--max-children", str(args.max_children), *names], cwd=work)
     found = summary(work, mutmut)
     if args.only:

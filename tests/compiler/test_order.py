@@ -1,0 +1,177 @@
+"""compiler/order.py: every path computes the network (executed pair by pair against one einsum), the
+exact search finds the cheapest tree of the documented cost model (against all pairwise orders), and a
+disconnected network is contracted component by component, the component results smallest first."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from archsearch.compiler.order import EXACT_MAX, contraction_path, signature
+
+KINDS = "features"
+
+
+def run_path(inputs, output, path, arrays):
+    """Execute a path in opt_einsum's convention: each pair keeps the letters the rest or the output needs."""
+    ops = list(zip(inputs, arrays, strict=True))
+    for i, j in path:
+        assert 0 <= i < j < len(ops), (i, j, len(ops))
+        (sa, a), (sb, b) = ops[i], ops[j]
+        del ops[j], ops[i]
+        keep = set(output).union(*(s for s, _ in ops))
+        res = "".join(dict.fromkeys(c for c in sa + sb if c in keep))
+        ops.append((res, np.einsum(f"{sa},{sb}->{res}", a, b)))
+    ((s, t),) = ops
+    return np.einsum(f"{s}->{output}", t)
+
+
+def path_cost(inputs, output, path, size):
+    """The module docstring's cost: reduce what only one operand carries (its size), then the product
+    (the sizes of all indices of both)."""
+    ops = [frozenset(s) for s in inputs]
+    total = 0.0
+    for i, j in path:
+        a, b = ops[i], ops[j]
+        del ops[j], ops[i]
+        keep = frozenset(output).union(*ops)
+        for x, y in ((a, b), (b, a)):
+            if x - y - keep:
+                total += math.prod(size[c] for c in x)
+        a, b = a - (a - b - keep), b - (b - a - keep)
+        total += math.prod(size[c] for c in a | b)
+        ops.append((a | b) & keep)
+    return total
+
+
+def all_paths(n):
+    if n == 1:
+        yield ()
+        return
+    for i, j in itertools.combinations(range(n), 2):
+        for rest in all_paths(n - 1):
+            yield ((i, j), *rest)
+
+
+def random_network(rng, n, letters="abcdefgh"):
+    inputs = tuple("".join(rng.choice(list(letters), size=rng.integers(1, 4), replace=False)) for _ in range(n))
+    used = sorted(set("".join(inputs)))
+    output = "".join(c for c in used if rng.random() < 0.3)
+    return inputs, output
+
+
+def arrays_for(rng, inputs, size):
+    return [rng.standard_normal([int(size[c]) for c in s]) for s in inputs]
+
+
+@pytest.mark.parametrize("n", range(2, 12))
+def test_every_path_computes_the_network(n):
+    rng = np.random.default_rng(100 + n)
+    for _ in range(6):
+        inputs, output = random_network(rng, n)
+        size = {c: float(rng.integers(2, 5)) for c in set("".join(inputs))}
+        path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
+        assert len(path) == n - 1
+        arrays = arrays_for(rng, inputs, size)
+        want = np.einsum(",".join(inputs) + "->" + output, *arrays, optimize="greedy")  # numpy's own order
+        np.testing.assert_allclose(run_path(inputs, output, path, arrays), want, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_the_exact_search_is_the_cheapest_pairwise_tree(n):
+    rng = np.random.default_rng(7 * n)
+    for _ in range(8):
+        inputs, output = random_network(rng, n, letters="abcdef")
+        size = {c: float(rng.integers(2, 9)) for c in set("".join(inputs))}
+        path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
+        best = min(path_cost(inputs, output, p, size) for p in all_paths(n))
+        assert path_cost(inputs, output, path, size) == best, (inputs, output, size)
+
+
+OWN = "abcdefghijklmnopqrstuvwxy"
+
+
+def components_case(rng, groups, private_out):
+    """Chains with disjoint letters, every operand and the output also carrying the batch letter z; the
+    first ``private_out[k]`` letters of component k go to the output. The operands are shuffled, so a
+    component's operands are not adjacent (a lone operand may sit at position 1)."""
+    ops, out, pos = [], "z", 0
+    for g, n_out in zip(groups, private_out, strict=True):
+        own = OWN[pos:pos + g + 1]
+        pos += g + 1
+        ops += ["z" + own[k] + own[k + 1] for k in range(g)]
+        out += own[:n_out]
+    return tuple(ops[i] for i in rng.permutation(len(ops))), out
+
+
+def _component_of(s, groups):
+    pos, start = OWN.index(s[1]), 0
+    for k, g in enumerate(groups):
+        if pos < start + g + 1:
+            return k
+        start += g + 1
+    raise ValueError(s)
+
+
+CASES = [((3, 3, 3), (0, 0, 0)), ((2, 4, 3), (1, 0, 2)), ((4, 2, 2, 1), (0, 1, 2, 0)), ((1,) * 8, (0,) * 8),
+         ((3, 1, 3, 2), (1, 2, 2, 0)), ((1, 3, 1, 3), (1, 0, 1, 1)), ((2, 2, 2, 2), (2, 1, 0, 3))]
+PRIMES = (2, 3, 5, 7, 11, 13, 17)
+
+
+@pytest.mark.parametrize("groups,private_out", CASES, ids=[str(c[0]) + str(c[1]) for c in CASES])
+@pytest.mark.parametrize("seed", range(8))
+def test_components_are_contracted_one_by_one_then_smallest_first(groups, private_out, seed):
+    rng = np.random.default_rng(seed)
+    inputs, output = components_case(rng, groups, private_out)
+    assert len(inputs) > EXACT_MAX
+    size = {c: float(rng.integers(2, 6)) for c in set("".join(inputs))}
+    for c, p in zip(output[1:], PRIMES, strict=False):  # output letters of distinct prime sizes: the
+        size[c] = float(p)                              # component results differ in size, or are all z
+    path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
+    arrays = arrays_for(rng, inputs, size)
+    want = np.einsum(",".join(inputs) + "->" + output, *arrays, optimize="greedy")  # numpy's own order
+    np.testing.assert_allclose(run_path(inputs, output, path, arrays), want, rtol=1e-9)
+    # no pair mixes two components before every component is contracted to one tensor
+    owner = [_component_of(s, groups) for s in inputs]
+    left = list(groups)
+    for step, (i, j) in enumerate(path):
+        a, b = owner[i], owner[j]
+        del owner[j], owner[i]
+        if a == b and a >= 0:
+            left[a] -= 1
+            owner.append(a)
+        else:
+            assert all(n == 1 for n in left), f"step {step} mixes components before all are contracted"
+            owner.append(-1)
+    # the cost: each component's own optimum (its output: z and its letters the output carries), then the
+    # component results combined from the smallest up
+    subs = [tuple(s for s in inputs if _component_of(s, groups) == k) for k in range(len(groups))]
+    outs = ["z" + "".join(c for c in output[1:] if c in "".join(sub)) for sub in subs]
+    parts = sum(min(path_cost(sub, o, p, size) for p in all_paths(len(sub)))
+                for sub, o in zip(subs, outs, strict=True) if len(sub) > 1)
+    ranked = sorted(range(len(groups)), key=lambda k: math.prod(size[c] for c in outs[k]))
+    results = tuple(subs[k][0] if len(subs[k]) == 1 else outs[k] for k in ranked)
+    combine = ((0, 1), *((0, len(results) - 2 - t) for t in range(len(results) - 2)))
+    assert path_cost(inputs, output, path, size) == parts + path_cost(results, output, combine, size)
+
+
+def test_a_lone_operand_at_a_low_position_survives_three_combinations():
+    """Three chains and a lone operand (position 1, the largest result, so combined last): the ids of the
+    combined results must never collide with the lone operand's."""
+    inputs = ("zab", "zxy", "zbc", "zef", "zcd", "zfg", "zij", "zgh", "zjk")
+    output = "zxy"
+    size = dict.fromkeys("zabcdefghijk", 2.0) | {"x": 5.0, "y": 7.0}
+    path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
+    arrays = arrays_for(np.random.default_rng(1), inputs, size)
+    want = np.einsum(",".join(inputs) + "->" + output, *arrays, optimize="greedy")
+    np.testing.assert_allclose(run_path(inputs, output, path, arrays), want, rtol=1e-9)
+
+
+def test_signature_renames_letters_by_first_appearance():
+    assert signature(("ij", "jk"), "ik") == (("AB", "BC"), "AC", {"i": "A", "j": "B", "k": "C"})
+    letters = "".join(chr(ord("a") + k) for k in range(26)) + "".join(chr(ord("A") + k) for k in range(4))
+    sig, out, names = signature((letters,), "")
+    assert sig == ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcd",) and out == "" and len(set(names.values())) == 30
