@@ -170,6 +170,63 @@ def test_a_lone_operand_at_a_low_position_survives_three_combinations():
     np.testing.assert_allclose(run_path(inputs, output, path, arrays), want, rtol=1e-9)
 
 
+def greedy_reference(inputs, output, size):
+    """The documented greedy rule on sets: among pairs sharing an index (all pairs when none does), the
+    least (size change, cost, position) under the pre-reducing cost model; ties keep the first pair."""
+    ops = [frozenset(s) for s in inputs]
+    path = []
+    while len(ops) > 1:
+        best = None
+        for disjoint in (False, True):
+            for i, j in itertools.combinations(range(len(ops)), 2):
+                a, b = ops[i], ops[j]
+                if not disjoint and not a & b:
+                    continue
+                keep = frozenset(output).union(*(o for k, o in enumerate(ops) if k not in (i, j)))
+                cost, a2, b2 = 0.0, a, b
+                if a - b - keep:
+                    cost, a2 = cost + math.prod(size[c] for c in a), a - (a - b - keep)
+                if b - a - keep:
+                    cost, b2 = cost + math.prod(size[c] for c in b), b - (b - a - keep)
+                cost += math.prod(size[c] for c in a2 | b2)
+                res = (a2 | b2) & keep
+                prod = lambda x: math.prod(size[c] for c in x)  # noqa: E731
+                score = (prod(res) - prod(a) - prod(b), cost)
+                if best is None or score < best[0]:
+                    best = (score, i, j, res)
+            if best is not None:
+                break
+        _, i, j, res = best
+        path.append((i, j))
+        del ops[j], ops[i]
+        ops.append(res)
+    return tuple(path)
+
+
+def connected_network(rng, n, letters="abcdefghijkl"):
+    """n operands, each sharing a letter with an earlier one (one component), 1-3 letters each."""
+    inputs = ["".join(rng.choice(list(letters), size=2, replace=False))]
+    while len(inputs) < n:
+        link = rng.choice(list(set("".join(inputs))))
+        extra = "".join(c for c in rng.choice(list(letters), size=rng.integers(0, 4), replace=False) if c != link)
+        inputs.append(link + extra)
+    used = sorted(set("".join(inputs)))
+    return tuple(inputs), "".join(c for c in used if rng.random() < 0.25)
+
+
+@pytest.mark.parametrize("n", [EXACT_MAX + 1, EXACT_MAX + 2, EXACT_MAX + 4, EXACT_MAX + 6])
+def test_greedy_follows_its_documented_rule(n):
+    rng = np.random.default_rng(50 + n)
+    for _ in range(40):
+        inputs, output = connected_network(rng, n)
+        size = {c: float(rng.choice([2, 3, 4])) for c in set("".join(inputs))}  # small sizes: many ties
+        path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
+        assert path == greedy_reference(inputs, output, size), (inputs, output, size)
+        arrays = arrays_for(rng, inputs, size)
+        want = np.einsum(",".join(inputs) + "->" + output, *arrays, optimize="greedy")
+        np.testing.assert_allclose(run_path(inputs, output, path, arrays), want, rtol=1e-9)
+
+
 def test_signature_renames_letters_by_first_appearance():
     assert signature(("ij", "jk"), "ik") == (("AB", "BC"), "AC", {"i": "A", "j": "B", "k": "C"})
     letters = "".join(chr(ord("a") + k) for k in range(26)) + "".join(chr(ord("A") + k) for k in range(4))
