@@ -94,7 +94,7 @@ def count_summary(grammar: Grammar) -> list[CountRow]:
         if not even:
             total = 0
         elif ax.weights == "labelled":
-            total = len(all_diagrams(ax, d)) if d <= 4 else 0
+            total = len(all_diagrams(ax, d))  # d ≤ 4: connected_diagrams refuses labelled weights above
         else:
             total = totals[d - 1]
         listed = diagrams(ax, d) if even else ()
