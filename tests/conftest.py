@@ -34,14 +34,16 @@ def _fresh_caches_under_mutation():
     """Under mutmut (MUTANT_UNDER_TEST set) each mutant's tests run in a child forked from a process whose
     module caches hold what the unmutated code computed: empty them, or a mutant behind a cache never runs."""
     if os.environ.get("MUTANT_UNDER_TEST"):
-        diagrams = sys.modules.get("archsearch.enumeration.diagrams")
-        if diagrams is not None:
-            diagrams._CACHE.clear()
-        for name in ("archsearch.compiler.plan", "archsearch.compiler.block"):
-            module = sys.modules.get(name)
-            for value in vars(module).values() if module is not None else ():
-                if callable(getattr(value, "cache_clear", None)):
-                    value.cache_clear()
+        dict_caches = (("_CACHE", "archsearch.enumeration.diagrams"), ("_PAIR_SCORES", "archsearch.compiler.order"))
+        for attr, module_name in dict_caches:
+            module = sys.modules.get(module_name)
+            if module is not None:
+                getattr(module, attr).clear()
+        for name, module in list(sys.modules.items()):  # every lru_cache of the compiler (plan, order, cores, …)
+            if name.startswith("archsearch.compiler") and module is not None:
+                for value in vars(module).values():
+                    if callable(getattr(value, "cache_clear", None)):
+                        value.cache_clear()
     yield
 
 
