@@ -120,3 +120,13 @@ def test_saturation_counts_the_moment_tensors_of_each_vertex_type():
     both = connected_diagrams(perm_cx, 1)
     assert sorted(d.key for d in both) == ["0~0", "0~1"]
     assert _saturation(both, perm_cx, 3) == 9 + 3 + 3
+
+
+def test_complex_diagrams_are_measured_at_complex_inputs():
+    """Real inputs are a specialisation that loses rank for complex-field diagrams (X̄ = X): order 4 at
+    N = 2, C = 1 has rank 5 at complex X (3 at real X), order 6 at N = 3, C = 2 rank 24 (22)."""
+    ax = Axioms(field="complex")
+    assert diagram_rank(connected_diagrams(ax, 2), ax, 2, 1, np.random.default_rng(0)) == 5
+    assert diagram_rank(connected_diagrams(ax, 3), ax, 3, 2, np.random.default_rng(0)) == 24
+    st = stability(connected_diagrams(ax, 2), ax, tokens=2, features=1)
+    assert (st.stable, st.rank, st.count) == (False, 5, 8)
