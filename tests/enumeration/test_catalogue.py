@@ -66,6 +66,10 @@ def test_the_cap_is_refused_from_the_listed_count_when_nothing_predicts_it():
         enumerate_terms(grammar(max_order=2), max_terms=1)
     assert (err.value.terms, err.value.order, err.value.cap, err.value.estimated) == (2, 2, 1, False)
     assert len(enumerate_terms(grammar(max_order=2), max_terms=2)) == 2
+    # order 6 alone: extrapolated from 2, 4 as 8 ≤ 10, then 11 are found
+    with pytest.raises(TooManyTerms) as err:
+        enumerate_terms(grammar(min_order=6, max_order=6), max_terms=10)
+    assert (err.value.terms, err.value.order, err.value.estimated) == (11, 6, False)
 
 
 def test_an_inadmissible_family_is_refused():
@@ -85,5 +89,9 @@ def test_count_rows():
     assert none[0].stability.how == "no diagrams"
     labelled = count_summary(grammar(max_order=8, weights="labelled", connected=False))
     assert [r.total for r in labelled] == [2, 15, 203, 4140]  # Bell numbers: labelled edges are listed
+    all_ = count_summary(grammar(max_order=4, connected=False))  # both references, whichever is listed
+    assert [(r.source_connected, r.source_total) for r in all_] == [("OEIS A007719", "OEIS A007717")] * 2
+    odd = count_summary(grammar(min_order=1, max_order=1, right="none"))  # no even order at all
+    assert [(r.order, r.connected, r.total, r.gated) for r in odd] == [(1, 0, 0, 1)]
     bare = count_summary(grammar(max_order=4, left="orthogonal"))
     assert [(r.reference_connected, r.source_connected) for r in bare] == [(None, None), (None, None)]
