@@ -54,3 +54,4 @@ def test_published_all_diagram_counts_from_the_connected_ones():
     assert multiset_counts([2, 4, 11, 30, 95, 328]) == [2, 7, 23, 79, 274, 1003]  # A007719 → A007717
     assert multiset_counts([1] * 8) == list(PARTITION_NUMBERS[1:9])  # one trace per order → partitions
     assert multiset_counts([]) == []
+    assert all(type(n) is int for n in multiset_counts([2, 4, 11, 30])), "exact integers (printed in JSON)"
