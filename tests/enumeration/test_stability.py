@@ -9,7 +9,7 @@ import pytest
 from archsearch.enumeration.axioms import Axioms
 from archsearch.enumeration.catalogue import count_summary
 from archsearch.enumeration.diagrams import all_diagrams, connected_diagrams
-from archsearch.enumeration.stability import MAX_RANK_CHECK, diagram_rank, stability
+from archsearch.enumeration.stability import MAX_RANK_CHECK, Stability, diagram_rank, stability
 from archsearch.grammar.model import Grammar, Sizes
 
 SYMMETRIC_A = Axioms(weights="alphabet", alphabet=("A",), symmetric=frozenset("A"), connected=False)
@@ -86,7 +86,7 @@ def test_the_cap_on_measured_terms_is_inclusive(monkeypatch):
 def test_every_verdict_is_worded_exactly():
     ax = Axioms()
     assert stability((), ax, 1, 1) == stability([], ax, 5, 5)
-    assert stability((), ax, 1, 1).how == "no diagrams" and stability((), ax, 1, 1).stable is True
+    assert stability((), ax, 1, 1) == Stability(True, None, 0, "no diagrams")
     loop = [d for d in connected_diagrams(ax, 1) if d.n_vertices == 1]
     assert stability(loop, ax, 1, 1).how == "yes (proved: N, C ≥ 1 vertex)"
     st = stability(connected_diagrams(ax, 1), ax, 2, 2)
@@ -94,12 +94,12 @@ def test_every_verdict_is_worded_exactly():
     st = stability(connected_diagrams(ax, 1), ax, 1, 1)
     assert (st.stable, st.rank, st.how) == (False, 1, "no — rank 1 of 2 at N = 1, C = 1: 1 identity between terms")
     st = stability(connected_diagrams(ax, 2), ax, 3, 1)  # measured at C = 1 < 3 vertices: still independent
-    assert (st.stable, st.rank, st.how) == (True, 4, "yes (rank 4 of 4 at N = 3, C = 1)")
+    assert (st.stable, st.rank, st.count, st.how) == (True, 4, 4, "yes (rank 4 of 4 at N = 3, C = 1)")
     st = stability(all_diagrams(SYMMETRIC_A, 4), SYMMETRIC_A, tokens=8, features=3)
     assert st.how == "no — rank 77 of 79 at N = 8, C = 3: 2 identities between terms"
     big = all_diagrams(ax, 6)
-    assert stability(big, ax, 4, 4).how == (f"unknown: N = 4, C = 4 below 12 vertices and {len(big)} terms too "
-                                           "many to measure the rank")
+    assert stability(big, ax, 4, 4) == Stability(None, None, len(big), f"unknown: N = 4, C = 4 below 12 vertices "
+                                                 f"and {len(big)} terms too many to measure the rank")
     assert stability(connected_diagrams(ax, 1), ax, 2, 2).describe() == "yes (proved: N, C ≥ 2 vertices)"
 
 
