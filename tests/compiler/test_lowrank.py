@@ -10,7 +10,6 @@ force) and by evaluating them; the cost the enumerator reports without a program
 
 from __future__ import annotations
 
-import itertools
 import zlib
 
 import numpy as np
@@ -30,7 +29,6 @@ from archsearch.compiler.lowrank import (
     plan_lowrank,
     storage_order,
 )
-from archsearch.compiler.order import _pair, contraction_path, path_monomials
 from archsearch.compiler.plan import PlanSizes, plan_field
 from archsearch.enumeration.axioms import Axioms
 from archsearch.enumeration.diagrams import diagrams
@@ -158,53 +156,6 @@ def test_cost_without_program_equals_plan(term):
         assert sorted(order) == sorted(f"{p}_{s}" for p in f.parameters() for s in "qk")
 
 
-def _sequence_cost(inputs, output, seq, size):
-    ops = [frozenset(s) for s in inputs]
-    out = frozenset(output)
-    total = 0.0
-    for i, j in seq:
-        keep = out.union(*(o for n, o in enumerate(ops) if n not in (i, j)))
-        cost, res = _pair(ops[i], ops[j], keep, size)
-        total += cost
-        ops = [o for n, o in enumerate(ops) if n not in (i, j)] + [res]
-    return total
-
-
-def _all_sequences(n):
-    if n == 1:
-        yield ()
-        return
-    for i, j in itertools.combinations(range(n), 2):
-        for rest in _all_sequences(n - 1):
-            yield ((i, j), *rest)
-
-
-def _random_network(rng, n_ops):
-    letters = "abcdefg"
-    inputs = []
-    for _ in range(n_ops):
-        k = rng.integers(1, 4)
-        inputs.append("".join(sorted(rng.choice(list(letters), size=k, replace=False))))
-    used = sorted(set("".join(inputs)))
-    output = "".join(c for c in used if rng.random() < 0.3)
-    size = {c: float(rng.choice([1, 2, 3, 5, 11, 16, 64])) for c in used}
-    return tuple(inputs), output, size
-
-
-def test_exact_path_is_cheapest_and_correct():
-    rng = np.random.default_rng(_seed("order"))
-    for _ in range(60):
-        inputs, output, size = _random_network(rng, int(rng.integers(2, 7)))
-        kinds = {c: "token" for c in size}
-        path = contraction_path(inputs, output, size, kinds)
-        best = min(_sequence_cost(inputs, output, s, size) for s in _all_sequences(len(inputs)))
-        got = _sequence_cost(inputs, output, path, size)
-        assert got <= best * (1 + 1e-9), (inputs, output, size, path)
-        assert len(path_monomials(inputs, output, path, kinds)) >= len(path)
-        got_t, want = _evaluate(inputs, output, path, size)  # evaluating the path pairwise gives the einsum
-        assert torch.allclose(got_t, want, atol=1e-9, rtol=1e-9)
-
-
 ORDER8 = [t for t in _terms("real", 8) if t.order == 8]
 
 
@@ -222,52 +173,6 @@ def test_order8_programs_match_reference(term):
             y = m(x).numpy()
         ref = _reference(f, x, m.effective_weights())
         assert np.linalg.norm(y - ref) / np.linalg.norm(ref) < 1e-10, (term.key, sizes, seed)
-
-
-def _evaluate(inputs, output, path, size):
-    """The network contracted pair by pair along ``path`` (fresh float64 operands), and its einsum."""
-    shapes = [tuple(int(size[c]) for c in s) for s in inputs]
-    ts = [torch.randn(s, dtype=torch.float64) for s in shapes]
-    want = torch.einsum(",".join(inputs) + "->" + output, *ts)
-    ops = list(zip(inputs, ts, strict=True))
-    for i, j in path:
-        (a, ta), (b, tb) = ops[i], ops[j]
-        rest = [o for n, o in enumerate(ops) if n not in (i, j)]
-        keep = set(output).union(*(set(s) for s, _ in rest))
-        res = "".join(c for c in dict.fromkeys(a + b) if c in keep)
-        ops = [*rest, (res, torch.einsum(f"{a},{b}->{res}", ta, tb))]
-    (res, t), = ops
-    return torch.einsum(f"{res}->{output}", t), want
-
-
-def test_disconnected_paths_are_correct():
-    """Networks of 8–12 operands in several components besides the common letters: the path contracts
-    everything and evaluates to the einsum."""
-    rng = np.random.default_rng(_seed("components"))
-    for _ in range(40):
-        parts = []
-        letters = iter("abcdefghijklmnopqrstuvwx")
-        for _ in range(int(rng.integers(2, 4))):
-            own = [next(letters) for _ in range(3)]
-            for _ in range(int(rng.integers(2, 5))):
-                parts.append("zy" + "".join(sorted(rng.choice(own, size=2, replace=False))))
-        inputs = tuple(parts)
-        used = sorted(set("".join(inputs)))
-        output = "zy" + "".join(c for c in used if c not in "zy" and rng.random() < 0.15)
-        size = {c: float(rng.choice([1, 2, 3])) for c in used}
-        kinds = dict.fromkeys(size, "token")
-        path = contraction_path(inputs, output, size, kinds)
-        assert len(path) == len(inputs) - 1
-        got, want = _evaluate(inputs, output, path, size)
-        assert torch.allclose(got, want, atol=1e-9, rtol=1e-9), (inputs, output, path)
-
-
-def test_greedy_path_is_valid():
-    """Above the exact size the greedy path still contracts everything (evaluated)."""
-    inputs = ("ab", "bc", "cd", "de", "ef", "fg", "ga", "a")
-    size = dict.fromkeys("abcdefg", 3.0)
-    path = contraction_path(inputs, "", size, dict.fromkeys(size, "token"))
-    assert len(path) == len(inputs) - 1
 
 
 @pytest.mark.parametrize("field", ["real", "complex"])
@@ -294,59 +199,3 @@ def test_group_networks_are_the_groups():
             for tied in (False, True):
                 cores = field_cores(derive(term, field, tied))
                 assert group_networks(cores) == tuple((g.members, g.network) for g in groups(cores)), term.key
-
-
-def _greedy_on_sets(inputs, output, size):
-    """The greedy rule on index sets with _pair: of the pairs sharing an index (disjoint pairs only when none
-    does) the least (result size − input sizes, cost), the first such pair in order."""
-    ops = [frozenset(s) for s in inputs]
-    path = []
-
-    def volume(idx) -> float:
-        out = 1.0
-        for c in sorted(idx):
-            out *= size[c]
-        return out
-
-    while len(ops) > 1:
-        best = None
-        for disjoint in (False, True):
-            for i, j in itertools.combinations(range(len(ops)), 2):
-                a, b = ops[i], ops[j]
-                if not disjoint and not a & b:
-                    continue
-                keep = frozenset(output).union(*(o for k, o in enumerate(ops) if k not in (i, j)))
-                cost, res = _pair(a, b, keep, size)
-                key = (volume(res) - volume(a) - volume(b), cost)
-                if best is None or key < best[0]:
-                    best = (key, i, j, res)
-            if best is not None:
-                break
-        _, i, j, res = best
-        path.append((i, j))
-        ops.pop(j)
-        ops.pop(i)
-        ops.append(res)
-    return tuple(path)
-
-
-@pytest.mark.parametrize("table", [200_000, 10])
-def test_greedy_memo_makes_the_set_rules_choices(table, monkeypatch):
-    """The bitmask greedy (pair scores memoised while their letters' multiplicities stand, and shared across
-    networks with the same letter sizes; also with a tiny shared table, emptied all the time) chooses as the
-    rule on sets does, on random networks above the exact size (integer sizes: exact products)."""
-    from archsearch.compiler import order
-    from archsearch.compiler.order import EXACT_MAX, _greedy
-
-    monkeypatch.setattr(order, "_PAIR_SCORES_MAX", table)
-    rng = np.random.default_rng(7)
-    letters = "ABCDEFGHIJKLMNOP"
-    for _ in range(150):
-        n_letters = int(rng.integers(4, 12))
-        pool = letters[:n_letters]
-        size = {c: float(rng.choice([1, 2, 3, 4, 8])) for c in pool}
-        inputs = tuple("".join(sorted(set(rng.choice(list(pool), size=int(rng.integers(1, 4))))))
-                       for _ in range(int(rng.integers(EXACT_MAX + 1, 14))))
-        used = sorted(set("".join(inputs)))
-        output = "".join(c for c in used if rng.random() < 0.2)
-        assert _greedy(inputs, output, size) == _greedy_on_sets(inputs, output, size), (inputs, output, size)
