@@ -188,3 +188,15 @@ def is_invariant(fn, X: np.ndarray, transforms, rtol: float = 1e-10, scale: floa
 def abs_scale(term, X: np.ndarray, weights: dict) -> float:
     """Σ of |terms| of a diagram's potential (a bound on its size, the scale of its rounding error)."""
     return float(abs(potential(term, np.abs(X), {k: np.abs(v) for k, v in weights.items()})))
+
+
+def fields_at_random_inputs(term, field: str, seed: int):
+    """(field, X, weights) for the tied and the untied field of ``term``, at fresh random inputs."""
+    from archsearch.calculus import derive, random_weights
+
+    rng = np.random.default_rng(seed)
+    cplx = field == "complex"
+    X = random_x(rng, complex=cplx)
+    for tied in (True, False):
+        f = derive(term, field, tied)
+        yield f, X, random_weights(f, C, rng, complex=cplx)

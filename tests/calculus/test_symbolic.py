@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from calculus_helpers import NONPOLY, C, diagram_cases, random_x, rel_err
+from calculus_helpers import NONPOLY, diagram_cases, fields_at_random_inputs, random_x, rel_err
 
 from archsearch.calculus import derive, field_value, random_weights
 from archsearch.calculus.symbolic import Hadamard, OnesForm, Tr, param_display
@@ -108,12 +108,7 @@ def _evaluate(expr, X: np.ndarray, W: dict):
 @pytest.mark.parametrize("case", WORD_CASES, ids=[c[0] for c in WORD_CASES])
 def test_sympy_words_evaluate_to_the_field(case):
     _, d, field, _ = case
-    rng = np.random.default_rng(21)
-    cplx = field == "complex"
-    X = random_x(rng, complex=cplx)
-    for tied in (True, False):
-        f = derive(d, field, tied)
-        W = random_weights(f, C, rng, complex=cplx)
+    for f, X, W in fields_at_random_inputs(d, field, 21):
         assert rel_err(_evaluate(f.sympy(), X, W), field_value(f, X, W)) < 1e-12, f.unicode()
 
 

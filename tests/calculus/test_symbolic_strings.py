@@ -11,7 +11,7 @@ from functools import reduce
 import numpy as np
 import pytest
 import sympy as sp
-from calculus_helpers import diagram_cases, random_x, rel_err
+from calculus_helpers import diagram_cases, fields_at_random_inputs, random_x, rel_err
 
 from archsearch.calculus import derive, field_value, random_weights
 from archsearch.calculus.symbolic import Hadamard, Letter, OnesForm, Tp, Tr, _letter_string, _letter_sympy, nc
@@ -86,12 +86,8 @@ def text_value(text: str, X: np.ndarray, W: dict, real: bool) -> np.ndarray:
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_the_text_form_evaluates_to_the_field(case):
     _, d, field, _ = case
-    rng = np.random.default_rng(5)
     cplx = field == "complex"
-    X = random_x(rng, complex=cplx)
-    for tied in (True, False):
-        f = derive(d, field, tied)
-        W = random_weights(f, X.shape[1], rng, complex=cplx)
+    for f, X, W in fields_at_random_inputs(d, field, 5):
         assert rel_err(text_value(f.text(), X, W, not cplx), field_value(f, X, W)) < 1e-10, f.text()
         if not cplx:  # the reader takes X* for X^T on real X: the real field must print X^T, and no conj
             assert "X*" not in f.text() and "conj" not in f.text() and "X̄" not in f.unicode(), f.text()
