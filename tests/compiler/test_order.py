@@ -29,21 +29,32 @@ def run_path(inputs, output, path, arrays):
     return np.einsum(f"{s}->{output}", t)
 
 
+def volume(idx, size) -> float:
+    return math.prod(size[c] for c in idx)
+
+
+def pair(a, b, keep, size):
+    """(cost, result) of one pairwise product, as the module docstring states it: reduce what only one
+    operand carries and nothing else needs (that operand's size), then the product (the sizes of all the
+    indices of both); the result keeps what the rest or the output needs."""
+    cost = 0.0
+    for x, y in ((a, b), (b, a)):
+        if x - y - keep:
+            cost += volume(x, size)
+    a, b = a - (a - b - keep), b - (b - a - keep)
+    return cost + volume(a | b, size), (a | b) & keep
+
+
 def path_cost(inputs, output, path, size):
-    """The module docstring's cost: reduce what only one operand carries (its size), then the product
-    (the sizes of all indices of both)."""
+    """The documented cost of a whole path."""
     ops = [frozenset(s) for s in inputs]
     total = 0.0
     for i, j in path:
         a, b = ops[i], ops[j]
         del ops[j], ops[i]
-        keep = frozenset(output).union(*ops)
-        for x, y in ((a, b), (b, a)):
-            if x - y - keep:
-                total += math.prod(size[c] for c in x)
-        a, b = a - (a - b - keep), b - (b - a - keep)
-        total += math.prod(size[c] for c in a | b)
-        ops.append((a | b) & keep)
+        cost, res = pair(a, b, frozenset(output).union(*ops), size)
+        total += cost
+        ops.append(res)
     return total
 
 
@@ -63,6 +74,12 @@ def random_network(rng, n, letters="abcdefgh"):
     return inputs, output
 
 
+def letters_of(inputs) -> list[str]:
+    """The network's letters, sorted: random sizes drawn per letter are then the same in every process
+    (a set's order changes with the hash seed)."""
+    return sorted(set("".join(inputs)))
+
+
 def arrays_for(rng, inputs, size):
     return [rng.standard_normal([int(size[c]) for c in s]) for s in inputs]
 
@@ -72,7 +89,7 @@ def test_every_path_computes_the_network(n):
     rng = np.random.default_rng(100 + n)
     for _ in range(6):
         inputs, output = random_network(rng, n)
-        size = {c: float(rng.integers(2, 5)) for c in set("".join(inputs))}
+        size = {c: float(rng.integers(2, 5)) for c in letters_of(inputs)}
         path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
         assert len(path) == n - 1
         arrays = arrays_for(rng, inputs, size)
@@ -85,7 +102,7 @@ def test_the_exact_search_is_the_cheapest_pairwise_tree(n):
     rng = np.random.default_rng(7 * n)
     for _ in range(12 if n < 6 else 3):
         inputs, output = random_network(rng, n, letters="abcdefg")
-        size = {c: float(rng.choice([1, 2, 3, 5, 11, 16, 64])) for c in set("".join(inputs))}
+        size = {c: float(rng.choice([1, 2, 3, 5, 11, 16, 64])) for c in letters_of(inputs)}
         path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
         best = min(path_cost(inputs, output, p, size) for p in all_paths(n))
         assert path_cost(inputs, output, path, size) <= best * (1 + 1e-12), (inputs, output, size)
@@ -128,7 +145,7 @@ def test_components_are_contracted_one_by_one_then_smallest_first(groups, privat
     rng = np.random.default_rng(seed)
     inputs, output = components_case(rng, groups, private_out)
     assert len(inputs) > EXACT_MAX
-    size = {c: float(rng.integers(2, 6)) for c in set("".join(inputs))}
+    size = {c: float(rng.integers(2, 6)) for c in letters_of(inputs)}
     for c, p in zip(output[1:], PRIMES, strict=False):  # output letters of distinct prime sizes: the
         size[c] = float(p)                              # component results differ in size, or are all z
     path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
@@ -184,15 +201,8 @@ def greedy_reference(inputs, output, size):
                 if not disjoint and not a & b:
                     continue
                 keep = frozenset(output).union(*(o for k, o in enumerate(ops) if k not in (i, j)))
-                cost, a2, b2 = 0.0, a, b
-                if a - b - keep:
-                    cost, a2 = cost + math.prod(size[c] for c in a), a - (a - b - keep)
-                if b - a - keep:
-                    cost, b2 = cost + math.prod(size[c] for c in b), b - (b - a - keep)
-                cost += math.prod(size[c] for c in a2 | b2)
-                res = (a2 | b2) & keep
-                prod = lambda x: math.prod(size[c] for c in x)  # noqa: E731
-                score = (prod(res) - prod(a) - prod(b), cost)
+                cost, res = pair(a, b, keep, size)
+                score = (volume(res, size) - volume(a, size) - volume(b, size), cost)
                 if best is None or score < best[0]:
                     best = (score, i, j, res)
             if best is not None:
