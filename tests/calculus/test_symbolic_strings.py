@@ -38,18 +38,16 @@ def _word(text: str, X: np.ndarray, W: dict) -> np.ndarray:
 
 def _word_branch(text: str, X: np.ndarray, W: dict) -> np.ndarray:
     """Tr(w) and (1^T w 1) scalar factors, then the matrix word."""
-    rest, scale = text.replace("conj(X)", "conj[X]"), 1.0
-    while True:
-        m = re.match(r"Tr\(([^()]*)\) |\(1\^T ([^()]*) 1\) ", rest)
-        if m is None:
-            break
+    word = r"((?:[^()]|conj\(X\))*)"  # letters, conj(X) among them
+    rest, scale = text, 1.0
+    while m := re.match(rf"Tr\({word}\) |\(1\^T {word} 1\) ", rest):
         if m.group(1) is not None:
-            scale = scale * np.trace(_word(m.group(1).replace("conj[X]", "conj(X)"), X, W))
+            scale = scale * np.trace(_word(m.group(1), X, W))
         else:
-            scale = scale * _word(m.group(2).replace("conj[X]", "conj(X)"), X, W).sum()
+            scale = scale * _word(m.group(2), X, W).sum()
         rest = rest[m.end():]
-    assert "(" not in rest.replace("conj[X]", ""), f"unread factor in {text!r}"
-    return scale * _word(rest.replace("conj[X]", "conj(X)"), X, W)
+    assert "(" not in rest.replace("conj(X)", ""), f"unread factor in {text!r}"
+    return scale * _word(rest, X, W)
 
 
 def _index_branch(text: str, X: np.ndarray, W: dict, real: bool) -> np.ndarray:
