@@ -41,6 +41,11 @@ SPACE = {"width": (8, 16), "depth": (1, 2), "heads": (1, 2), "rank_frac": (0.5, 
          "lr": (1e-3, 3e-3, 1e-2), "max_terms": 3}
 
 
+def eval_every(steps: int) -> int:
+    """Six reports per trial: the pruners' rungs start at the first."""
+    return max(1, steps // 6)
+
+
 def curve(study: Any) -> list[tuple[int, float]]:
     """(training steps spent, best value so far) after each finished trial, in the order trials finished."""
     sign = 1.0 if study.directions[0].name == "MINIMIZE" else -1.0
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             start = time.perf_counter()
             study = run_search("grammars/permutation.toml", args.task, dict(args.task_option),
                                f"{method}-{seed}", None, steps=args.steps, batch_size=args.batch_size,
-                               train_options={"eval_every": max(1, args.steps // 6)}, space=SPACE,
+                               train_options={"eval_every": eval_every(args.steps)}, space=SPACE,
                                budget=f"{args.budget}steps", baseline=False, seed=seed, results_dir=studies,
                                progress=False, threads=1, workers=args.workers, mode="few", **choice)
             points = curve(study)
@@ -142,7 +147,7 @@ def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespac
         f"widths {SPACE['width']}, {args.steps} steps per "
         f"trial, a budget of {args.budget} training steps per search (pruned trials count what they trained), "
         f"{args.seeds} seeds per method. Multi-fidelity: TPE + {PRUNER_NAMES[args.pruner]} over the training steps "
-        f"(`--pruner {args.pruner}`, rungs from step {max(1, args.steps // 6)}, reduction factor 3); random: random "
+        f"(`--pruner {args.pruner}`, rungs from step {eval_every(args.steps)}, reduction factor 3); random: random "
         "sampling, no pruning.",
         "",
         "| method | final best (mean ± std) | trials per search | wall s per search |",

@@ -31,7 +31,7 @@ TESTS: dict[str, list[str]] = {
                                          "tests/enumeration/test_counts.py", "tests/enumeration/test_burnside.py"],
     "archsearch/enumeration/diagrams.py": ["tests/enumeration"],
     "archsearch/enumeration/bruteforce.py": ["tests/enumeration/test_counts.py"],
-    # the axioms, the catalogue and the limits are read by the grammar, the CLI and the API as well
+    # the axioms are read by the grammar as well; the catalogue and the limits by the CLI
     "archsearch/enumeration/axioms.py": ["tests/enumeration", "tests/grammar"],
     "archsearch/enumeration/catalogue.py": ENUMERATION_USERS,
     "archsearch/enumeration/limits.py": ENUMERATION_USERS,
@@ -50,6 +50,7 @@ TESTS: dict[str, list[str]] = {
     "archsearch/export/__init__.py": ["tests/export"],
     "archsearch/export/source.py": ["tests/export"],
 }
+TIMEOUT_MULTIPLIER = 5.0  # mutmut gives a mutant 2 x this x (its tests' CPU time + 1 s) of CPU time
 PYTEST_ARGS = ["-p", "no:xdist", "-p", "no:cacheprovider", "-m", "not slow", "-q", "-x"]
 
 
@@ -60,7 +61,7 @@ def tests_for(module: str) -> list[str]:
     return [str(Path("tests", *parts[1:-1]))] if len(parts) > 2 else ["tests"]
 
 
-def prepare(module: str, tests: list[str], timeout_multiplier: float = 5.0) -> Path:
+def prepare(module: str, tests: list[str], timeout_multiplier: float = TIMEOUT_MULTIPLIER) -> Path:
     """The copy of the tracked files for ``module``, its pyproject.toml carrying the mutmut section."""
     work = ROOT / ".mutation" / module.replace("/", "-").removesuffix(".py")
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
@@ -81,8 +82,7 @@ def prepare(module: str, tests: list[str], timeout_multiplier: float = 5.0) -> P
         f"only_mutate = {json.dumps([module])}",
         f"pytest_add_cli_args = {json.dumps(PYTEST_ARGS)}",
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}",
-        # mutmut gives a mutant 2 x multiplier x (its tests' CPU time + 1 s) of CPU time, then counts it killed
-        f"timeout_multiplier = {timeout_multiplier}",
+        f"timeout_multiplier = {timeout_multiplier}",  # past that a mutant counts as killed (a timeout)
         'also_copy = ["grammars", "tests", "docs", "benchmarks", "results", "README.md"]',
         "",
     ])
@@ -110,7 +110,7 @@ def main() -> int:
     parser.add_argument("--survivors", action="store_true",
                         help="re-run only the previous run's survivors, with the current tests (after adding tests)")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1: shared cores)")
-    parser.add_argument("--timeout-multiplier", type=float, default=5.0,
+    parser.add_argument("--timeout-multiplier", type=float, default=TIMEOUT_MULTIPLIER,
                         help="a mutant may use 2 x this x its tests' CPU time (default 5; 1.5 for the compiler, "
                              "whose mutated path searches can run for minutes)")
     args = parser.parse_args()

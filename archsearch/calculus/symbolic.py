@@ -43,6 +43,7 @@ _VERTEX_NAMES = "klmnpqrstuvwxyzabdefghi"  # j is the free token index, c the fr
 
 
 STYLES = ("unicode", "text", "latex")
+LINE_STYLES = STYLES[:2]  # the one-liners; LaTeX is printed by field_latex
 
 
 def _check_style(style: str, known: tuple[str, ...]) -> None:
@@ -340,7 +341,7 @@ def diagram_branch_sympy(branch: Branch, real: bool) -> sp.Expr:
 
 def branch_string(field: Field, branch: Branch, style: str = "unicode") -> str:
     """One branch as a unicode or ASCII ("text") one-liner (index form: the entry F_jc)."""
-    _check_style(style, STYLES[:2])
+    _check_style(style, LINE_STYLES)
     return branch.term.branch_string(branch, style, field.field == "real")
 
 
