@@ -66,12 +66,6 @@ class Core:
     out_factor: str
     kinds: tuple[tuple[str, str], ...]
 
-    def einsum(self) -> tuple[tuple[str, ...], str]:
-        return tuple(o.subscripts() for o in self.operands), BATCH + HEAD + self.output
-
-    def letter_kinds(self) -> dict[str, str]:
-        return {BATCH: "batch", HEAD: "head", **dict(self.kinds)}
-
     @property
     def slots(self) -> tuple[CoreOperand, ...]:
         return tuple(o for o in self.operands if o.kind == "slot")

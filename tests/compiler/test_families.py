@@ -416,3 +416,67 @@ def test_generated_source_is_lint_clean(tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_refusals_name_the_argument_and_the_reason():
+    """Each refusal's whole message (the tests above match a word of each)."""
+    cases = [
+        (lambda: family_source(Diagram.from_key("0-1.0-1"), "real", True, False, "Block"), TypeError,
+         "family_source compiles the non-diagram families, not Diagram (contraction diagrams go through the "
+         "contraction plans)"),
+        (lambda: family_source(Softmax(), "complex", True, False, "Block"), ValueError,
+         "softmax blocks are defined for the real field only (the potential is not a function of edges X W X*); "
+         "use field='real'"),
+        (lambda: family_source(Softmax(), "real", True, False, "class"), ValueError,
+         "class_name must be a Python identifier, not 'class'"),
+        (lambda: family_source(Softmax(), "real", True, False, "Block", branches="some"), ValueError,
+         "branches must be one of all, paper, not 'some'"),
+        (lambda: family_source(Entrywise("exp"), "real", True, False, "Block", branches="paper"), ValueError,
+         "branches='paper' (the standard-attention branch only) exists for the softmax term only"),
+    ]
+    for call, kind, message in cases:
+        with pytest.raises(kind) as err:
+            call()
+        assert str(err.value) == message
+
+
+@pytest.mark.parametrize("term", [Softmax(), Entrywise("exp"), Gated(3), Conic("relu")],
+                         ids=["lse", "f-exp", "gated3", "conic-relu"])
+def test_the_note_says_what_tying_means_causal_included(term):
+    """Tied and causal, a token-mixing block's note says its field is not a gradient (CAUSAL_TIE); otherwise the
+    note ends with the plain tied/untied sentence. Per-token blocks ignore causal."""
+    from archsearch.families.base import CAUSAL_TIE, tie_note
+
+    def words(text: str) -> str:  # the docstring wraps the note over lines
+        return " ".join(text.split())
+
+    for tied, causal in itertools.product([True, False], repeat=2):
+        source = words(family_source(term, "real", tied, causal, "Block"))
+        masked = tied and causal and term.mixes_tokens
+        assert (words(CAUSAL_TIE) in source) == masked, (tied, causal)
+        assert (words(tie_note(tied)) in source) == (not masked), (tied, causal)
+
+
+def test_imports_are_prepended_or_left_to_the_caller():
+    from archsearch.compiler.emit import module_imports
+
+    for term in (Softmax(), Conic("relu")):
+        body = family_source(term, "real", True, False, "Block", imports=False)
+        assert not body.lstrip().startswith(("import", "from"))
+        assert family_source(term, "real", True, False, "Block") == module_imports(body) + "\n\n" + body
+
+
+@pytest.mark.parametrize("tied, causal, kwargs", [(True, False, {}), (False, True, {}),
+                                                  (True, True, {"lowrank": False}),
+                                                  (False, False, {"branches": "paper"})])
+def test_family_class_is_the_class_family_source_writes(tied, causal, kwargs):
+    """family_class executes exactly family_source(…, imports=False, **kwargs) (the generated module is named by
+    a digest of its source) with math, torch and F preset, and defaults the class name to FamilyBlock."""
+    import hashlib
+
+    source = family_source(Softmax(), "real", tied, causal, "Attn", imports=False, **kwargs)
+    cls = family_class(Softmax(), "real", tied, causal, "Attn", **kwargs)
+    assert cls.__module__ == f"archsearch_generated_Attn_{hashlib.sha1(source.encode()).hexdigest()[:12]}"
+    block = cls(8, heads=2) if kwargs.get("lowrank") is False else cls(8, rank=4, heads=2)
+    assert block(torch.randn(2, 5, 8)).shape == (2, 5, 8)  # F.softmax / F.scaled_dot_product_attention resolve
+    assert family_class(Conic("relu"), "real", True, False).__name__ == "FamilyBlock"

@@ -1,0 +1,88 @@
+"""The cost column: ``term_cost`` and ``diagram_plan(cost_only=True)`` report what the compiled block runs,
+without generating code — and the rule that picks the general low-rank program over the gram one."""
+
+from __future__ import annotations
+
+import pytest
+
+from archsearch.calculus import derive
+from archsearch.compiler import compile_term
+from archsearch.compiler.block import GENERAL_MARGIN, GENERAL_SAVING, _clearly_cheaper, diagram_plan, term_cost
+from archsearch.compiler.plan import CostReport, PlanSizes
+from archsearch.enumeration.axioms import Axioms
+from archsearch.enumeration.diagrams import diagrams
+from archsearch.terms import Conic, Entrywise, Gated, Softmax
+
+SMALL = {"N": 11, "C": 32, "C_A": 16, "H": 2}  # the search's default trial
+
+
+def _connected(field: str, max_order: int):
+    ax = Axioms(left="perm", field=field, max_order=max_order, connected=True)
+    return [t for d in range(1, max_order // 2 + 1) for t in diagrams(ax, d)]
+
+
+PLAN_CASES = [(t, "real") for t in _connected("real", 6)] + [(t, "complex") for t in _connected("complex", 4)]
+
+
+@pytest.mark.parametrize("term, field", PLAN_CASES, ids=[f"{t.key}-{f}" for t, f in PLAN_CASES])
+def test_cost_only_plans_cost_what_the_plans_cost(term, field):
+    """``cost_only`` may skip building the program, never change its cost; sizes may be a mapping."""
+    for tied in (False, True):
+        f = derive(term, field, tied)
+        for causal in (False, True):
+            for lowrank in (True, False):
+                for sizes in (None, SMALL):
+                    plan = diagram_plan(f, causal, PlanSizes.of(sizes), lowrank)
+                    quick = diagram_plan(f, causal, sizes, lowrank, cost_only=True)
+                    assert quick.polynomial() == plan.polynomial(), (tied, causal, lowrank, sizes)
+                    assert quick.big_o() == plan.big_o()
+
+
+def test_diagram_plan_reads_its_sizes():
+    """A mapping of sizes is the plan at those sizes, not at the default ones (checked on the terms whose
+    cheapest program changes with the sizes)."""
+    small = {"N": 4, "C": 2048, "C_A": 1024, "H": 1}
+    differs = [t for t in _connected("real", 6)
+               if diagram_plan(derive(t, "real", False), False, small, True).polynomial()
+               != diagram_plan(derive(t, "real", False), False, None, True).polynomial()]
+    assert differs, "no term's plan depends on the sizes"
+    for t in differs:
+        g = derive(t, "real", False)
+        assert diagram_plan(g, False, small, True).polynomial() == diagram_plan(g, False, PlanSizes.of(small),
+                                                                                True).polynomial()
+
+
+TERM_CASES = ([(t, "real") for t in _connected("real", 4)] + [(t, "complex") for t in _connected("complex", 4)]
+              + [(t, "real") for t in (Softmax(), Entrywise("exp"), Conic("relu"), Gated(3))])
+
+
+@pytest.mark.parametrize("term, field", TERM_CASES, ids=[f"{t.key}-{f}" for t, f in TERM_CASES])
+def test_term_cost_is_the_compiled_blocks_cost(term, field):
+    for tied in (False, True):
+        for causal in (False, True):
+            for lowrank in (True, False):
+                for sizes in (None, SMALL):
+                    block = compile_term(term, field, tied, causal, sizes, lowrank)
+                    assert term_cost(term, field, tied, causal, sizes, lowrank) == block.cost, \
+                        (tied, causal, lowrank, sizes)
+
+
+class _Fixed(CostReport):
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def cost(self) -> float:
+        return self.value
+
+
+@pytest.mark.parametrize("general, special, cheaper", [
+    (1e6, 4e6 + 1, True),  # under a quarter and 3e6 saved
+    (1e6, 4e6, False),  # exactly a quarter: not under it
+    (100.0, 1e6 + 100, False),  # a quarter, but saves exactly GENERAL_SAVING: not more
+    (100.0, 1e6 + 101, True),
+    (1e7, 3e7, False),  # saves 2e7, but a third, not a quarter
+    (0.0, 1e6, False),  # free, but saves only 1e6
+])
+def test_the_general_program_must_be_clearly_cheaper(general, special, cheaper):
+    assert (GENERAL_MARGIN, GENERAL_SAVING) == (4.0, 1e6)
+    assert _clearly_cheaper(_Fixed(general), _Fixed(special)) is cheaper
