@@ -55,7 +55,7 @@ TIMEOUT_MULTIPLIER = 5.0
 # (not test_jit_script_is_not_supported: with the caches emptied per mutant a regenerated class meets TorchScript's
 # registry of the first one and fails with "Can't redefine method" before the reason the test checks)
 PYTEST_ARGS = ["-p", "no:xdist", "-p", "no:cacheprovider", "-m", "not slow", "-q", "-x",
-               "-k", "not test_jit_script_is_not_supported"]
+               "-k", "not test_jit_script_is_not_supported", "-o", "tmp_path_retention_count=1000000"]
 
 
 def tests_for(module: str) -> list[str]:
@@ -138,7 +138,15 @@ def main() -> int:
             parser.error(f"no {' or '.join(rerun)} mutants recorded for this module: run it first")
         shutil.rmtree(work / "mutants")  # mutmut copies the tests once: start from the current ones
     work = prepare(module, args.tests or tests_for(module), args.timeout_multiplier)
-    subprocess.run([mutmut, "run", "--max-children", str(args.max_children), *names], cwd=work)
+    # Each mutant runs in a child forked from mutmut's process, with that process's module globals: the studies
+    # tests/report/results_helpers.py built there live in a pytest numbered directory, which a later session
+    # would delete after three more sessions (every test then failing: every mutant "killed"). The run keeps
+    # its numbered directories under the copy, all of them, and removes them at the end.
+    temp_root = work / "pytest-tmp"
+    temp_root.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTEST_DEBUG_TEMPROOT": str(temp_root)}
+    subprocess.run([mutmut, "run", "--max-children", str(args.max_children), *names], cwd=work, env=env)
+    shutil.rmtree(temp_root, ignore_errors=True)
     found = summary(work, mutmut)
     if args.only:
         found = {status: [n for n in ns if any(f"{name}__mutmut_" in n for name in args.only)]

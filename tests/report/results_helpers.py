@@ -50,8 +50,10 @@ _BUILT: dict[str, Path] = {}
 
 
 def results_dir(tmp_path_factory: Any) -> Path:
-    """The results directory holding every study of :data:`STUDIES` (built on first use in this session)."""
-    if "root" not in _BUILT:
+    """The results directory holding every study of :data:`STUDIES` (built on first use in this session, and
+    again where it is gone: a test process forked by mutmut inherits the path from the session that built it,
+    whose numbered directory a later pytest session may have removed)."""
+    if "root" not in _BUILT or not _BUILT["root"].is_dir():
         _BUILT["root"] = build_studies(tmp_path_factory.mktemp("results"), STUDIES)
     return _BUILT["root"]
 

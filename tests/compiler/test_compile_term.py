@@ -1,5 +1,6 @@
-"""The cost column: ``term_cost`` and ``diagram_plan(cost_only=True)`` report what the compiled block runs,
-without generating code — and the rule that picks the general low-rank program over the gram one."""
+"""archsearch/compiler/block.py: compile_term's options and defaults; the cost column (``term_cost`` and
+``diagram_plan(cost_only=True)`` report what the compiled block runs, without generating code); the rule
+that picks the general low-rank program over the gram one."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import pytest
 from archsearch.calculus import derive
 from archsearch.compiler import compile_term
 from archsearch.compiler.block import GENERAL_MARGIN, GENERAL_SAVING, _clearly_cheaper, diagram_plan, term_cost
+from archsearch.compiler.lowrank import plan_lowrank
 from archsearch.compiler.plan import CostReport, PlanSizes
 from archsearch.enumeration.axioms import Axioms
 from archsearch.enumeration.diagrams import diagrams
-from archsearch.terms import Conic, Entrywise, Gated, Softmax
+from archsearch.terms import Conic, Diagram, Entrywise, Gated, Softmax
 
 SMALL = {"N": 11, "C": 32, "C_A": 16, "H": 2}  # the search's default trial
 
@@ -86,3 +88,31 @@ class _Fixed(CostReport):
 def test_the_general_program_must_be_clearly_cheaper(general, special, cheaper):
     assert (GENERAL_MARGIN, GENERAL_SAVING) == (4.0, 1e6)
     assert _clearly_cheaper(_Fixed(general), _Fixed(special)) is cheaper
+
+
+def test_defaults_and_options_reach_the_block():
+    """term_cost's and compile_term's defaults (real, untied, not causal, default sizes, low rank) agree, each
+    option changes the cost of a term whose cost depends on it, and build() defaults to one head."""
+    t = Diagram.from_key("0-2.1-2")
+    default = term_cost(t)
+    assert default == term_cost(t, "real", False, False, None, True) == compile_term(t).cost
+    for option in ({"tied": True}, {"causal": True}, {"lowrank": False}):
+        assert term_cost(t, **option) != default, option
+        assert term_cost(t, **option) == compile_term(t, **option).cost, option
+    assert term_cost(t, field="complex") == compile_term(t, field="complex").cost
+    block = compile_term(t)
+    assert block.naive is False and block.build(8).heads == 1
+    naive = compile_term(t, naive=True)
+    assert naive.naive is True and naive.cost != block.cost and naive.source != block.source
+
+
+def test_the_general_program_is_chosen_where_it_is_clearly_cheaper():
+    """At the default sizes the pooled term 0-2.1-2 runs the general low-rank program (pooling X before
+    projecting), which costs under a quarter of the gram program's."""
+    for tied in (False, True):
+        f = derive(Diagram.from_key("0-2.1-2"), "real", tied)
+        sizes = PlanSizes.of(None)
+        chosen, gram = diagram_plan(f, False, sizes, True), plan_lowrank(f, sizes)
+        assert gram.kind == "gram" and getattr(chosen, "kind", None) != "gram"
+        assert _clearly_cheaper(chosen, gram) and chosen.polynomial() == diagram_plan(f, False, sizes, True,
+                                                                                      cost_only=True).polynomial()
