@@ -104,6 +104,7 @@ def test_defaults_and_options_reach_the_block():
     assert block.naive is False and block.build(8).heads == 1
     naive = compile_term(t, naive=True)
     assert naive.naive is True and naive.cost != block.cost and naive.source != block.source
+    assert (block.class_name, naive.class_name) == ("Field_0_2_1_2_real_untied", "Field_0_2_1_2_real_untied_naive")
 
 
 def test_the_general_program_is_chosen_where_it_is_clearly_cheaper():
@@ -116,3 +117,39 @@ def test_the_general_program_is_chosen_where_it_is_clearly_cheaper():
         assert gram.kind == "gram" and getattr(chosen, "kind", None) != "gram"
         assert _clearly_cheaper(chosen, gram) and chosen.polynomial() == diagram_plan(f, False, sizes, True,
                                                                                       cost_only=True).polynomial()
+
+
+@pytest.mark.parametrize("key, tied, sizes", [
+    ("0-2.1-2", False, {"N": 1024, "C": 32, "C_A": 8, "H": 1}),  # general chosen; at the default sizes it costs more
+    ("0-2.1-2", True, {"N": 8192, "C": 32, "C_A": 64, "H": 1}),
+    ("0-2.1-3.2-3", False, {"N": 64, "C": 32, "C_A": 64, "H": 4}),
+])
+def test_the_general_program_at_other_sizes(key, tied, sizes):
+    """Where the general program wins at sizes other than the default, it is planned at those sizes, and the
+    cost column's shortcut (stop once the general program's steps reach a quarter of the gram one's) is
+    taken at those sizes too."""
+    from archsearch.compiler.plan import plan_field
+
+    f = derive(Diagram.from_key(key), "real", tied)
+    s = PlanSizes.of(sizes)
+    expected = plan_field(f, s, lowrank=True).polynomial()
+    assert diagram_plan(f, False, sizes, True).polynomial() == expected
+    assert diagram_plan(f, False, sizes, True, cost_only=True).polynomial() == expected
+    assert expected.sizes == s
+
+
+def test_causal_and_full_plans_are_planned_at_the_given_sizes():
+    from archsearch.compiler.causal import plan_causal
+    from archsearch.compiler.plan import plan_field
+
+    s = PlanSizes.of(SMALL)
+    for term in _connected("real", 6):
+        for tied in (False, True):
+            f = derive(term, "real", tied)
+            for lowrank in (True, False):
+                causal = diagram_plan(f, True, SMALL, lowrank)
+                assert causal.polynomial() == plan_causal(f, s, lowrank=lowrank, masked=False).polynomial()
+                assert causal.polynomial().sizes == s
+                if not lowrank:
+                    full = plan_field(f, s, lowrank=False)
+                    assert diagram_plan(f, False, SMALL, False).polynomial() == full.polynomial()

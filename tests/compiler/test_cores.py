@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from archsearch.calculus import derive
@@ -198,3 +199,61 @@ def test_a_core_whose_output_is_in_no_operand_is_refused():
     with pytest.raises(ValueError) as err:
         canonical(broken)
     assert str(err.value) == f"core of {core.branch}: output yz in no operand"
+
+
+def test_equal_texts_are_equal_networks():
+    """Two cores whose canonical forms have one text are one network: the same operands (kind, letters, leaf)
+    and the same output — so a group may run them as one program."""
+    by_text: dict[str, tuple] = {}
+    for core in _all_cores():
+        form = canonical(core)
+        network = (tuple((o.kind, o.idx, o.leaf) for o in form.operands), form.output, form.kinds)
+        assert by_text.setdefault(form.text, network) == network, form.text
+    assert len(by_text) > 100
+
+
+def _isomorphic(a, b) -> bool:
+    """Brute force: a letter bijection (tokens to tokens, ranks to ranks) taking a's operands (as a multiset of
+    kind, letters, leaf) and output to b's."""
+    kinds_a, kinds_b = dict(a.kinds), dict(b.kinds)
+    letters_a, letters_b = sorted(kinds_a), sorted(kinds_b)
+    if sorted(kinds_a.values()) != sorted(kinds_b.values()):
+        return False
+    target = (Counter((o.kind, o.idx, o.leaf) for o in b.operands), b.output)
+    for image in itertools.permutations(letters_b):
+        rename = dict(zip(letters_a, image, strict=True))
+        if any(kinds_a[c] != kinds_b[rename[c]] for c in letters_a):
+            continue
+        table = str.maketrans(rename)
+        mapped = (Counter((o.kind, o.idx.translate(table), o.leaf) for o in a.operands), a.output.translate(table))
+        if mapped == target:
+            return True
+    return False
+
+
+def test_canonical_texts_separate_exactly_the_non_isomorphic_networks():
+    """For the cores of the diagrams to order 4 and the same operands with every other output (a token and a
+    rank letter they carry): two networks share a text exactly when a letter bijection maps one onto the other."""
+    import dataclasses
+
+    variants = []
+    for term, field, tied in CASES:
+        if term.degree > 2:
+            continue
+        for core in field_cores(derive(term, field, tied)):
+            kinds = dict(core.kinds)
+            for t in (c for c in kinds if kinds[c] == "token"):
+                for r in (c for c in kinds if kinds[c] == "rank"):
+                    if any(t in o.idx for o in core.operands) and any(r in o.idx for o in core.operands):
+                        variants.append(dataclasses.replace(core, output=t + r))
+    assert len(variants) > 50
+    texts = [canonical(v).text for v in variants]
+    rng = np.random.default_rng(3)
+    pairs = [(i, j) for i in range(len(variants)) for j in range(i + 1, len(variants))
+             if texts[i] == texts[j] or rng.random() < 0.02]
+    separated = 0
+    for i, j in pairs:
+        iso = _isomorphic(variants[i], variants[j])
+        assert (texts[i] == texts[j]) == iso, (variants[i], variants[j])
+        separated += not iso
+    assert separated > 20

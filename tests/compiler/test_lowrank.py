@@ -199,3 +199,22 @@ def test_group_networks_are_the_groups():
             for tied in (False, True):
                 cores = field_cores(derive(term, field, tied))
                 assert group_networks(cores) == tuple((g.members, g.network) for g in groups(cores)), term.key
+
+
+def test_the_plan_is_the_cheapest_candidate():
+    """plan_lowrank keeps the cheapest (by score) of its candidates — batched, per-branch (tied fields), gram
+    (where eligible) — and each of them is the only cheapest for some field."""
+    won = set()
+    for term, field in CASES:
+        for tied in (False, True):
+            f = derive(term, field, tied)
+            if not lowrank_ok(f):
+                continue
+            for sizes in (SMALL, LARGE):
+                candidates = _candidates(f, sizes)
+                best = min(c.score() for c in candidates.values())
+                assert plan_lowrank(f, sizes).score() == best, (term.key, tied, sizes)
+                winners = [k for k, c in candidates.items() if c.score() == best]
+                if len(winners) == 1:
+                    won.add(winners[0])
+    assert won == {"batched", "per-branch", "gram"}

@@ -142,3 +142,19 @@ def test_plan_field_rejects_non_diagrams():
 
     with pytest.raises(TypeError, match="diagram"):
         plan_field(derive(Softmax(), "real"))
+
+
+@pytest.mark.parametrize("key, field", [("0-2.1-2", "real"), ("0~1.0~2", "complex")])
+def test_the_combo_variant_is_kept_where_it_is_cheapest(key, field):
+    """With full weights at the default sizes these pooled terms' cheapest plan comes from the variant that
+    orders each branch by dynamic programming on flops + intermediate sizes (opt_einsum's "combo"): every
+    flops-only variant costs over 30 times more."""
+    from archsearch.compiler.plan import _einsums, _plan_field, _variants
+
+    sizes = PlanSizes.of(None)
+    for tied in (True, False):
+        f = derive(Diagram.from_key(key), field, tied)
+        einsums = _einsums(f, False)
+        flops_only = min(_plan_field(f, einsums, sizes, v, False, False, False).cost()
+                         for v, combo in _variants(sizes, False, False) if not combo)
+        assert plan_field(f, sizes, lowrank=False).cost() * 30 < flops_only
