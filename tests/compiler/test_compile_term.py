@@ -105,6 +105,8 @@ def test_defaults_and_options_reach_the_block():
     naive = compile_term(t, naive=True)
     assert naive.naive is True and naive.cost != block.cost and naive.source != block.source
     assert (block.class_name, naive.class_name) == ("Field_0_2_1_2_real_untied", "Field_0_2_1_2_real_untied_naive")
+    causal, masked = compile_term(t, causal=True), compile_term(t, causal=True, naive=True)
+    assert "N²" in masked.cost and "N²" not in causal.cost  # the naive causal block: every branch a masked einsum
 
 
 def test_the_general_program_is_chosen_where_it_is_clearly_cheaper():
