@@ -1,0 +1,72 @@
+"""The generated block sources, word for word, against reviewed copies in tests/compiler/generated/.
+
+The numerical tests check what a block computes; this checks what it says — the docstrings, comments and
+layout users read in ``archsearch show`` and paste from ``archsearch export`` — so that no change to the code
+generators goes unseen. After an intended change, rewrite the copies and review their diff:
+
+    ARCHSEARCH_UPDATE_GENERATED=1 pytest tests/compiler/test_generated_sources.py
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from archsearch.compiler import compile_term
+from archsearch.compiler.families import family_source
+from archsearch.terms import Conic, Diagram, Entrywise, Gated, Softmax
+
+HERE = Path(__file__).parent / "generated"
+UPDATE = os.environ.get("ARCHSEARCH_UPDATE_GENERATED") == "1"
+
+
+def _cases() -> dict[str, str]:
+    """File name → generated source: every edge family variant, the per-token families, some diagrams."""
+    out: dict[str, str] = {}
+    edge = {"lse": Softmax(), "lse-tau": Softmax(0.5), "f-exp": Entrywise("exp")}
+    for (name, term), tied, causal, lowrank in itertools.product(edge.items(), [True, False], [True, False],
+                                                                 [True, False]):
+        tag = f"{name}-{'tied' if tied else 'untied'}{'-causal' if causal else ''}{'' if lowrank else '-full'}"
+        out[tag] = family_source(term, "real", tied, causal, "Block", lowrank)
+    for causal in (False, True):
+        out[f"lse-paper{'-causal' if causal else ''}"] = family_source(Softmax(), "real", False, causal, "Block",
+                                                                       branches="paper")
+    per_token = {"conic-relu": Conic("relu"), "conic-soc4": Conic("soc", 4), "conic-colu4": Conic("colu", 4),
+                 "gated3": Gated(3)}
+    for (name, term), tied in itertools.product(per_token.items(), [True, False]):
+        out[f"{name}-{'tied' if tied else 'untied'}"] = family_source(term, "real", tied, False, "Block")
+    out["gated3-untied-causal"] = family_source(Gated(3), "real", False, True, "Block")
+    for key, field, tied, causal in [("0-1.0-1", "real", False, False), ("0-1.0-1", "real", True, True),
+                                     ("0-2.1-2", "real", False, False), ("0-2.1-2", "real", False, True),
+                                     ("0-1.1-2.2-0", "real", True, False), ("0~1.0~1", "complex", False, False)]:
+        block = compile_term(Diagram.from_key(key), field=field, tied=tied, causal=causal)
+        out[f"diagram-{key.replace('~', 'o')}-{field}-{'tied' if tied else 'untied'}{'-causal' if causal else ''}"] = \
+            block.source
+    return out
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_generated_source_is_the_reviewed_one(name):
+    path = HERE / f"{name}.py.txt"
+    source = CASES[name]
+    if UPDATE:
+        HERE.mkdir(exist_ok=True)
+        path.write_text(source)
+    assert path.exists(), f"no reviewed copy {path.name}: run with ARCHSEARCH_UPDATE_GENERATED=1 and review it"
+    reviewed = path.read_text()
+    if source != reviewed:
+        diff = "".join(difflib.unified_diff(reviewed.splitlines(True), source.splitlines(True), "reviewed",
+                                            "generated", n=1))
+        pytest.fail(f"{name}: the generated source changed (ARCHSEARCH_UPDATE_GENERATED=1 rewrites the copies)\n"
+                    + diff[:4000])
+
+
+def test_no_reviewed_copy_is_left_over():
+    assert sorted(p.name for p in HERE.glob("*.py.txt")) == sorted(f"{n}.py.txt" for n in CASES)
