@@ -42,7 +42,8 @@ def _cases() -> dict[str, str]:
     out["gated3-untied-causal"] = family_source(Gated(3), "real", False, True, "Block")
     for key, field, tied, causal in [("0-1.0-1", "real", False, False), ("0-1.0-1", "real", True, True),
                                      ("0-2.1-2", "real", False, False), ("0-2.1-2", "real", False, True),
-                                     ("0-1.1-2.2-0", "real", True, False), ("0~1.0~1", "complex", False, False)]:
+                                     ("0-1.1-2.2-0", "real", True, False), ("0~1.0~1", "complex", False, False),
+                                     ("0-0.1-1", "real", False, False), ("0-1.2-3.2-3", "real", True, False)]:
         block = compile_term(Diagram.from_key(key), field=field, tied=tied, causal=causal)
         out[f"diagram-{key.replace('~', 'o')}-{field}-{'tied' if tied else 'untied'}{'-causal' if causal else ''}"] = \
             block.source
