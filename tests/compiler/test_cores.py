@@ -257,3 +257,37 @@ def test_canonical_texts_separate_exactly_the_non_isomorphic_networks():
         assert (texts[i] == texts[j]) == iso, (variants[i], variants[j])
         separated += not iso
     assert separated > 20
+
+
+def _component_count(core) -> int:
+    """Connected components of the network: operands joined by a shared letter, or by both carrying output
+    letters (a flood fill written out here)."""
+    ops = [set(o.idx) for o in core.operands]
+    out = set(core.output)
+    todo, seen, count = list(range(len(ops))), set(), 0
+    while todo:
+        start = todo.pop()
+        if start in seen:
+            continue
+        count += 1
+        stack = [start]
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            stack += [j for j in range(len(ops))
+                      if j not in seen and (ops[i] & ops[j] or (ops[i] & out and ops[j] & out))]
+    return count
+
+
+def test_the_text_has_one_part_per_component():
+    """canonical() puts each connected component in canonical form and joins their texts with '|': a
+    disconnected diagram's closed components are parts of their own."""
+    parts_seen = set()
+    for core in _all_cores():
+        parts = canonical(core).text.split("|")
+        assert len(parts) == _component_count(core), core
+        assert parts == sorted(parts)
+        parts_seen.add(len(parts))
+    assert max(parts_seen) >= 3
