@@ -138,3 +138,32 @@ def test_sections_of_lists_every_part_once():
     titles = [t for t, _ in sections_of([("BlockA", "x = 1\n"), ("BlockB", "y = 2\n")], [Plain])]
     assert titles == ["the file header", "block BlockA", "block BlockB", "task class Plain",
                       *(f"model object {name}" for name in MODEL_OBJECTS)]
+
+
+@pytest.mark.parametrize("handler, optional", [
+    ("except ImportError:", True),
+    ("except ModuleNotFoundError:", True),
+    ("except (ValueError, ImportError):", True),
+    ("except (ValueError, KeyError):", False),
+    ("except ValueError:", False),
+    ("except Exception:", False),
+])
+def test_an_optional_import_is_guarded_by_import_error(handler, optional):
+    """A top-level try that imports a package is optional only where a handler names ImportError (or
+    ModuleNotFoundError), alone or in a tuple; then check_standalone returns it instead of refusing the file."""
+    from archsearch.export.source import check_standalone
+
+    source = f"import torch\n\ntry:\n    import triton.language as tl\n{handler}\n    tl = None\n"
+    if optional:
+        assert check_standalone(source) == ["triton.language"]
+    else:
+        with pytest.raises(ExportError, match="imports 'triton.language'"):
+            check_standalone(source)
+    bare = "import torch\n\ntry:\n    import triton\nexcept:  # noqa: E722\n    triton = None\n"
+    with pytest.raises(ExportError, match="imports 'triton'"):  # a bare except guards more than an import
+        check_standalone(bare)
+
+
+def test_class_source_is_the_dedented_class_ending_in_one_newline():
+    text = class_source(Plain)
+    assert text.startswith("class Plain(torch.nn.Module):\n    def __init__") and text.endswith("name\n")
