@@ -291,3 +291,15 @@ def test_the_text_has_one_part_per_component():
         assert parts == sorted(parts)
         parts_seen.add(len(parts))
     assert max(parts_seen) >= 3
+
+
+def test_a_core_past_the_compilers_degree_is_refused():
+    """Diagrams of more than MAX_DEGREE edges go to the planned einsum, which refuses them by name."""
+    from archsearch.compiler.cores import branch_core
+    from archsearch.compiler.plan import MAX_DEGREE
+
+    term = Diagram.from_key(".".join(f"{k}-{k + 1}" for k in range(MAX_DEGREE + 1)))
+    f = derive(term, "real", True)
+    with pytest.raises(ValueError) as err:
+        branch_core(f.branches[0], f, (), f.parameter_sources())
+    assert str(err.value) == f"diagram {term.key} has 9 edges; the compiler supports at most {MAX_DEGREE}"
