@@ -45,8 +45,8 @@ def test_diagram_plan_reads_its_sizes():
     cheapest program changes with the sizes)."""
     small = {"N": 4, "C": 2048, "C_A": 1024, "H": 1}
     differs = [t for t in _connected("real", 6)
-               if diagram_plan(derive(t, "real", False), False, small, True).polynomial()
-               != diagram_plan(derive(t, "real", False), False, None, True).polynomial()]
+               if set(diagram_plan(derive(t, "real", False), False, small, True).polynomial().terms)
+               != set(diagram_plan(derive(t, "real", False), False, None, True).polynomial().terms)]
     assert differs, "no term's plan depends on the sizes"
     for t in differs:
         g = derive(t, "real", False)
