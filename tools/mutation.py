@@ -115,6 +115,8 @@ def main() -> int:
                         help="re-run only the previous run's survivors, with the current tests (after adding tests)")
     parser.add_argument("--timeouts", action="store_true",
                         help="re-run only the previous run's timeouts (e.g. with a larger --timeout-multiplier)")
+    parser.add_argument("--mutants", nargs="*", default=[],
+                        help="re-run these mutants by name (e.g. the survivors a run printed), with the current tests")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutants (default 1: shared cores)")
     parser.add_argument("--timeout-multiplier", type=float, default=TIMEOUT_MULTIPLIER,
                         help="a mutant may run this x (its tests' time + 1 s) of wall time, twice that of CPU "
@@ -131,7 +133,11 @@ def main() -> int:
     names = [f"{dotted}.x*{name}__mutmut_*" for name in args.only]
     work = ROOT / ".mutation" / module.replace("/", "-").removesuffix(".py")
     rerun = ["survived"] * args.survivors + ["timeout"] * args.timeouts
-    if rerun:
+    if args.mutants:
+        names = list(args.mutants)
+        rerun = ["named"]
+        shutil.rmtree(work / "mutants", ignore_errors=True)
+    elif rerun:
         found = summary(work, mutmut) if (work / "mutants").is_dir() else {}
         names = [name for status in rerun for name in found.get(status, [])]
         if not names:
