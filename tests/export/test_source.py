@@ -3,6 +3,7 @@ writes, and how the file is put together (section rules, the sections checked ag
 
 from __future__ import annotations
 
+import pprint
 import sys
 from types import SimpleNamespace
 
@@ -167,3 +168,80 @@ def test_an_optional_import_is_guarded_by_import_error(handler, optional):
 def test_class_source_is_the_dedented_class_ending_in_one_newline():
     text = class_source(Plain)
     assert text.startswith("class Plain(torch.nn.Module):\n    def __init__") and text.endswith("name\n")
+
+
+def _refusal(source: str, filename: str = "<export>") -> str:
+    from archsearch.export.source import check_standalone
+
+    with pytest.raises(ExportError) as err:
+        check_standalone(source, filename)
+    return str(err.value)
+
+
+def test_check_standalone_refusals_name_the_import_or_the_names():
+    from archsearch.export.source import check_standalone
+
+    assert _refusal("import math, numpy\n") == ("the exported code imports 'numpy' (only torch may be imported); "
+                                                "the code that does so must be made standalone")
+    assert _refusal("from . import sibling\n").startswith("the exported code imports ''")
+    assert _refusal("import safetensors\n").startswith("the exported code imports 'safetensors'")
+    assert _refusal("def load_model():\n    import numpy\n").startswith("the exported code imports 'numpy'")
+    assert check_standalone("def load_model():\n    from safetensors.torch import load_file\n    return load_file\n") \
+        == []
+    assert check_standalone("def load_block():\n    import safetensors\n    return safetensors\n") == []
+    assert _refusal("def f():\n    return g(h)\n\nx = k\n") == (
+        "the exported code refers to undefined name(s) g, h, k; the code that uses them is not standalone")
+    assert check_standalone('if __name__ == "__main__":\n    print(__file__)\n') == []
+    source = "try:\n    import triton, numpy.linalg\nexcept ImportError:\n    triton = None\n"
+    assert check_standalone(source) == ["numpy.linalg", "triton"]  # every module of the statement
+    with pytest.raises(SyntaxError) as err:
+        check_standalone("def (:\n", "exported model")
+    assert err.value.filename == "exported model"
+    with pytest.raises(SyntaxError) as err:
+        check_standalone("def (:\n")
+    assert err.value.filename == "<export>"
+
+
+@pytest.mark.parametrize("first, second, name", [
+    ("X = 1\n", "X = 2\n", "X"),  # an assignment
+    ("import os.path\n", "os = 3\n", "os"),  # an import binds its first name
+    ("import math as M\n", "M = 3\n", "M"),  # … or its alias
+    ("try:\n    import triton as G\nexcept ImportError:\n    pass\n", "G = 2\n", "G"),  # a try that imports
+    ("def f():\n    return 1\n", "def f():\n    return 2\n", "f"),
+])
+def test_check_sections_finds_one_name_bound_twice(first, second, name):
+    from archsearch.export.source import check_sections
+
+    with pytest.raises(ExportError) as err:
+        check_sections([("block A", first), ("block B", second)])
+    assert str(err.value) == (f"block B and block A both define {name!r} differently; the compiler must give "
+                              "module-level helpers of different blocks distinct names")
+    check_sections([("block A", first), ("block B", first)])  # the same code twice is fine
+
+
+def test_check_sections_ignores_imports_inside_other_statements():
+    from archsearch.export.source import check_sections
+
+    check_sections([("block A", "if True:\n    import math as H\n"), ("block B", "H = 1\n")])
+
+
+def test_literal_constants_one_line_or_one_item_per_line():
+    from archsearch.export.source import _literal
+
+    assert _literal("DEPTH", 2) == "DEPTH = 2\n"
+    short = {"b": 1, "a": [1, 2]}
+    assert _literal("SPACE", short) == "SPACE = {'b': 1, 'a': [1, 2]}\n"
+    at_limit = {"k": "x" * (110 - len("SPACE = {'k': ''}"))}
+    assert len(f"SPACE = {at_limit!r}") == 110 and _literal("SPACE", at_limit) == f"SPACE = {at_limit!r}\n"
+    over = {"k": "x" * (111 - len("SPACE = {'k': ''}"))}
+    assert _literal("SPACE", over) == f"SPACE = {{\n    'k': {over['k']!r},\n}}\n"
+    long_list = list(range(40))
+    assert _literal("ROWS", long_list) == f"ROWS = {long_list!r}\n"  # not a dict: one line however long
+    # values wrapped by pprint at width 100: one of 101 characters is wrapped, one of 86 is not (80 would)
+    wide, narrow = list(range(27)) + [0], list(range(24))
+    assert (len(repr(wide)), len(repr(narrow))) == (101, 86)
+    nested = {"b": wide, "a": narrow}
+    expected = ("SPACE = {\n    'a': " + pprint.pformat(narrow, width=100) + ",\n    'b': "
+                + pprint.pformat(wide, width=100) + ",\n}\n")
+    assert _literal("SPACE", nested) == expected
+    assert "\n" not in pprint.pformat(narrow, width=100) and "\n" in pprint.pformat(wide, width=100)
