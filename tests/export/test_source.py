@@ -245,3 +245,17 @@ def test_literal_constants_one_line_or_one_item_per_line():
                 + pprint.pformat(wide, width=100) + ",\n}\n")
     assert _literal("SPACE", nested) == expected
     assert "\n" not in pprint.pformat(narrow, width=100) and "\n" in pprint.pformat(wide, width=100)
+
+
+def test_refusals_of_unreadable_sources_and_broken_sections():
+    from archsearch.export.source import check_sections
+
+    with pytest.raises(ExportError) as err:
+        class_source(len)
+    assert str(err.value).startswith("cannot read the source of len: ")
+    with pytest.raises(ExportError) as err:
+        class_source(3)
+    assert str(err.value).startswith("cannot read the source of 3: ")
+    with pytest.raises(ExportError) as err:
+        check_sections([("block A", "x = 1\n"), ("block B", "def (:\n")])
+    assert str(err.value) == "block B: not valid Python (invalid syntax, line 1)"
