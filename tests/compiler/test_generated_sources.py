@@ -1,4 +1,5 @@
-"""The generated block sources, word for word, against reviewed copies in tests/compiler/generated/.
+"""The generated block sources and printed plans, word for word, against reviewed copies in
+tests/compiler/generated/.
 
 The numerical tests check what a block computes; this checks what it says — the docstrings, comments and
 layout users read in ``archsearch show`` and paste from ``archsearch export`` — so that no change to the code
@@ -47,13 +48,23 @@ def _cases() -> dict[str, Callable[[], str]]:
                                      ("0-2.1-2", "real", False, False), ("0-2.1-2", "real", False, True),
                                      ("0-1.1-2.2-0", "real", True, False), ("0~1.0~1", "complex", False, False),
                                      ("0-0.1-1", "real", False, False), ("0-1.2-3.2-3", "real", True, False)]:
-        out[f"diagram-{key.replace('~', 'o')}-{field}-{'tied' if tied else 'untied'}{'-causal' if causal else ''}"] = \
-            partial(_diagram_source, key, field, tied, causal)
+        name = f"{key.replace('~', 'o')}-{field}-{'tied' if tied else 'untied'}{'-causal' if causal else ''}"
+        out[f"diagram-{name}"] = partial(_diagram_source, key, field, tied, causal)
+        out[f"plans-{name}"] = partial(_plans_text, key, field, tied, causal)
+    out["plans-0-1.1-2.2-0-real-untied-causal"] = partial(_plans_text, "0-1.1-2.2-0", "real", False, True)
+    # a causal term with a cycle left out of its trees: masked einsums, not linear in N
+    out["plans-0-1.0-1.1-2.2-0-real-untied-causal"] = partial(_plans_text, "0-1.0-1.1-2.2-0", "real", False, True)
     return out
 
 
 def _diagram_source(key: str, field: str, tied: bool, causal: bool) -> str:
     return compile_term(Diagram.from_key(key), field=field, tied=tied, causal=causal).source
+
+
+def _plans_text(key: str, field: str, tied: bool, causal: bool) -> str:
+    """The printed plans (what ``archsearch show`` prints) of both weight kinds, full then low rank."""
+    block = compile_term(Diagram.from_key(key), field=field, tied=tied, causal=causal)
+    return "\n\n".join(str(plan) for plan in block.plans) + "\n"
 
 
 CASES = _cases()
