@@ -1,0 +1,70 @@
+"""Mutants planted by hand, one at a time: ``python tools/plant.py tools/planted_cached.py``.
+
+For the code mutmut does not mutate (decorated functions: every ``lru_cache``d planner). The spec file defines
+``MUTANTS = [(module path, exact old text, new text, [test paths]), …]``; each old text must occur exactly once.
+The tracked files are copied to a scratch directory, each mutant is applied there alone and its tests run
+(``-x``, slow tests left out); prints KILLED or alive per mutant and the count. The working tree is never
+changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_tree(dest: Path) -> None:
+    """The tracked files (and their symlinks) under ``dest``."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode()
+    for name in filter(None, files.split("\0")):
+        src, dst = ROOT / name, dest / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            if not dst.is_symlink():
+                dst.symlink_to(os.readlink(src))
+        elif src.is_file():
+            shutil.copy2(src, dst)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("spec", type=Path, help="a Python file defining MUTANTS")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant (past it: killed)")
+    args = parser.parse_args()
+    mutants = runpy.run_path(str(args.spec))["MUTANTS"]
+    with tempfile.TemporaryDirectory(prefix="archsearch-plant-") as tmp:
+        copy = Path(tmp)
+        copy_tree(copy)
+        env = {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": "1"}
+        killed = 0
+        for k, (module, old, new, tests) in enumerate(mutants):
+            text = (ROOT / module).read_text()
+            if text.count(old) != 1:
+                parser.error(f"mutant {k}: its old text occurs {text.count(old)} times in {module}")
+            (copy / module).write_text(text.replace(old, new))
+            try:
+                run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p",
+                                      "no:xdist", "-m", "not slow", *tests], cwd=copy, env=env, capture_output=True,
+                                     text=True, timeout=args.timeout)
+                dead, last = run.returncode != 0, (run.stdout.strip().splitlines() or [run.stderr[-200:]])[-1]
+            except subprocess.TimeoutExpired:
+                dead, last = True, f"timeout ({args.timeout:g} s)"
+            finally:
+                (copy / module).write_text(text)
+            killed += dead
+            print(f"{k:3d} {'KILLED' if dead else 'alive '} {module}: {old.strip()[:50]!r} -> {new.strip()[:50]!r} "
+                  f"| {last[:80]}", flush=True)
+    print(f"{killed} of {len(mutants)} killed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
