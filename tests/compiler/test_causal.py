@@ -349,3 +349,16 @@ def test_product_attention_takes_the_cheaper_of_two_equal_paths(dtype):
             assert rel_err(streamed.numpy(), want.detach().numpy()) < 1e-10, n
     finally:
         helpers["_causal_linear_attention"] = original
+
+
+def test_plan_causal_defaults_and_refusal():
+    """plan_causal plans low-rank weights by default (the full-weight plan of a pooled term costs more) and
+    refuses a non-diagram field by name."""
+    from archsearch.terms import Softmax
+
+    f = derive(Diagram.from_key("0-2.1-2"), "real", False)
+    assert plan_causal(f).polynomial() == plan_causal(f, lowrank=True).polynomial()
+    assert plan_causal(f).polynomial() != plan_causal(f, lowrank=False).polynomial()
+    with pytest.raises(TypeError) as err:
+        plan_causal(derive(Softmax(), "real", True))
+    assert str(err.value) == "plan_causal plans diagram fields"
