@@ -177,29 +177,9 @@ def _by_components(inputs, output, sizes, comps) -> tuple[tuple[int, int], ...]:
     return tuple(path)
 
 
-def _size(idx, size: dict[str, float]) -> float:
-    out = 1.0
-    for c in idx:
-        out *= size[c]
-    return out
-
-
-def _pair(a: frozenset, b: frozenset, keep: frozenset, size) -> tuple[float, frozenset]:
-    """(cost, result) of one pairwise product with the builder's pre-reductions."""
-    cost = 0.0
-    ra, rb = a - b - keep, b - a - keep
-    if ra:
-        cost += _size(a, size)
-        a = a - ra
-    if rb:
-        cost += _size(b, size)
-        b = b - rb
-    return cost + _size(a | b, size), (a | b) & keep
-
-
 def _exact(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
-    """Index sets as bitmasks (one bit per letter, in sorted letter order); the same splits, costs and
-    choices as evaluating :func:`_pair` on sets."""
+    """Index sets as bitmasks (one bit per letter, in sorted letter order); each pair costed by the model of
+    the module docstring (its reduces, then its product)."""
     n = len(inputs)
     bit = {c: 1 << k for k, c in enumerate(sorted(size))}
     sizes = [float(size[c]) for c in sorted(size)]
@@ -308,7 +288,7 @@ _PAIR_SCORES_MAX = 200_000
 
 
 def _greedy(inputs: tuple[str, ...], output: str, size) -> tuple[tuple[int, int], ...]:
-    """Index sets as bitmasks (one bit per letter); the same choice as evaluating :func:`_pair` on sets:
+    """Index sets as bitmasks (one bit per letter), each pair costed by the model of the module docstring:
     the pair sharing an index (disjoint pairs only when no pair shares one) with the least (size change,
     cost, position). A pair's score depends only on its two masks and which of their letters sit in two
     or three operands (``multi2``, ``multi3``); letters only ever leave operands, so each pair keeps its
