@@ -52,6 +52,7 @@ def _cases() -> dict[str, Callable[[], str]]:
         out[f"diagram-{name}"] = partial(_diagram_source, key, field, tied, causal)
         out[f"plans-{name}"] = partial(_plans_text, key, field, tied, causal)
     out["plans-0-1.1-2.2-0-real-untied-causal"] = partial(_plans_text, "0-1.1-2.2-0", "real", False, True)
+    out["plans-0-0-real-tied-causal"] = partial(_plans_text, "0-0", "real", True, True)  # a tree with no edge
     # a causal term with a cycle left out of its trees: masked einsums, not linear in N
     out["plans-0-1.0-1.1-2.2-0-real-untied-causal"] = partial(_plans_text, "0-1.0-1.1-2.2-0", "real", False, True)
     return out
