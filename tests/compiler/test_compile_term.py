@@ -5,25 +5,20 @@ that picks the general low-rank program over the gram one."""
 from __future__ import annotations
 
 import pytest
+from compiler_helpers import perm_diagrams
 
 from archsearch.calculus import derive
 from archsearch.compiler import compile_term
 from archsearch.compiler.block import GENERAL_MARGIN, GENERAL_SAVING, _clearly_cheaper, diagram_plan, term_cost
 from archsearch.compiler.lowrank import plan_lowrank
 from archsearch.compiler.plan import CostReport, PlanSizes
-from archsearch.enumeration.axioms import Axioms
-from archsearch.enumeration.diagrams import diagrams
 from archsearch.terms import Conic, Diagram, Entrywise, Gated, Softmax
 
 SMALL = {"N": 11, "C": 32, "C_A": 16, "H": 2}  # the search's default trial
 
 
-def _connected(field: str, max_order: int):
-    ax = Axioms(left="perm", field=field, max_order=max_order, connected=True)
-    return [t for d in range(1, max_order // 2 + 1) for t in diagrams(ax, d)]
-
-
-PLAN_CASES = [(t, "real") for t in _connected("real", 6)] + [(t, "complex") for t in _connected("complex", 4)]
+PLAN_CASES = ([(t, "real") for t in perm_diagrams("real", 6, connected=True)]
+              + [(t, "complex") for t in perm_diagrams("complex", 4, connected=True)])
 
 
 @pytest.mark.parametrize("term, field", PLAN_CASES, ids=[f"{t.key}-{f}" for t, f in PLAN_CASES])
@@ -44,7 +39,7 @@ def test_diagram_plan_reads_its_sizes():
     """A mapping of sizes is the plan at those sizes, not at the default ones (checked on the terms whose
     cheapest program changes with the sizes)."""
     small = {"N": 4, "C": 2048, "C_A": 1024, "H": 1}
-    differs = [t for t in _connected("real", 6)
+    differs = [t for t in perm_diagrams("real", 6, connected=True)
                if set(diagram_plan(derive(t, "real", False), False, small, True).polynomial().terms)
                != set(diagram_plan(derive(t, "real", False), False, None, True).polynomial().terms)]
     assert differs, "no term's plan depends on the sizes"
@@ -54,7 +49,8 @@ def test_diagram_plan_reads_its_sizes():
                                                                                 True).polynomial()
 
 
-TERM_CASES = ([(t, "real") for t in _connected("real", 4)] + [(t, "complex") for t in _connected("complex", 4)]
+TERM_CASES = ([(t, "real") for t in perm_diagrams("real", 4, connected=True)]
+              + [(t, "complex") for t in perm_diagrams("complex", 4, connected=True)]
               + [(t, "real") for t in (Softmax(), Entrywise("exp"), Conic("relu"), Gated(3))])
 
 
@@ -145,7 +141,7 @@ def test_causal_and_full_plans_are_planned_at_the_given_sizes():
     from archsearch.compiler.plan import plan_field
 
     s = PlanSizes.of(SMALL)
-    for term in _connected("real", 6):
+    for term in perm_diagrams("real", 6, connected=True):
         for tied in (False, True):
             f = derive(term, "real", tied)
             for lowrank in (True, False):

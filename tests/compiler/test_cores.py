@@ -12,21 +12,15 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from compiler_helpers import perm_diagrams
 
 from archsearch.calculus import derive
 from archsearch.compiler import cores as cores_module
 from archsearch.compiler.cores import _first_in_orbit, canonical, field_cores, group_networks, groups
-from archsearch.enumeration.axioms import Axioms
-from archsearch.enumeration.diagrams import diagrams
 from archsearch.terms import Diagram
 
-
-def _terms(field: str, max_order: int) -> list[Diagram]:
-    ax = Axioms(left="perm", field=field, max_order=max_order, connected=False)
-    return [t for d in range(1, max_order // 2 + 1) for t in diagrams(ax, d)]
-
-
-CASES = [(t, f, tied) for f, order in (("real", 6), ("complex", 6)) for t in _terms(f, order) for tied in (True, False)]
+CASES = [(t, f, tied) for f, order in (("real", 6), ("complex", 6)) for t in perm_diagrams(f, order)
+         for tied in (True, False)]
 
 
 def automorphisms(rep) -> list[tuple[int, ...]]:

@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from compiler_helpers import perm_diagrams
 
 from archsearch.calculus import derive, field_value
 from archsearch.compiler.block import _exec_source
@@ -30,20 +31,13 @@ from archsearch.compiler.lowrank import (
     storage_order,
 )
 from archsearch.compiler.plan import PlanSizes, plan_field
-from archsearch.enumeration.axioms import Axioms
-from archsearch.enumeration.diagrams import diagrams
 
 B, N, C, RANK, HEADS = 2, 5, 4, 3, 2
 SMALL = PlanSizes.of({"N": 11, "C": 32, "C_A": 16, "H": 2})  # the search's default trial
 LARGE = PlanSizes.of(None)  # N=1024, C=256, C_A=64, H=4
 
 
-def _terms(field: str, max_order: int):
-    ax = Axioms(left="perm", field=field, max_order=max_order, connected=False)
-    return [t for d in range(1, max_order // 2 + 1) for t in diagrams(ax, d)]
-
-
-CASES = [(t, "real") for t in _terms("real", 6)] + [(t, "complex") for t in _terms("complex", 4)]
+CASES = [(t, "real") for t in perm_diagrams("real", 6)] + [(t, "complex") for t in perm_diagrams("complex", 4)]
 
 
 def _seed(*parts) -> int:
@@ -146,7 +140,7 @@ def test_plan_order_follows_sizes():
     assert "N²" in small.cost_polynomial() and "N²" not in large.cost_polynomial()
 
 
-@pytest.mark.parametrize("term", _terms("real", 8)[:40], ids=lambda t: t.key)
+@pytest.mark.parametrize("term", perm_diagrams("real", 8)[:40], ids=lambda t: t.key)
 def test_cost_without_program_equals_plan(term):
     f = derive(term, "real", False)
     for sizes in (SMALL, LARGE):
@@ -156,7 +150,7 @@ def test_cost_without_program_equals_plan(term):
         assert sorted(order) == sorted(f"{p}_{s}" for p in f.parameters() for s in "qk")
 
 
-ORDER8 = [t for t in _terms("real", 8) if t.order == 8]
+ORDER8 = [t for t in perm_diagrams("real", 8) if t.order == 8]
 
 
 @pytest.mark.parametrize("term", ORDER8[::3], ids=lambda t: t.key)
@@ -182,7 +176,7 @@ def test_cores_read_off_the_edges_are_the_einsum_cores(field):
     from archsearch.compiler.causal import causal_tree
     from archsearch.compiler.cores import _branch_core_einsum, branch_core
 
-    for term in _terms(field, 8 if field == "real" else 6):
+    for term in perm_diagrams(field, 8 if field == "real" else 6):
         for tied in (False, True):
             f = derive(term, field, tied)
             for b in f.branches:
@@ -195,7 +189,7 @@ def test_group_networks_are_the_groups():
     from archsearch.compiler.cores import group_networks
 
     for field, order in (("real", 8), ("complex", 6)):
-        for term in _terms(field, order):
+        for term in perm_diagrams(field, order):
             for tied in (False, True):
                 cores = field_cores(derive(term, field, tied))
                 assert group_networks(cores) == tuple((g.members, g.network) for g in groups(cores)), term.key
