@@ -65,12 +65,11 @@ def tests_for(module: str) -> list[str]:
     return [str(Path("tests", *parts[1:-1]))] if len(parts) > 2 else ["tests"]
 
 
-def prepare(module: str, tests: list[str], timeout_multiplier: float = TIMEOUT_MULTIPLIER) -> Path:
-    """The copy of the tracked files for ``module``, its pyproject.toml carrying the mutmut section."""
-    work = ROOT / ".mutation" / module.replace("/", "-").removesuffix(".py")
+def copy_tracked(dest: Path) -> None:
+    """The tracked files of the working tree under ``dest`` (files already there and equal are left alone)."""
     files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
     for name in filter(None, files.decode().split("\0")):
-        src, dst = ROOT / name, work / name
+        src, dst = ROOT / name, dest / name
         if src.is_symlink():  # e.g. grammars -> archsearch/grammars: the same link in the copy
             if not dst.is_symlink():
                 dst.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +78,12 @@ def prepare(module: str, tests: list[str], timeout_multiplier: float = TIMEOUT_M
         if src.is_file() and (not dst.exists() or dst.read_bytes() != src.read_bytes()):
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
+
+
+def prepare(module: str, tests: list[str], timeout_multiplier: float = TIMEOUT_MULTIPLIER) -> Path:
+    """The copy of the tracked files for ``module``, its pyproject.toml carrying the mutmut section."""
+    work = ROOT / ".mutation" / module.replace("/", "-").removesuffix(".py")
+    copy_tracked(work)
     pyproject = (ROOT / "pyproject.toml").read_text()
     section = "\n".join([
         "", "[tool.mutmut]",
@@ -133,16 +138,16 @@ def main() -> int:
     names = [f"{dotted}.x*{name}__mutmut_*" for name in args.only]
     work = ROOT / ".mutation" / module.replace("/", "-").removesuffix(".py")
     rerun = ["survived"] * args.survivors + ["timeout"] * args.timeouts
+    rerunning = bool(args.mutants or rerun)  # named mutants only: the report keeps to them
     if args.mutants:
         names = list(args.mutants)
-        rerun = ["named"]
-        shutil.rmtree(work / "mutants", ignore_errors=True)
     elif rerun:
         found = summary(work, mutmut) if (work / "mutants").is_dir() else {}
         names = [name for status in rerun for name in found.get(status, [])]
         if not names:
             parser.error(f"no {' or '.join(rerun)} mutants recorded for this module: run it first")
-        shutil.rmtree(work / "mutants")  # mutmut copies the tests once: start from the current ones
+    if rerunning:
+        shutil.rmtree(work / "mutants", ignore_errors=True)  # mutmut copies the tests once: use the current ones
     work = prepare(module, args.tests or tests_for(module), args.timeout_multiplier)
     # Each mutant runs in a child forked from mutmut's process, with that process's module globals: the studies
     # tests/report/results_helpers.py built there live in a pytest numbered directory, which a later session
@@ -157,7 +162,7 @@ def main() -> int:
     if args.only:
         found = {status: [n for n in ns if any(f"{name}__mutmut_" in n for name in args.only)]
                  for status, ns in found.items()}
-    if rerun:
+    if rerunning:
         found = {status: [n for n in ns if n in names] for status, ns in found.items()}
     counts = {status: len(names) for status, names in sorted(found.items())}
     print(f"\n{module}: " + ", ".join(f"{status} {n}" for status, n in counts.items()))

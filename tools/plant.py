@@ -12,26 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import runpy
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def copy_tree(dest: Path) -> None:
-    """The tracked files (and their symlinks) under ``dest``."""
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.decode()
-    for name in filter(None, files.split("\0")):
-        src, dst = ROOT / name, dest / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if src.is_symlink():
-            if not dst.is_symlink():
-                dst.symlink_to(os.readlink(src))
-        elif src.is_file():
-            shutil.copy2(src, dst)
+from mutation import ROOT, copy_tracked  # tools/mutation.py: the script's own directory is on sys.path
 
 
 def main() -> int:
@@ -42,7 +28,7 @@ def main() -> int:
     mutants = runpy.run_path(str(args.spec))["MUTANTS"]
     with tempfile.TemporaryDirectory(prefix="archsearch-plant-") as tmp:
         copy = Path(tmp)
-        copy_tree(copy)
+        copy_tracked(copy)
         env = {**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": "1"}
         killed = 0
         for k, (module, old, new, tests) in enumerate(mutants):
