@@ -10,8 +10,9 @@ from compiler_helpers import perm_diagrams
 from archsearch.calculus import derive
 from archsearch.compiler import compile_term
 from archsearch.compiler.block import GENERAL_MARGIN, GENERAL_SAVING, _clearly_cheaper, diagram_plan, term_cost
+from archsearch.compiler.causal import plan_causal
 from archsearch.compiler.lowrank import plan_lowrank
-from archsearch.compiler.plan import CostReport, PlanSizes
+from archsearch.compiler.plan import CostReport, PlanSizes, plan_field
 from archsearch.terms import Conic, Diagram, Entrywise, Gated, Softmax
 
 SMALL = {"N": 11, "C": 32, "C_A": 16, "H": 2}  # the search's default trial
@@ -126,8 +127,6 @@ def test_the_general_program_at_other_sizes(key, tied, sizes):
     """Where the general program wins at sizes other than the default, it is planned at those sizes, and the
     cost column's shortcut (stop once the general program's steps reach a quarter of the gram one's) is
     taken at those sizes too."""
-    from archsearch.compiler.plan import plan_field
-
     f = derive(Diagram.from_key(key), "real", tied)
     s = PlanSizes.of(sizes)
     expected = plan_field(f, s, lowrank=True).polynomial()
@@ -137,9 +136,6 @@ def test_the_general_program_at_other_sizes(key, tied, sizes):
 
 
 def test_causal_and_full_plans_are_planned_at_the_given_sizes():
-    from archsearch.compiler.causal import plan_causal
-    from archsearch.compiler.plan import plan_field
-
     s = PlanSizes.of(SMALL)
     for term in perm_diagrams("real", 6, connected=True):
         for tied in (False, True):

@@ -15,8 +15,18 @@ import pytest
 from compiler_helpers import perm_diagrams
 
 from archsearch.calculus import derive
+from archsearch.calculus.evaluate import TOKEN_LETTERS
 from archsearch.compiler import cores as cores_module
-from archsearch.compiler.cores import _first_in_orbit, canonical, field_cores, group_networks, groups
+from archsearch.compiler.cores import (
+    _as_is,
+    _first_in_orbit,
+    branch_core,
+    canonical,
+    field_cores,
+    group_networks,
+    groups,
+)
+from archsearch.compiler.plan import MAX_DEGREE, RANK_LETTERS
 from archsearch.terms import Diagram
 
 CASES = [(t, f, tied) for f, order in (("real", 6), ("complex", 6)) for t in perm_diagrams(f, order)
@@ -133,8 +143,6 @@ def _renaming(core, form) -> dict[str, str]:
 def test_canonical_forms_rename_the_core_with_the_first_letters():
     """canonical(core) is the core with operands reordered and letters renamed one to one: tokens to i, j, …
     and ranks to R, S, … in order of first use, each letter keeping its kind."""
-    from archsearch.compiler.cores import _as_is
-
     count = 0
     for core in _all_cores():
         kinds = dict(core.kinds)
@@ -158,9 +166,6 @@ def test_canonical_forms_do_not_depend_on_letters_or_operand_order():
     fills an operand's place — its factor — may differ between operands of equal type and letters.)"""
     import dataclasses
     import random
-
-    from archsearch.calculus.evaluate import TOKEN_LETTERS
-    from archsearch.compiler.plan import RANK_LETTERS
 
     def network(form):
         return tuple((o.kind, o.idx, o.leaf) for o in form.operands)
@@ -289,9 +294,6 @@ def test_the_text_has_one_part_per_component():
 
 def test_a_core_past_the_compilers_degree_is_refused():
     """Diagrams of more than MAX_DEGREE edges go to the planned einsum, which refuses them by name."""
-    from archsearch.compiler.cores import branch_core
-    from archsearch.compiler.plan import MAX_DEGREE
-
     term = Diagram.from_key(".".join(f"{k}-{k + 1}" for k in range(MAX_DEGREE + 1)))
     f = derive(term, "real", True)
     with pytest.raises(ValueError) as err:

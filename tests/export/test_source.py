@@ -15,8 +15,11 @@ from archsearch.export.source import (
     MODEL_OBJECTS,
     ExportError,
     ModuleCall,
+    _literal,
     assemble,
     build_model_source,
+    check_sections,
+    check_standalone,
     class_source,
     record_call,
     sections_of,
@@ -152,8 +155,6 @@ def test_sections_of_lists_every_part_once():
 def test_an_optional_import_is_guarded_by_import_error(handler, optional):
     """A top-level try that imports a package is optional only where a handler names ImportError (or
     ModuleNotFoundError), alone or in a tuple; then check_standalone returns it instead of refusing the file."""
-    from archsearch.export.source import check_standalone
-
     source = f"import torch\n\ntry:\n    import triton.language as tl\n{handler}\n    tl = None\n"
     if optional:
         assert check_standalone(source) == ["triton.language"]
@@ -171,16 +172,12 @@ def test_class_source_is_the_dedented_class_ending_in_one_newline():
 
 
 def _refusal(source: str, filename: str = "<export>") -> str:
-    from archsearch.export.source import check_standalone
-
     with pytest.raises(ExportError) as err:
         check_standalone(source, filename)
     return str(err.value)
 
 
 def test_check_standalone_refusals_name_the_import_or_the_names():
-    from archsearch.export.source import check_standalone
-
     assert _refusal("import math, numpy\n") == ("the exported code imports 'numpy' (only torch may be imported); "
                                                 "the code that does so must be made standalone")
     assert _refusal("from . import sibling\n").startswith("the exported code imports ''")
@@ -210,8 +207,6 @@ def test_check_standalone_refusals_name_the_import_or_the_names():
     ("def f():\n    return 1\n", "def f():\n    return 2\n", "f"),
 ])
 def test_check_sections_finds_one_name_bound_twice(first, second, name):
-    from archsearch.export.source import check_sections
-
     with pytest.raises(ExportError) as err:
         check_sections([("block A", first), ("block B", second)])
     assert str(err.value) == (f"block B and block A both define {name!r} differently; the compiler must give "
@@ -220,14 +215,10 @@ def test_check_sections_finds_one_name_bound_twice(first, second, name):
 
 
 def test_check_sections_ignores_imports_inside_other_statements():
-    from archsearch.export.source import check_sections
-
     check_sections([("block A", "if True:\n    import math as H\n"), ("block B", "H = 1\n")])
 
 
 def test_literal_constants_one_line_or_one_item_per_line():
-    from archsearch.export.source import _literal
-
     assert _literal("DEPTH", 2) == "DEPTH = 2\n"
     short = {"b": 1, "a": [1, 2]}
     assert _literal("SPACE", short) == "SPACE = {'b': 1, 'a': [1, 2]}\n"
@@ -248,8 +239,6 @@ def test_literal_constants_one_line_or_one_item_per_line():
 
 
 def test_refusals_of_unreadable_sources_and_broken_sections():
-    from archsearch.export.source import check_sections
-
     with pytest.raises(ExportError) as err:
         class_source(len)
     assert str(err.value).startswith("cannot read the source of len: ")
