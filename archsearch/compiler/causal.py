@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import re
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from functools import reduce
@@ -253,9 +254,12 @@ _ZERO = Monomial(0, (0, 0, 0, 0))
 
 
 class _Program:
-    """Straight-line code with common subexpressions merged (same expression → same variable)."""
+    """Straight-line code with common subexpressions merged (same expression → same variable); a step's
+    inputs are the leaves (``leaves``, the caller's list, grown as it reads more) and the earlier outputs
+    its expression names."""
 
-    def __init__(self) -> None:
+    def __init__(self, leaves: list[str]) -> None:
+        self.leaves = leaves
         self.steps: list[Step] = []
         self.by_expr: dict[str, int] = {}
         self.users: dict[int, set[int]] = defaultdict(set)
@@ -272,8 +276,10 @@ class _Program:
             self.names.add(var)
             i = len(self.steps)
             self.by_expr[expr] = i
-            self.steps.append(Step(var, "causal", (), "", expr.replace("{out}", var), math.replace("{out}", var), cost,
-                                   1, extra))
+            code = expr.replace("{out}", var)  # (a state slot's name: the string "var")
+            read = tuple(dict.fromkeys(w for w in re.findall(r"[A-Za-z_]\w*", code)
+                                       if w in self.leaves or (w in self.names and w != var)))
+            self.steps.append(Step(var, "causal", read, "", code, math.replace("{out}", var), cost, 1, extra))
         self.users[i].add(self.branch)
         return self.steps[i].output
 
@@ -292,8 +298,9 @@ class _Program:
         )
 
 
-def _mono(coeff: int = 1, **powers: int) -> Monomial:
-    return Monomial(coeff, (powers.get("H", 0), powers.get("N", 0), powers.get("C", 0), powers.get("C_A", 0)))
+def _mono(coeff: int = 1, *, H: int, N: int, C: int = 0, C_A: int = 0) -> Monomial:
+    """coeff · H^H N^N C^C C_A^C_A: every step of the program is per head and per token (H and N given)."""
+    return Monomial(coeff, (H, N, C, C_A))
 
 
 def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = False) -> CausalFieldPlan:
@@ -306,8 +313,8 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
     rep = d.rep
     xc = leaf_names(field.field)["Xc"]  # "x" in the real field
     rank = "C_A" if lowrank else "C"
-    prog = _Program()
     leaves = ["x"]
+    prog = _Program(leaves)
     trees = tuple(causal_tree(b) for b in field.branches)
     fallback = PlanBuilder("u", sizes)
     fallback_results: list[str] = []

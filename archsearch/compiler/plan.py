@@ -219,8 +219,9 @@ class Polynomial:
 class Step:
     """One step of a plan: ``output = expr``.
 
-    kind:       "contract" (pairwise product), "reduce" (sum over axes of one operand) or "add"
-                (sum of same-shaped tensors, from cross-branch merging).
+    kind:       "contract" (pairwise product), "reduce" (sum over axes of one operand), "add"
+                (sum of same-shaped tensors, from cross-branch merging) or "causal" (a step of a causal
+                program: a projection, a scan or prefix sum, a per-token product; no subscripts).
     inputs:     the variables read (leaves: x, xc, ones, weight operands; or earlier outputs).
     subscripts: einsum form of the step, e.g. ``zia,zid->zad``.
     expr:       the torch expression computing it (what the generated code runs).

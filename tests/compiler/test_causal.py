@@ -362,3 +362,41 @@ def test_plan_causal_defaults_and_refusal():
     with pytest.raises(TypeError) as err:
         plan_causal(derive(Softmax(), "real", True))
     assert str(err.value) == "plan_causal plans diagram fields"
+
+
+def _names_read(expr: str) -> list[str]:
+    """The bare names a torch expression reads, in order of first appearance (Python's own parser)."""
+    import ast
+
+    nodes = [n for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)]
+    return list(dict.fromkeys(n.id for n in sorted(nodes, key=lambda n: n.col_offset)))
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["linear", "masked"])
+def test_causal_steps_record_what_they_read(masked):
+    """Every step of a causal program records its kind ("causal" for the program's own steps, the non-causal
+    planner's kinds with their subscripts for merged ones) and its inputs: exactly the leaves and earlier
+    outputs its expression reads (as Python parses it). The leaves start with x, and each is read."""
+    kinds = set()
+    for term, field in CASES[::3]:
+        f = derive(term, field, False)
+        for lowrank in (True, False):
+            plan = plan_causal(f, lowrank=lowrank, masked=masked)
+            assert plan.leaves[0] == "x", (term.key, plan.leaves)
+            earlier: set[str] = set()
+            read: set[str] = set()
+            for s in plan.steps:
+                known = [n for n in _names_read(s.expr) if n in plan.leaves or n in earlier]
+                if s.kind == "causal":
+                    assert s.subscripts == "" and s.inputs == tuple(known), (term.key, s.output, s.inputs, known)
+                else:
+                    assert s.kind in ("contract", "reduce", "add") and "->" in s.subscripts, (term.key, s)
+                    assert set(s.inputs) == set(known), (term.key, s.output, s.inputs, known)
+                kinds.add(s.kind)
+                read |= set(s.inputs)
+                earlier.add(s.output)
+            read |= {n for n in _names_read(plan.result) if n in plan.leaves}
+            assert set(plan.leaves) <= read, (term.key, set(plan.leaves) - read)
+    # the masked baseline is the non-causal planner's alone; the linear programs merge its steps for the
+    # branches without a token sum
+    assert kinds == ({"contract", "reduce"} if masked else {"causal", "contract", "reduce", "add"}), kinds

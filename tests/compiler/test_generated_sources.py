@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from archsearch.compiler import compile_term
+from archsearch.calculus import derive
+from archsearch.compiler import compile_term, plan_causal
 from archsearch.compiler.families import family_source
 from archsearch.terms import Conic, Diagram, Entrywise, Gated, Softmax
 
@@ -47,25 +48,42 @@ def _cases() -> dict[str, Callable[[], str]]:
     for key, field, tied, causal in [("0-1.0-1", "real", False, False), ("0-1.0-1", "real", True, True),
                                      ("0-2.1-2", "real", False, False), ("0-2.1-2", "real", False, True),
                                      ("0-1.1-2.2-0", "real", True, False), ("0~1.0~1", "complex", False, False),
-                                     ("0-0.1-1", "real", False, False), ("0-1.2-3.2-3", "real", True, False)]:
+                                     ("0-0.1-1", "real", False, False), ("0-1.2-3.2-3", "real", True, False),
+                                     ("0-1.1-1", "real", False, True),  # causal: a self-loop on a tree vertex
+                                     ("0-1.0-1", "real", False, True),  # causal untied: one batched scan
+                                     ("0-0.0-0", "real", False, False),  # slots laid out (slots, B, H, N, C_A)
+                                     # a causal term with a cycle left out of its trees: masked einsums
+                                     ("0-1.0-1.1-2.2-0", "real", False, True)]:
         name = f"{key.replace('~', 'o')}-{field}-{'tied' if tied else 'untied'}{'-causal' if causal else ''}"
         out[f"diagram-{name}"] = partial(_diagram_source, key, field, tied, causal)
         out[f"plans-{name}"] = partial(_plans_text, key, field, tied, causal)
     out["plans-0-1.1-2.2-0-real-untied-causal"] = partial(_plans_text, "0-1.1-2.2-0", "real", False, True)
     out["plans-0-0-real-tied-causal"] = partial(_plans_text, "0-0", "real", True, True)  # a tree with no edge
-    # a causal term with a cycle left out of its trees: masked einsums, not linear in N
-    out["plans-0-1.0-1.1-2.2-0-real-untied-causal"] = partial(_plans_text, "0-1.0-1.1-2.2-0", "real", False, True)
+    # the MLP term at short N: every core is its slot, one fused projection in and one out
+    out["diagram-0-0-real-untied-short"] = partial(_diagram_source, "0-0", "real", False, False, SHORT)
+    # the masked quadratic baseline of the benchmarks, at sizes where its pairwise products are lowered otherwise
+    out["masked-0-1.0-2.1-2-real-tied"] = partial(_masked_program, "0-1.0-2.1-2", {"N": 4096, "C": 8, "C_A": 2, "H": 1})
     return out
 
 
-def _diagram_source(key: str, field: str, tied: bool, causal: bool) -> str:
-    return compile_term(Diagram.from_key(key), field=field, tied=tied, causal=causal).source
+SHORT = {"N": 16, "C": 64, "C_A": 16, "H": 4}
+
+
+def _diagram_source(key: str, field: str, tied: bool, causal: bool, sizes: dict[str, int] | None = None) -> str:
+    return compile_term(Diagram.from_key(key), field=field, tied=tied, causal=causal, sizes=sizes).source
 
 
 def _plans_text(key: str, field: str, tied: bool, causal: bool) -> str:
     """The printed plans (what ``archsearch show`` prints) of both weight kinds, full then low rank."""
     block = compile_term(Diagram.from_key(key), field=field, tied=tied, causal=causal)
     return "\n\n".join(str(plan) for plan in block.plans) + "\n"
+
+
+def _masked_program(key: str, sizes: dict[str, int]) -> str:
+    """The masked causal program (``plan_causal(masked=True)``, low rank) of a tied real term: its printed
+    plan, then each step's torch expression and the result."""
+    plan = plan_causal(derive(Diagram.from_key(key), "real", True), sizes, masked=True)
+    return "\n".join([str(plan), "", *(f"{s.output} = {s.expr}" for s in plan.steps), f"result = {plan.result}", ""])
 
 
 CASES = _cases()

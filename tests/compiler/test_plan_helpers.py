@@ -105,6 +105,48 @@ def test_lower_on_random_contractions():
     assert seen == {"matmul", "einsum", "broadcast"}
 
 
+def test_lower_broadcasts_a_batched_product_only_when_it_stays_small():
+    """A product batched over a kept letter that is not the batch or head letter: ``_lower`` writes the
+    broadcast product ``(a * b).sum(-1)`` exactly when rows·inner·cols ≤ 2·max(rows·inner, inner·cols,
+    rows·cols) (rows: a's own letters, cols: b's, inner: the summed ones; a letter missing from the sizes
+    counts 1), and einsum otherwise. Checked against that rule at random sizes, on both sides of the
+    bound and at equality, by the exact expression written."""
+    rng = random.Random(3)
+    torch.manual_seed(3)
+    cases = [  # (a, b, kept): t is the batched letter
+        ("itk", "tkj", "tij"), ("tk", "tk", "t"), ("itk", "tk", "ti"), ("tk", "tkj", "tj"),
+        ("ptqk", "tkrs", "tpqrs"), ("ptqkl", "tklrs", "tpqrs"), ("itk", "tkl", "tikl"),
+    ]
+    sides = set()
+    for a, b, kept in cases:
+        for trial in range(40):
+            size = {c: rng.choice([1, 2, 3, 4, 8]) for c in a + b}
+            if trial == 0:
+                size = {c: 2 for c in a + b}  # at equality for one row, inner and column letter: 8 ≤ 2 · 4
+            elif trial == 1:
+                size = {c: 3 for c in a + b}  # 27 > 18: einsum; (a bound of 3 · 9 would broadcast)
+            out, expr, is_mm = _lower(a, b, frozenset(kept), size)
+            assert not is_mm and sorted(out) == sorted(kept), (a, b, out, expr)
+
+            rows = int(np.prod([size[c] for c in a if c not in b]))
+            cols = int(np.prod([size[c] for c in b if c not in a]))
+            inner = int(np.prod([size[c] for c in a if c in b and c not in kept]))
+            broadcast = rows * inner * cols <= 2 * max(rows * inner, inner * cols, rows * cols)
+            assert ("einsum" not in expr) == broadcast, (a, b, size, expr)
+            summed = [c for c in a if c in b and c not in kept]
+            if broadcast:
+                assert expr.count(" * ") == 1
+                dims = -1 if len(summed) == 1 else tuple(range(-len(summed), 0))
+                assert expr.endswith(f".sum({dims})") if summed else ".sum(" not in expr, expr
+            sides.add(broadcast)
+            ta, tb = (torch.randn(*(size[c] for c in s), dtype=torch.float64) for s in (a, b))
+            torch.testing.assert_close(_run(expr, ta, tb), torch.einsum(f"{a},{b}->{out}", ta, tb), rtol=1e-12,
+                                       atol=1e-12)
+    assert sides == {True, False}
+    # without sizes every letter counts 1: the broadcast product, even for four row, inner and column letters
+    assert "einsum" not in _lower("tpqkl", "tklrs", frozenset("tpqrs"))[1]
+
+
 def test_wiring_names_a_contraction_up_to_renaming():
     """``_wiring`` keys common subexpressions: renaming the letters leaves it unchanged, it evaluates to the
     same contraction, and a different output order gives a different key."""
