@@ -400,3 +400,23 @@ def test_causal_steps_record_what_they_read(masked):
     # the masked baseline is the non-causal planner's alone; the linear programs merge its steps for the
     # branches without a token sum
     assert kinds == ({"contract", "reduce"} if masked else {"causal", "contract", "reduce", "add"}), kinds
+
+
+@pytest.mark.parametrize("key", ["0-0.1-1", "0-0.1-1.2-2", "0-1.2-2.3-3", "0-1.0-1.2-2"])
+def test_disconnected_terms_hang_every_component(key):
+    """A product of traces: every component the opened edge's vertex does not reach hangs below the root as
+    its own prefix sum (two or three of them at once), equal to the masked reference."""
+    term = Diagram.from_key(key)
+    seed = _seed("disconnected", key)
+    torch.manual_seed(seed)
+    for tied in (True, False):
+        f = derive(term, "real", tied)
+        trees = [causal_tree(b) for b in f.branches]
+        assert max(sum(1 for v in t.order if t.parent[v] == t.root and not t.tree_edges[v]) for t in trees) >= 1
+        block = compile_term(term, "real", tied=tied, causal=True)
+        for rank in (None, RANK):
+            m = block.build(C, rank=rank, heads=2, dtype=torch.float64)
+            x = torch.randn(B, N, C, dtype=torch.float64)
+            with torch.no_grad():
+                got = m(x).numpy()
+            assert rel_err(got, reference(f, x, m.effective_weights())) < 1e-10, (key, tied, rank, seed)
