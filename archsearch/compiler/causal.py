@@ -403,10 +403,9 @@ def plan_causal(field: Field, sizes=None, lowrank: bool = True, masked: bool = F
                     continue
                 qs, ks = zip(*(factors_of(b, i, rep[i].src == v) for i in edges), strict=True)
                 m = len(edges)
-                both = {rank: m}
-                if vec:  # values at the message's width: C_A in low rank (the output factor comes last)
-                    (key,) = width
-                    both[key] = both.get(key, 0) + 1
+                # keys at the rank width, m factors; values at the message's width too when it carries the half
+                # vector (that width is the rank width: C_A in low rank, the output factor comes last)
+                both = {rank: m + vec}
                 names = " ".join(f"G{i + 1}" for i in edges)
                 chunk_terms: tuple[Monomial, ...] = (_mono(coeff=CHUNK, H=1, N=1, **{rank: m}),
                                                      _mono(coeff=CHUNK, H=1, N=1, **dv))

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from archsearch.calculus import derive
-from archsearch.compiler import CausalFieldPlan, causal_reference, causal_tree, compile_term, plan_causal
+from archsearch.compiler import CausalFieldPlan, causal_reference, causal_tree, compile_term, plan_causal, plan_field
 from archsearch.enumeration import enumerate_terms
 from archsearch.enumeration.axioms import Axioms
 from archsearch.enumeration.diagrams import diagrams
@@ -420,3 +420,23 @@ def test_disconnected_terms_hang_every_component(key):
             with torch.no_grad():
                 got = m(x).numpy()
             assert rel_err(got, reference(f, x, m.effective_weights())) < 1e-10, (key, tied, rank, seed)
+
+
+@pytest.mark.parametrize("key", ["0-0", "0-0.0-0", "0~0.0~0"])
+def test_one_vertex_terms_are_planned_as_the_non_causal_field(key):
+    """A term on one vertex sums no token in any branch: its causal program is the non-causal plan at the
+    same sizes, step for step (for 0-0 at short N that plan differs from the default sizes' plan)."""
+    term = Diagram.from_key(key)
+    field = "complex" if "~" in key else "real"
+    for tied in (True, False):
+        f = derive(term, field, tied)
+        assert not any(causal_tree(b).masks() for b in f.branches)
+        for sizes in ({"N": 16, "C": 64, "C_A": 16, "H": 4}, {"N": 4096, "C": 8, "C_A": 2, "H": 1}, None):
+            for lowrank in (True, False):
+                causal, full = plan_causal(f, sizes, lowrank), plan_field(f, sizes, lowrank)
+                assert [(s.output, s.expr, s.cost, s.shared) for s in causal.steps] == \
+                    [(s.output, s.expr, s.cost, s.shared) for s in full.steps], (key, tied, sizes, lowrank)
+                assert causal.result == full.result and causal.linear
+    if key == "0-0":
+        f = derive(term, "real", False)
+        assert plan_causal(f, {"N": 16, "C": 64, "C_A": 16, "H": 4}).steps != plan_causal(f).steps

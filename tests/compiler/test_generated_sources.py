@@ -50,6 +50,7 @@ def _cases() -> dict[str, Callable[[], str]]:
                                      ("0-1.1-2.2-0", "real", True, False), ("0~1.0~1", "complex", False, False),
                                      ("0-0.1-1", "real", False, False), ("0-1.2-3.2-3", "real", True, False),
                                      ("0-1.1-1", "real", False, True),  # causal: a self-loop on a tree vertex
+                                     ("0~1", "complex", False, True),  # causal: one branch, one message
                                      ("0-1.0-1", "real", False, True),  # causal untied: one batched scan
                                      ("0-0.0-0", "real", False, False),  # slots laid out (slots, B, H, N, C_A)
                                      # a causal term with a cycle left out of its trees: masked einsums
