@@ -18,8 +18,10 @@ from archsearch.compiler.plan import (
     HEAD,
     MAX_DEGREE,
     RANK_LETTERS,
+    PlanSizes,
     _align,
     _lower,
+    _lowered,
     _wiring,
     perm_to,
     permute_expr,
@@ -145,6 +147,18 @@ def test_lower_broadcasts_a_batched_product_only_when_it_stays_small():
     assert sides == {True, False}
     # without sizes every letter counts 1: the broadcast product, even for four row, inner and column letters
     assert "einsum" not in _lower("tpqkl", "tklrs", frozenset("tpqrs"))[1]
+
+
+def test_lowered_sizes_a_symmetric_weights_rank_letter_at_twice_the_rank():
+    """``_lowered`` sizes each letter by its kind; a symmetric letter's weight Q Kᵀ + K Qᵀ has rank 2·C_A
+    ("rank2"). Per token, C·C·2C_A = 256 > 2·max(2C·C_A, C²) = 128 at C = 8, C_A = 2: einsum; a rank letter
+    of size C_A sits at the bound (128 ≤ 128): the broadcast product."""
+    sizes = PlanSizes(N=16, C=8, C_A=2, H=1)
+    for kind, broadcast in (("rank2", False), ("rank", True)):
+        (out, expr, rank, _), _ = _lowered("ptR", ("feature", "token", kind), "tRq", ("token", kind, "feature"),
+                                            frozenset("ptq"), sizes)
+        assert sorted(out) == sorted("ptq") and rank[0], (kind, expr)
+        assert ("einsum" not in expr) == broadcast, (kind, expr)
 
 
 def test_wiring_names_a_contraction_up_to_renaming():
