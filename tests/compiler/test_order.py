@@ -109,6 +109,28 @@ def test_the_exact_search_is_the_cheapest_pairwise_tree(n):
         assert len(path_monomials(inputs, output, path, dict.fromkeys(size, KINDS))) >= len(path)
 
 
+def test_the_exact_search_with_scalar_operands():
+    """Operands with no letters (scalars) and components summed to scalars: a product of two scalars costs 1
+    (the empty product), and the search still finds the cheapest tree — e.g. for cd, (scalar), c, da → ""
+    (sizes a 3, c 2, d 2) the best tree costs 13, one that avoids the scalar product 14."""
+    cases = [(("cd", "", "c", "da"), "", {"a": 3.0, "c": 2.0, "d": 2.0})]
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        n = int(rng.integers(3, 6))
+        inputs = tuple("".join(rng.choice(list("abcde"), size=rng.integers(0, 3), replace=False)) for _ in range(n))
+        used = letters_of(inputs)
+        cases.append((inputs, "".join(c for c in used if rng.random() < 0.2),
+                      {c: float(rng.choice([1, 2, 3])) for c in used}))
+    assert sum("" in inputs for inputs, _, _ in cases) > 20
+    for inputs, output, size in cases:
+        path = contraction_path(inputs, output, size, dict.fromkeys(size, KINDS))
+        best = min(path_cost(inputs, output, p, size) for p in all_paths(len(inputs)))
+        assert path_cost(inputs, output, path, size) <= best * (1 + 1e-12), (inputs, output, size)
+        arrays = arrays_for(rng, inputs, size)
+        want = np.einsum(",".join(inputs) + "->" + output, *arrays)
+        np.testing.assert_allclose(run_path(inputs, output, path, arrays), want, rtol=1e-9, atol=1e-9)
+
+
 OWN = "abcdefghijklmnopqrstuvwxy"
 
 
