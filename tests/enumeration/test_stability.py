@@ -130,3 +130,37 @@ def test_complex_diagrams_are_measured_at_complex_inputs():
     assert diagram_rank(connected_diagrams(ax, 3), ax, 3, 2, np.random.default_rng(0)) == 24
     st = stability(connected_diagrams(ax, 2), ax, tokens=2, features=1)
     assert (st.stable, st.rank, st.count) == (False, 5, 8)
+
+
+def test_generic_inputs_keep_rank_a_specialisation_would_lose():
+    """The random point must be generic. A constant imaginary part (one random number for all of X) loses
+    rank: the 8 connected order-4 complex diagrams are independent at N = 3, C = 1 (rank 8; 7 at such X).
+    Symmetric letters are measured at symmetric weights, where G = X A Xᵀ is symmetric: at N = C = 2 the 7
+    order-4 diagrams of one symmetric letter span the 4 swap-invariant quadratics in G₁₁, G₁₂, G₂₂ (a general
+    weight would give 6)."""
+    ax = Axioms(field="complex")
+    assert [diagram_rank(connected_diagrams(ax, 2), ax, 3, 1, np.random.default_rng(s)) for s in range(3)] == [8] * 3
+    diagrams = all_diagrams(SYMMETRIC_A, 2)
+    assert len(diagrams) == 7
+    assert [diagram_rank(diagrams, SYMMETRIC_A, 2, 2, np.random.default_rng(s)) for s in range(3)] == [4] * 3
+
+
+class _ScaledNormals:
+    """A generator drawing standard normals times ``scale`` (every X and W entry): an order-2e diagram with
+    e edges then scales by scale^(3e)."""
+
+    def __init__(self, seed: int, scale: float) -> None:
+        self.rng, self.scale = np.random.default_rng(seed), scale
+
+    def standard_normal(self, shape=None):
+        return self.rng.standard_normal(shape) * self.scale
+
+
+def test_the_measured_rank_does_not_depend_on_the_scale_of_the_inputs():
+    """Each diagram's column is normalised by its own largest value: orders 2 and 6 together, at inputs scaled
+    by 10² or 10⁻² (columns 10¹² apart), keep the rank of unit inputs (one global, per-row or floored
+    normalisation would drop the small columns under the 10⁻⁹ threshold)."""
+    ax = Axioms()
+    diagrams = connected_diagrams(ax, 1) + connected_diagrams(ax, 3)
+    for n, c, want in ((2, 2, 7), (3, 2, 11)):
+        assert [diagram_rank(diagrams, ax, n, c, _ScaledNormals(0, s)) for s in (1.0, 1e2, 1e-2)] == [want] * 3
