@@ -60,6 +60,9 @@ def _cases() -> dict[str, Callable[[], str]]:
         out[f"plans-{name}"] = partial(_plans_text, key, field, tied, causal)
     out["plans-0-1.1-2.2-0-real-untied-causal"] = partial(_plans_text, "0-1.1-2.2-0", "real", False, True)
     out["plans-0-0-real-tied-causal"] = partial(_plans_text, "0-0", "real", True, True)  # a tree with no edge
+    # messages of three factors (a loop, the half vector, a child), and of two at a vertex off the half's path
+    out["plans-0-1.1-1.1-1-real-untied-causal"] = partial(_plans_text, "0-1.1-1.1-1", "real", False, True)
+    out["plans-0-0.1-1.1-1-real-untied-causal"] = partial(_plans_text, "0-0.1-1.1-1", "real", False, True)
     # the MLP term at short N: every core is its slot, one fused projection in and one out
     out["diagram-0-0-real-untied-short"] = partial(_diagram_source, "0-0", "real", False, False, SHORT)
     # the masked quadratic baseline of the benchmarks, at sizes where its pairwise products are lowered otherwise
