@@ -166,8 +166,9 @@ def main() -> int:
         found = {status: [n for n in ns if n in names] for status, ns in found.items()}
     counts = {status: len(names) for status, names in sorted(found.items())}
     print(f"\n{module}: " + ", ".join(f"{status} {n}" for status, n in counts.items()))
-    for name in found.get("survived", []):
-        print(f"  survived: {name}")
+    for status in ("survived", "timeout"):  # timeouts count as killed; listed for a re-run with --timeouts
+        for name in found.get(status, []):
+            print(f"  {status}: {name}")
     print(f"(diffs: cd {work.relative_to(ROOT)} && mutmut show NAME)")
     return 0
 
