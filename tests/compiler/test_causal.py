@@ -353,7 +353,7 @@ def test_product_attention_takes_the_cheaper_of_two_equal_paths(dtype):
 
 def test_plan_causal_defaults_and_refusal():
     """plan_causal plans low-rank weights by default (the full-weight plan of a pooled term costs more) and
-    refuses a non-diagram field by name."""
+    refuses a non-diagram field by name; causal_tree a non-diagram branch."""
     from archsearch.terms import Softmax
 
     f = derive(Diagram.from_key("0-2.1-2"), "real", False)
@@ -362,6 +362,9 @@ def test_plan_causal_defaults_and_refusal():
     with pytest.raises(TypeError) as err:
         plan_causal(derive(Softmax(), "real", True))
     assert str(err.value) == "plan_causal plans diagram fields"
+    with pytest.raises(TypeError) as err:
+        causal_tree(derive(Softmax(), "real", True).branches[0])
+    assert str(err.value) == "causal trees are defined for diagram branches"
 
 
 def _names_read(expr: str) -> list[str]:
