@@ -276,7 +276,7 @@ class _Program:
             self.names.add(var)
             i = len(self.steps)
             self.by_expr[expr] = i
-            code = expr.replace("{out}", var)  # (a state slot's name: the string "var")
+            code = expr.replace("{out}", var)  # a scan's state slot is named after its output ("var"): not a read
             read = tuple(dict.fromkeys(w for w in re.findall(r"[A-Za-z_]\w*", code)
                                        if w in self.leaves or (w in self.names and w != var)))
             self.steps.append(Step(var, "causal", read, "", code, math.replace("{out}", var), cost, 1, extra))
