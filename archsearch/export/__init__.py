@@ -21,14 +21,13 @@ the first objective (the task metric).
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import textwrap
 from pathlib import Path
 from typing import Any
 
-from archsearch.export.block import CONFIG_NAME, METADATA_KEY, block_source, export_block
+from archsearch.export.block import CONFIG_NAME, block_source, export_block, weights_bytes
 from archsearch.export.source import (
     ExportError,
     ModuleCall,
@@ -67,7 +66,8 @@ def export_trial(study: Any, trial: str | int = "best", out_py: str | os.PathLik
 
     ``study``: a name (journal under ``results_dir/<study>`` or ``storage``), an Optuna study or a StudyRef.
     The output directory must exist; files are written all-or-nothing. Raises ResultsError (one line) for an
-    unknown study or trial, a trial that is not COMPLETE, missing weights or an unwritable output.
+    unknown study or trial, a trial that is not COMPLETE, missing weights or an unwritable output, and
+    archsearch.search.errors.StorageError for a ``storage`` URL it cannot open.
     """
     from archsearch.report.output import check_writable_dir, write_files
 
@@ -141,16 +141,7 @@ def _weights_bytes(ref: StudyRef, trial: Any, suffix: str, state: dict[str, Any]
     stored = trial_weights(ref, trial)  # a ResultsError when the trial has no weights file
     if state is None:
         return stored.read_bytes()
-    if suffix == ".safetensors":
-        from safetensors.torch import save
-
-        tensors = {k: v.contiguous() for k, v in state.items()}
-        return save(tensors, metadata={"format": "pt", METADATA_KEY: json.dumps(cfg, sort_keys=True)})
-    import torch
-
-    buf = io.BytesIO()
-    torch.save({k: v.contiguous() for k, v in state.items()}, buf)
-    return buf.getvalue()
+    return weights_bytes(state, suffix, cfg)
 
 
 def export_source(study: Any, trial: Any = "best", *, weights_name: str | None = None, selected: str = "",

@@ -310,19 +310,31 @@ def export_block(study: Any, trial: str | int = "best", out_py: str | os.PathLik
     if weights_path is not None:
         if state is None:
             raise ResultsError(f"trial {chosen.number} has no weights file ({WEIGHTS_NAME}); export without --weights")
-        files[weights_path] = _weights_bytes(state, weights_path.suffix, cfg)
+        files[weights_path] = weights_bytes(state, weights_path.suffix, cfg)
     files[config_path] = (json.dumps(cfg, indent=2, sort_keys=False) + "\n").encode()
     return write_files(files)
 
 
-def _weights_bytes(state: dict[str, Any], suffix: str, cfg: dict[str, Any]) -> bytes:
+def weights_bytes(state: dict[str, Any], suffix: str, cfg: dict[str, Any]) -> bytes:
+    """The tensors as .safetensors (the config as sorted JSON under the metadata key ``archsearch_config``,
+    the header's keys sorted: the same export gives the same bytes) or saved by torch.save (.pt/.pth)."""
     tensors = {k: v.contiguous() for k, v in state.items()}
     if suffix == ".safetensors":
         from safetensors.torch import save
 
-        return save(tensors, metadata={"format": "pt", METADATA_KEY: json.dumps(cfg, sort_keys=True)})
+        return _sorted_header(save(tensors, metadata={"format": "pt", METADATA_KEY: json.dumps(cfg, sort_keys=True)}))
     import torch
 
     buf = io.BytesIO()
     torch.save(tensors, buf)
     return buf.getvalue()
+
+
+def _sorted_header(data: bytes) -> bytes:
+    """A safetensors file with its JSON header's keys sorted (safetensors writes the metadata in a random
+    order): the header's length (8 bytes, little-endian), the header padded with spaces to a multiple of 8,
+    then the tensor data unchanged (its offsets count from the data's start)."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + data[8 + n:]
