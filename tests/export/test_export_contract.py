@@ -63,11 +63,16 @@ def _expected_config(results: Path, study: str, number: int) -> dict[str, Any]:
     }
 
 
-def _safetensors_header(path: Path) -> dict[str, Any]:
-    """The JSON header of a .safetensors file, read from its bytes (8-byte little-endian length, then JSON)."""
+def _raw_safetensors_header(path: Path) -> bytes:
+    """The header of a .safetensors file as stored (8-byte little-endian length, then JSON padded with spaces)."""
     data = path.read_bytes()
     (length,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8:8 + length])
+    return data[8:8 + length]
+
+
+def _safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a .safetensors file, read from its bytes."""
+    return json.loads(_raw_safetensors_header(path))
 
 
 def _load_exported(path: Path) -> dict[str, Any]:
@@ -185,10 +190,9 @@ def test_exporting_twice_gives_identical_files(results, tmp_path):
             export_trial("layers", 5, folder / "w.py", folder / "weights" / f"w{suffix}", results_dir=results)
         for name in ["w.py", "weights/config.json", f"weights/w{suffix}"]:
             assert len({(folder / name).read_bytes() for folder in folders}) == 1, name
-    data = (folders[0].parent / "0.safetensors" / "weights" / "w.safetensors").read_bytes()
-    (length,) = struct.unpack("<Q", data[:8])
-    text = data[8:8 + length].decode().rstrip(" ")
-    assert length % 8 == 0 and text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
+    raw = _raw_safetensors_header(tmp_path / "0.safetensors" / "weights" / "w.safetensors")
+    text = raw.decode().rstrip(" ")
+    assert len(raw) % 8 == 0 and text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
 
 
 def test_config_from_the_trial_files_when_the_journal_has_none(results, tmp_path):
