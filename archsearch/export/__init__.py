@@ -27,7 +27,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from archsearch.export.block import CONFIG_NAME, block_source, export_block, weights_bytes
+from archsearch.export.block import CONFIG_NAME, block_source, export_block, load_weights, weights_bytes
 from archsearch.export.source import (
     ExportError,
     ModuleCall,
@@ -213,13 +213,7 @@ def _verify(source: str, reference: Any, state: dict[str, Any] | None, task: Any
             raise ExportError(f"trial {number}: the exported build_model() does not reproduce archsearch's "
                               "initial parameters")
         state = expected
-    try:
-        exported.load_state_dict(state, strict=True)
-        reference.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()
-        raise ExportError(f"trial {number}: the weights do not fit the exported model "
-                          f"({' '.join(first[1:3]) if len(first) > 1 else first[0]})") from None
+    load_weights((exported, reference), state, number, "model")
     inputs = task.generate(2, torch.Generator().manual_seed(0))["inputs"]
     exported.eval()
     reference.eval()

@@ -262,13 +262,7 @@ def _verify(source: str, reference: Any, state: dict[str, Any] | None, cfg: dict
     block = namespace[BLOCK_CLASS]()
     if state is None:
         state = reference.state_dict()
-    try:
-        block.load_state_dict(state, strict=True)
-        reference.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        first = str(err).strip().splitlines()
-        raise ExportError(f"trial {number}: the weights do not fit the exported block "
-                          f"({' '.join(first[1:3]) if len(first) > 1 else first[0]})") from None
+    load_weights((block, reference), state, number, "block")
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, n_tokens, cfg["features"], generator=gen)
     if cfg["field"] == "complex":
@@ -313,6 +307,25 @@ def export_block(study: Any, trial: str | int = "best", out_py: str | os.PathLik
         files[weights_path] = weights_bytes(state, weights_path.suffix, cfg)
     files[config_path] = (json.dumps(cfg, indent=2, sort_keys=False) + "\n").encode()
     return write_files(files)
+
+
+def load_weights(models: tuple[Any, ...], state: dict[str, Any], number: int, what: str) -> None:
+    """Load ``state`` strictly into each of ``models`` (the exported ``what`` and archsearch's own). Refused with
+    an ExportError: a tensor that is not finite (a diverged trial: its outputs cannot be compared), and a state
+    that does not fit (torch's first two reasons, on one line)."""
+    import torch
+
+    for key, tensor in state.items():
+        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all()):
+            raise ExportError(f"trial {number}: weight {key!r} is not finite (NaN or inf): the trial diverged; "
+                              "export another trial")
+    try:
+        for model in models:
+            model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        lines = [line.strip() for line in str(err).strip().splitlines()]
+        raise ExportError(f"trial {number}: the weights do not fit the exported {what} "
+                          f"({' '.join(lines[1:3]) if len(lines) > 1 else lines[0]})") from None
 
 
 def weights_bytes(state: dict[str, Any], suffix: str, cfg: dict[str, Any]) -> bytes:

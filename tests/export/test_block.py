@@ -198,3 +198,37 @@ def test_trial_without_weights(results, tmp_path):
     assert list(out.iterdir()) == []
     written = export_block("multi", number, out / "b.py", results_dir=copy)
     assert sorted(p.name for p in written) == ["b.py", "config.json"]
+
+
+@pytest.mark.parametrize("edit", ["nan", "missing"])
+def test_step_weights_that_are_not_finite_or_do_not_fit_are_refused(results, tmp_path, edit):
+    """The step's weights with a NaN entry (a diverged trial) or a tensor gone: a one-line ExportError naming the
+    tensor (torch's reason without its tab); nothing is written."""
+    from results_helpers import copy_study
+    from safetensors.torch import load_file, save_file
+
+    from archsearch.export.source import ExportError
+
+    copy = copy_study(results, "multi", tmp_path / "copy")
+    ref = open_study("multi", results_dir=copy)
+    number = best_trial(ref).number
+    path = ref.trial_dir(number) / "model.safetensors"
+    state = load_file(str(path))
+    key = sorted(k for k in state if k.startswith("steps.0.") and state[k].is_floating_point())[0]
+    if edit == "nan":
+        state[key].view(-1)[0] = float("nan")
+    else:
+        state.pop(key)
+    save_file(state, str(path))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ExportError) as err:
+        export_block("multi", number, out / "b.py", out / "b.safetensors", results_dir=copy)
+    inner = key.removeprefix("steps.0.")
+    if edit == "nan":
+        assert str(err.value) == (f"trial {number}: weight {inner!r} is not finite (NaN or inf): the trial diverged; "
+                                  "export another trial")
+    else:
+        assert str(err.value) == (f"trial {number}: the weights do not fit the exported block (Missing key(s) in "
+                                  f'state_dict: "{inner}".)')
+    assert list(out.iterdir()) == []
