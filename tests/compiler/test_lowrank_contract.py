@@ -203,3 +203,101 @@ def test_core_steps_are_named_by_their_group():
     batched = _fused(_field("0-0.0-1.1-1"), SMALL, False, True)
     assert [s.output for s in batched.steps] == [f"g{k}_{i}" for k in (0, 1) for i in range(4)]
     assert [(o.expr, o.size) for o in batched.outputs] == [("g0_3", 4), ("g1_3.mT", 2)]
+
+
+TINY = PlanSizes.of({"N": 1, "C": 1, "C_A": 2, "H": 2})  # one token: per-token products are cheapest broadcast
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["batched", "one-core-per-branch"])
+@pytest.mark.parametrize("sizes", [TINY, SMALL, LARGE], ids=["tiny", "small", "large"])
+@pytest.mark.parametrize("causal", [False, True], ids=["plain", "causal"])
+def test_core_steps_are_lowered_at_the_plans_sizes(causal, batch, sizes):
+    """Every contraction of a fused plan is written as ``_lower`` writes it at the plan's own sizes (batch 1,
+    heads H, tokens N, ranks C_A): the builder of each batched group and the shared builder of one-core
+    groups are planned at the declared sizes, not the defaults. For the causal 0-2.1-2 at one token, the
+    per-token products are broadcast products where the defaults would write einsums."""
+    from archsearch.compiler.plan import _lower
+
+    plan = _fused(_field("0-2.1-2"), sizes, causal, batch)
+    contractions = [s for s in plan.steps if s.kind == "contract"]
+    assert contractions
+    differs = 0
+    for s in contractions:
+        operands, out = s.subscripts.split("->")
+        a, b = operands.split(",")
+        lowered_out, expr, _ = _lower(a, b, frozenset(out), _letter_sizes(a + b, sizes))
+        assert lowered_out == out, s
+        assert expr.format(*s.inputs) == s.expr, s
+        differs += _lower(a, b, frozenset(out), _letter_sizes(a + b, LARGE))[1] != expr
+    if causal and sizes == TINY:  # the witness that the sizes matter: at the defaults, einsums
+        assert differs == (2 if batch else 4), differs
+
+
+def _letter_sizes(letters: str, sizes: PlanSizes) -> dict[str, int]:
+    """Planning sizes of a core step's letters: batch 1, heads H, ranks C_A, every other letter a token."""
+    from archsearch.compiler.plan import RANK_LETTERS
+
+    return {c: 1 if c == "z" else sizes.H if c == "y" else sizes.C_A if c in RANK_LETTERS else sizes.N
+            for c in letters}
+
+
+def _reads(plan, var: str) -> set[str]:
+    """The variables ``var`` depends on, through the plan's steps (itself included)."""
+    by_output = {s.output: s for s in plan.steps}
+    seen, todo = set(), [var]
+    while todo:
+        v = todo.pop()
+        if v not in seen:
+            seen.add(v)
+            todo += list(by_output[v].inputs) if v in by_output else []
+    return seen
+
+
+@pytest.mark.parametrize("key, tied, batch", [("0-1.0-1.0-1", True, False), ("0-0.0-1.1-1", False, False),
+                                              ("0-0.0-1.1-1", False, True), ("0-1.0-1", True, False)])
+def test_shared_counts_the_groups_that_use_a_step(key, tied, batch):
+    """A core step's ``shared`` is the number of groups whose output depends on it (one core per branch shares
+    its common subexpressions across branches: "shared by 4 branches"), and the printed plan says so."""
+    plan = _fused(_field(key, tied), SMALL, False, batch)
+    roots = [re.match(r"\w+", o.expr).group(0) for o in plan.outputs]
+    for s in plan.steps:
+        users = sum(s.output in _reads(plan, r) for r in roots)
+        assert s.shared == users, (s.output, s.shared, users)
+    if (key, tied, batch) == ("0-1.0-1.0-1", True, False):
+        assert max(s.shared for s in plan.steps) > 1
+        assert "[shared by 4 branches]" in str(plan)
+
+
+@pytest.mark.parametrize("causal", [False, True], ids=["plain", "causal"])
+@pytest.mark.parametrize("key, field", [("0-2.1-2", "real"), ("0-0.1-2", "real"), ("0~1.0~1", "complex"),
+                                        ("0-1.0-1", "real")])
+def test_fused_leaves_are_the_special_tensors_it_reads(key, field, causal):
+    """A fused plan's ``leaves`` name the special tensors its core steps read — ``ones``, the causal mask
+    ``tril`` — and ``xc`` when conj(X) is projected, so the generated prelude defines exactly those."""
+    f = _field(key, False, field)
+    plan = _fused(f, SMALL, causal, True)
+    read = {v for s in plan.steps for v in s.inputs} | {re.match(r"\w+", o.expr).group(0) for o in plan.outputs}
+    expect = tuple(v for v in ("ones", "tril") if v in read) + ("xc",) * any(p.leaf == "xc" for p in plan.projections)
+    assert plan.leaves == expect
+    if causal:
+        assert "tril" in plan.leaves
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_fused_plan_fields(batch):
+    """A fused plan has no ``result`` expression (its output is the projection of the groups), is linear, and
+    says whether its cores are batched."""
+    plan = _fused(_field("0-1.0-1.0-1", tied=True), SMALL, False, batch)
+    assert plan.kind == "fused"
+    assert plan.result == ""
+    assert plan.linear is True
+    assert plan.batched is batch
+
+
+def test_gram_eligible_only_for_diagrams():
+    """Only a diagram can be a union of paths and cycles: the log-sum-exp term is never gram-eligible."""
+    from archsearch.terms import term_from_key
+
+    assert gram_eligible(derive(term_from_key("lse"), "real", False)) is False
+    assert gram_eligible(_field("0-2.1-2")) is True
+    assert gram_eligible(_field("0-0.0-1.1-1")) is False
