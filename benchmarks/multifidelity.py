@@ -68,6 +68,28 @@ def steps_to_reach(points: list[tuple[int, float]], target: float, direction: st
     return None
 
 
+def best_at(points: list[tuple[int, float]], spent: int) -> float:
+    """A search's best so far once ``spent`` training steps are spent (NaN before its first finished trial)."""
+    best = math.nan
+    for x, value in points:
+        if x > spent:
+            break
+        best = value
+    return best
+
+
+def mean_curve(runs: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    """The mean over the seeds of the best so far, at each step count where a seed's curve has a point (from
+    the first step count at which every seed has finished a trial)."""
+    steps = sorted({x for r in runs for x, _ in r["points"]})
+    out = []
+    for x in steps:
+        values = [best_at(r["points"], x) for r in runs]
+        if all(math.isfinite(v) for v in values):
+            out.append((x, statistics.fmean(values)))
+    return out
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
@@ -103,11 +125,15 @@ def summarise(data: dict[str, Any], budget: int) -> dict[str, Any]:
     for r in runs["multi-fidelity"]:
         steps = steps_to_reach(r["points"], target, direction)
         fractions.append(None if steps is None else steps / budget)
-    return {"target": target, "finals": finals, "fractions": fractions, "direction": direction}
+    on_mean = steps_to_reach(mean_curve(runs["multi-fidelity"]), target, direction)
+    return {"target": target, "finals": finals, "fractions": fractions, "direction": direction,
+            "mean_fraction": None if on_mean is None else on_mean / budget}
 
 
 def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespace, out: Path) -> None:
     import matplotlib
+
+    from archsearch.search.factories import HYPERBAND_REDUCTION, SHA_REDUCTION
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -126,7 +152,8 @@ def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespac
     ax.set_ylabel(f"best validation metric so far ({args.task})")
     ax.set_yscale("log" if summary["direction"] == "minimize" else "linear")
     ax.legend(fontsize=8)
-    ax.set_title(f"permutation grammar (17 terms, up to 3 per trial), {args.task}: {args.seeds} seeds each")
+    ax.set_title(f"permutation grammar (17 terms, up to 3 per trial), {args.task}: {args.seeds} seeds each",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(out / "multifidelity_cpu.png", dpi=120)
     plt.close(fig)
@@ -147,7 +174,8 @@ def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespac
         f"widths {SPACE['width']}, {args.steps} steps per "
         f"trial, a budget of {args.budget} training steps per search (pruned trials count what they trained), "
         f"{args.seeds} seeds per method. Multi-fidelity: TPE + {PRUNER_NAMES[args.pruner]} over the training steps "
-        f"(`--pruner {args.pruner}`, rungs from step {eval_every(args.steps)}, reduction factor 3); random: random "
+        f"(`--pruner {args.pruner}`, rungs from step {eval_every(args.steps)}, reduction factor "
+        f"{SHA_REDUCTION if args.pruner == 'sha' else HYPERBAND_REDUCTION}); random: random "
         "sampling, no pruning.",
         "",
         "| method | final best (mean ± std) | trials per search | wall s per search |",
@@ -161,9 +189,14 @@ def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespac
               "it, per seed: " + ", ".join("not reached" if f is None else f"{f:.2f}" for f in summary["fractions"])
               + f" of its budget (goal ≤ 0.33; reached in {len(reached)} of {len(summary['fractions'])})."]
     verdict = "met" if reached and len(reached) == len(summary["fractions"]) and max(reached) <= 1 / 3 else "not met"
-    lines += ["", f"Goal: {verdict}.", "", "![best so far against steps](multifidelity_cpu.png)", ""]
+    on_mean = summary["mean_fraction"]
+    lines += ["", "On the mean over the seeds of the best so far (the target is the mean of random search's finals): "
+              + ("not reached." if on_mean is None else f"reached at {on_mean:.2f} of the budget."),
+              "", f"Goal (≤ 0.33 on every seed): {verdict}. Goal on the mean over the seeds: "
+              f"{'met' if on_mean is not None and on_mean <= 1 / 3 else 'not met'}.", "",
+              "![best so far against steps](multifidelity_cpu.png)", ""]
     (out / "multifidelity_cpu.md").write_text("\n".join(lines))
-    print("\n".join(lines[-6:]))
+    print("\n".join(lines[-9:]))
 
 
 def device_name_cpu() -> str:

@@ -26,10 +26,16 @@ def make_sampler(settings: StudySettings, worker_index: int = 0) -> Any:
         return optuna.samplers.RandomSampler(seed=seed)  # random; grid: every trial is queued
 
 
+#: successive halving keeps the best 1/SHA_REDUCTION of a rung (rungs at eval_every·SHA_REDUCTION^k); 2 (keep
+#: half) was no better on benchmarks/multifidelity.py over 8 seeds (better on 3, worse on 3)
+SHA_REDUCTION = 3
+HYPERBAND_REDUCTION = 3
+
+
 def make_pruner(settings: StudySettings) -> Any:
     """median (from the second report on); sha: successive halving over the training steps (a trial's
-    resource is the step of its report; rungs at eval_every·3^k, the best third of a rung goes on); hyperband:
-    the same in brackets; or none (also for several objectives)."""
+    resource is the step of its report; rungs at eval_every·3^k, the best third of a rung goes on);
+    hyperband: the same in brackets; or none (also for several objectives)."""
     import optuna
 
     if settings.pruner == "none" or len(settings.objectives) > 1:
@@ -37,9 +43,11 @@ def make_pruner(settings: StudySettings) -> Any:
     steps = int(settings.train["steps"])
     every = max(1, int(settings.train.get("eval_every", steps)))
     if settings.pruner == "sha":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=every, reduction_factor=3, min_early_stopping_rate=0)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=every, reduction_factor=SHA_REDUCTION,
+                                                      min_early_stopping_rate=0)
     if settings.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=every, max_resource=max(every, steps), reduction_factor=3)
+        return optuna.pruners.HyperbandPruner(min_resource=every, max_resource=max(every, steps),
+                                               reduction_factor=HYPERBAND_REDUCTION)
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=every + 1)  # judge from the 2nd report on
 
 

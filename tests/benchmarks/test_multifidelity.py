@@ -35,6 +35,15 @@ def test_summary_takes_random_search_s_mean_final_best_as_the_target(mf):
     s = mf.summarise({"runs": runs}, budget=200)
     assert s["target"] == 1.5
     assert s["fractions"] == [50 / 200, 90 / 200]
+    # the mean of the best so far starts at step 40 (both seeds have a trial): 1.8, then 1.5 at 50, 1.45 at 90
+    assert mf.mean_curve(runs["multi-fidelity"]) == [(40, 1.8), (50, 1.5), (90, 1.45)]
+    assert s["mean_fraction"] == 50 / 200
+
+
+def test_best_at_a_step_count(mf):
+    points = [(20, 3.0), (60, 2.0)]
+    assert [mf.best_at(points, x) for x in (20, 59, 60, 1000)] == [3.0, 3.0, 2.0, 2.0]
+    assert mf.best_at(points, 19) != mf.best_at(points, 19)  # NaN before the first finished trial
 
 
 @pytest.mark.slow
@@ -42,6 +51,7 @@ def test_summary_takes_random_search_s_mean_final_best_as_the_target(mf):
 def test_quick_run_writes_the_table(mf, tmp_path, pruner):
     mf.main(["--quick", "--pruner", pruner, "--out", str(tmp_path), "--studies", str(tmp_path / "studies")])
     text = (tmp_path / "multifidelity_cpu.md").read_text()
-    assert "| multi-fidelity |" in text and "| random |" in text and "Goal:" in text
+    assert "| multi-fidelity |" in text and "| random |" in text and "Goal (≤ 0.33 on every seed):" in text
+    assert "Goal on the mean over the seeds:" in text
     assert f"--pruner {pruner}" in text
     assert (tmp_path / "multifidelity_cpu.png").stat().st_size > 0
