@@ -836,13 +836,14 @@ def plan_one(
 def plan_branch(
     branch: Branch, sizes=None, lowrank: bool = True, naive: bool = False, field: Field | None = None
 ) -> Plan:
-    """The plan of one diagram branch (``field`` supplies the symmetric letters and parameter
-    sources; by default they are read off the branch's term)."""
+    """The plan of one diagram branch (``field`` supplies the field kind, the symmetric letters and the
+    parameter sources; by default the term's own field — complex for free oriented edges — and the
+    branch's tie)."""
     sizes = PlanSizes.of(sizes)
     if field is None:
         from archsearch.calculus.fields import derive
 
-        field = derive(branch.term, "real", branch.index is None)
+        field = derive(branch.term, branch.term.default_field(), branch.index is None)
     sym = symmetric_letters(branch.term)
     sources = {n: (n if branch.index is None else n.rsplit("_b", 1)[0], False) for n in branch.parameters()}
     e = planned_einsum(branch, field.field, lowrank, sym, sources)

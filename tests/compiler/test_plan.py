@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from archsearch.calculus import derive
 from archsearch.compiler import FieldPlan, Plan, PlanSizes, plan_branch, plan_field
@@ -158,3 +159,82 @@ def test_the_combo_variant_is_kept_where_it_is_cheapest(key, field):
         flops_only = min(_plan_field(f, einsums, sizes, v, False, False, False).cost()
                          for v, combo in _variants(sizes, False, False) if not combo)
         assert plan_field(f, sizes, lowrank=False).cost() * 30 < flops_only
+
+
+SYMMETRIC_KEYS = ("A0-1.A0-1", "A0-0.A0-1", "A0-1.B1-2", "A0-1.A1-1")
+
+
+def _branch_fields():
+    """Fields whose branches are planned one by one: every diagram to order 4 (real and complex), tied and
+    untied, and diagrams with symmetric weights."""
+    from compiler_helpers import perm_diagrams
+
+    terms = [(d, field) for field in ("real", "complex") for d in perm_diagrams(field, 4)]
+    terms += [(Diagram.from_key(k), "real") for k in SYMMETRIC_KEYS]
+    return [derive(d, field, tied) for d, field in terms for tied in (True, False)]
+
+
+def _leaf(name: str, subscripts: str, gen) -> torch.Tensor:
+    from archsearch.calculus.evaluate import TOKEN_LETTERS
+    from archsearch.compiler.plan import BATCH, HEAD, RANK_LETTERS
+
+    size = {BATCH: 2, HEAD: 2, **{c: 3 for c in TOKEN_LETTERS}, **{c: 5 for c in RANK_LETTERS}}
+    return torch.randn(*(size.get(c, 4) for c in subscripts), generator=gen, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("naive", [False, True], ids=["optimised", "naive"])
+@pytest.mark.parametrize("lowrank", [False, True], ids=["full", "lowrank"])
+def test_a_branch_plan_computes_its_einsum(lowrank, naive):
+    """Running a branch plan's steps and result (the torch expressions the generated code runs) gives the
+    branch's einsum over its operands, on random leaves (x, conj(x) as an independent leaf, ones, weights)."""
+    gen = torch.Generator().manual_seed(0)
+    checked = 0
+    for f in _branch_fields():
+        for b in f.branches:
+            plan = plan_branch(b, PlanSizes(N=3, C=4, C_A=5, H=2), lowrank=lowrank, naive=naive)
+            leaves: dict[str, torch.Tensor] = {}
+            for name, subscripts in zip(plan.operands, plan.subscripts.split("->")[0].split(","), strict=True):
+                leaves.setdefault(name, _leaf(name, subscripts, gen))
+            want = torch.einsum(plan.subscripts, *[leaves[n] for n in plan.operands])
+            scope = {"torch": torch, **leaves}
+            for s in plan.steps:
+                scope[s.output] = eval(s.expr, scope)  # noqa: S307 - the plan's own expressions
+            got = eval(plan.result, scope)  # noqa: S307
+            assert got.shape == want.shape and torch.allclose(got, want), (f.term.key, f.field, f.tied, b)
+            checked += 1
+    assert checked > 100
+
+
+@pytest.mark.parametrize("lowrank", [False, True], ids=["full", "lowrank"])
+def test_an_untied_branch_plans_like_its_tied_copy(lowrank):
+    """An untied branch differs from the tied one only in its weights' names (``W1_b3`` for ``W1``): the same
+    steps at the same costs — symmetric weights included (their rank letters sized 2·C_A either way)."""
+    for f in _branch_fields():
+        if not f.tied:
+            continue
+        untied = derive(f.term, f.field, False)
+        assert len(untied.branches) == len(f.branches)
+        for tb, ub in zip(f.branches, untied.branches, strict=True):
+            a, b = plan_branch(tb, BIG_N, lowrank=lowrank), plan_branch(ub, BIG_N, lowrank=lowrank)
+            assert [(s.subscripts, s.cost) for s in a.steps] == [(s.subscripts, s.cost) for s in b.steps], \
+                (f.term.key, tb)
+            assert str(a.polynomial()) == str(b.polynomial())
+    if lowrank:  # a symmetric weight's factors have 2·C_A columns: twice the products of a general weight's
+        sym = plan_branch(derive(Diagram.from_key("A0-1.A0-1"), "real", False).branches[0], BIG_N, lowrank=True)
+        general = plan_branch(derive(LA, "real", False).branches[0], BIG_N, lowrank=True)
+        assert (str(sym.polynomial()), str(general.polynomial())) == ("8·H·N·C·C_A + 8·H·C·C_A²",
+                                                                      "4·H·N·C·C_A + 2·H·C·C_A²")
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_a_complex_branch_is_planned_in_the_complex_field_by_default(tied):
+    """Without ``field``, plan_branch reads the field off the term: free oriented edges are the complex field,
+    so conj(X) is the leaf xc — the same plan as with the field given (it used to plan every branch as real,
+    reading x where the branch reads conj(x))."""
+    f = derive(Diagram.from_key("0~1.1~0"), "complex", tied)
+    for b in f.branches:
+        plan = plan_branch(b, BIG_N)
+        assert "xc" in plan.operands
+        assert plan == plan_branch(b, BIG_N, field=f)
+    real = derive(LA, "real", tied)
+    assert plan_branch(real.branches[0], BIG_N) == plan_branch(real.branches[0], BIG_N, field=real)
