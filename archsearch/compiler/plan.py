@@ -625,11 +625,13 @@ class PlanBuilder:
         return _Op(node, out)
 
     def add(self, terms: list[tuple[_Op, tuple[int, ...]]], out_idx: str) -> _Op:
-        """Σ of operands, each permuted (perm[i] = source axis of output axis i)."""
-        exprs, keys = [], []
+        """Σ of operands, each permuted (perm[i] = source axis of output axis i); its subscripts name each
+        operand's axes by the output letters they land on (``ab+ba->ab`` for ``t + t.mT``)."""
+        exprs, keys, letters = [], [], []
         for op, perm in terms:
             exprs.append(permute_expr(op.node.var, perm))
             keys.append(f"{op.node.key}{perm}")
+            letters.append("".join(out_idx[perm.index(j)] for j in range(len(perm))))
         key = "add(" + "+".join(sorted(keys)) + ")"
         first = terms[0][0]
         dims = [first.node.dims[i] for i in terms[0][1]]
@@ -641,7 +643,7 @@ class PlanBuilder:
                 var,
                 "add",
                 tuple(op.node.var for op, _ in terms),
-                "+".join(op.idx for op, _ in terms) + f"->{out_idx}",
+                "+".join(letters) + f"->{out_idx}",
                 " + ".join(exprs),
                 f"{var}[{out_idx}] = " + " + ".join(exprs),
                 cost,

@@ -1,0 +1,163 @@
+"""archsearch/compiler/plan.py: what its plans say. Field plans compute the sum of their branches' einsums; every
+step's kind, inputs, subscripts and index notation agree with its own torch expression; printed plans word for
+word; the cost polynomials at their edges (empty, ties at the dominance ratio, merged monomials)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from compiler_helpers import perm_diagrams
+
+from archsearch.calculus import derive
+from archsearch.calculus.evaluate import TOKEN_LETTERS
+from archsearch.compiler import PlanSizes, plan_branch, plan_field
+from archsearch.compiler.plan import BATCH, HEAD, RANK_LETTERS, Monomial, Polynomial, Step
+from archsearch.terms import Diagram
+
+SIZES = PlanSizes(N=3, C=4, C_A=5, H=2)
+BIG_N = PlanSizes(N=8192, C=64, C_A=16, H=1)
+LA = Diagram.from_key("0-1.0-1")
+SYMMETRIC_KEYS = ("A0-1.A0-1", "A0-0.A0-1", "A0-1.B1-2", "A0-1.A1-1")
+KINDS = ("contract", "reduce", "add")
+
+
+def _fields():
+    """Every diagram to order 4 (real and complex) and diagrams with symmetric weights, tied and untied."""
+    terms = [(d, field) for field in ("real", "complex") for d in perm_diagrams(field, 4)]
+    terms += [(Diagram.from_key(k), "real") for k in SYMMETRIC_KEYS]
+    return [derive(d, field, tied) for d, field in terms for tied in (True, False)]
+
+
+FIELDS = _fields()
+
+
+def _random_leaves(branch_plans, gen) -> dict[str, torch.Tensor]:
+    """One random tensor per leaf name (x and conj(x) independent), shaped by the letters that read it."""
+    size = {BATCH: 2, HEAD: 2, **{c: 3 for c in TOKEN_LETTERS}, **{c: 5 for c in RANK_LETTERS}}
+    leaves: dict[str, torch.Tensor] = {}
+    for p in branch_plans:
+        for name, letters in zip(p.operands, p.subscripts.split("->")[0].split(","), strict=True):
+            if name not in leaves:
+                leaves[name] = torch.randn(*(size.get(c, 4) for c in letters), generator=gen, dtype=torch.float64)
+    return leaves
+
+
+def _read(expr: str, known) -> list[str]:
+    """The variables an expression reads, in order (repeats kept)."""
+    return [n for n in re.findall(r"(?<![\w.])[A-Za-z_]\w*", expr) if n in known]
+
+
+def _check_steps(steps, leaves: dict[str, torch.Tensor], n_branches: int) -> dict[str, torch.Tensor]:
+    """Run the steps; each one must say what it computes (kind, inputs, subscripts, math, shared)."""
+    scope: dict[str, torch.Tensor] = dict(leaves)
+    for s in steps:
+        assert s.kind in KINDS, s
+        assert list(s.inputs) == _read(s.expr, scope), s
+        assert s.output not in scope, s
+        value = eval(s.expr, {"torch": torch, **scope})  # noqa: S307 - the plan's own expression
+        ins, out = s.subscripts.split("->")
+        args = [scope[v] for v in s.inputs]
+        if s.kind == "add":
+            parts = ins.split("+")
+            assert len(parts) == len(args) >= 2 and "," not in ins, s
+            want = sum(torch.einsum(f"{p}->{out}", a) for p, a in zip(parts, args, strict=True))
+        else:
+            assert len(ins.split(",")) == len(args) == (2 if s.kind == "contract" else 1), s
+            want = torch.einsum(s.subscripts, *args)
+        assert value.shape == want.shape and torch.allclose(value, want), s
+        summed = "".join(dict.fromkeys(c for c in ins if c not in out and c not in "+,"))
+        assert s.math.startswith(f"{s.output}[{out}] = "), s
+        if s.kind != "add":
+            assert (f"Σ_{summed} " in s.math) if summed else ("Σ" not in s.math), s
+        assert 1 <= s.shared <= n_branches, s
+        scope[s.output] = value
+    return scope
+
+
+@pytest.mark.parametrize("naive", [False, True], ids=["optimised", "naive"])
+@pytest.mark.parametrize("lowrank", [False, True], ids=["full", "lowrank"])
+def test_field_plans_compute_the_sum_of_their_branch_einsums(lowrank, naive):
+    """A field plan's steps (shared subexpressions, merged products, sums of permuted terms) and result give
+    the sum of its branches' einsums; each branch plan alone gives its own einsum; every step checked."""
+    gen = torch.Generator().manual_seed(1)
+    for f in FIELDS:
+        fp = plan_field(f, SIZES, lowrank=lowrank, naive=naive)
+        leaves = _random_leaves(fp.branches, gen)
+        made = {s.output for s in fp.steps}
+        read = {v for s in fp.steps for v in s.inputs if v not in made} | set(_read(fp.result, leaves))
+        assert set(fp.leaves) == read, (f.term.key, fp.leaves)
+        scope = _check_steps(fp.steps, leaves, len(f.branches))
+        want = sum(torch.einsum(p.subscripts, *[leaves[n] for n in p.operands]) for p in fp.branches)
+        got = eval(fp.result, {"torch": torch, **scope})  # noqa: S307
+        assert got.shape == want.shape and torch.allclose(got, want), (f.term.key, f.field, f.tied)
+        for p in fp.branches:
+            assert p.naive is naive and p.lowrank is lowrank
+            bscope = _check_steps(p.steps, leaves, 1)
+            got = eval(p.result, {"torch": torch, **bscope})  # noqa: S307
+            assert torch.allclose(got, torch.einsum(p.subscripts, *[leaves[n] for n in p.operands]))
+
+
+def test_a_field_plan_prints_word_for_word():
+    """Header (term, field, tie, branch count, weights, order, sizes), one line per step, the result, the cost
+    with its dominant term, and the cost of the branches planned one by one."""
+    plan = plan_field(derive(LA, "real", tied=True), BIG_N, lowrank=False)
+    lines = str(plan).splitlines()
+    assert lines[0] == ("FieldPlan 0-1.0-1 real tied: 4 branches, full weights, optimised, "
+                        "sizes PlanSizes(N=8192, C=64, C_A=16, H=1)")
+    assert lines[1:-3] == [f"  {s}" for s in plan.steps]
+    assert lines[1] == ("  t0[zad] = Σ_i x[zia] x[zid]                      zia,zid->zad             cost N·C²  "
+                        "[shared by 4 branches]")
+    assert lines[-3:] == ["  result = t6", "  cost 2·N·C² + 4·H·C³ + 3·C²  ~ O(N C²)",
+                          "  (branches separately: 8·N·C² + 8·H·C³)"]
+    assert plan.separate_cost_polynomial() == "8·N·C² + 8·H·C³"
+    assert sum(p.cost() for p in plan.branches) == 8 * 8192 * 64**2 + 8 * 64**3
+    naive = plan_field(derive(LA, "real", tied=False), BIG_N, lowrank=True, naive=True)
+    assert str(naive).splitlines()[0] == ("FieldPlan 0-1.0-1 real untied: 4 branches, low-rank weights, naive (edges "
+                                          "materialised), sizes PlanSizes(N=8192, C=64, C_A=16, H=1)")
+
+
+def test_a_branch_plan_prints_word_for_word():
+    """Header (opened edge and end, ``copy b`` for an untied branch, einsum, operands), the order line (naive or
+    optimised, low-rank or full, sizes), one line per step, the cost with its dominant terms."""
+    plan = plan_branch(derive(LA, "real", tied=False).branches[1], BIG_N, lowrank=True, naive=True)
+    lines = str(plan).splitlines()
+    assert lines[:2] == [
+        "branch edge 1 (dst) copy 1: zia,yaR,ybR,zjb,zjc,ycS,ydS->zid  [x, W1_b1_q, W1_b1_k, x, x, W2_b1_q, W2_b1_k]",
+        "  order: naive (edges materialised); low-rank weights; sizes PlanSizes(N=8192, C=64, C_A=16, H=1)",
+    ]
+    assert lines[2:-1] == [f"  {s}" for s in plan.steps]
+    assert lines[-1] == "  cost H·N²·C + H·N²·C_A + 4·H·N·C·C_A  ~ O(H N² C + H N² C_A)"
+    tied = plan_branch(derive(LA, "real", tied=True).branches[0], BIG_N, lowrank=False)
+    assert str(tied).splitlines()[:2] == [
+        "branch edge 0 (dst): zia,yab,zjc,ycd,zid->zjb  [x, W1, x, W2, x]",
+        "  order: optimised; full weights; sizes PlanSizes(N=8192, C=64, C_A=16, H=1)",
+    ]
+
+
+def test_a_step_prints_its_math_subscripts_cost_and_sharing():
+    """``math`` padded to 48, ``subscripts`` to 24, the cost (like monomials merged, a zero total as 0), and
+    ``[shared by k branches]`` only when k > 1."""
+    n, c = Monomial(1, (0, 1, 0, 0)), Monomial(1, (0, 0, 1, 0))
+    step = Step("t0", "contract", ("a", "b"), "ij,jk->ik", "torch.matmul(a, b)", "t0[ik] = Σ_j a[ij] b[jk]", n)
+    assert str(step) == f"{'t0[ik] = Σ_j a[ij] b[jk]':<48} {'ij,jk->ik':<24} cost N"
+    shared = Step(*step.__dict__.values()).__class__(**{**step.__dict__, "shared": 2, "extra": (n, c)})
+    assert shared.cost_text() == "2·N + C"
+    assert str(shared).endswith("cost 2·N + C  [shared by 2 branches]")
+    zero = Step(**{**step.__dict__, "cost": Monomial(0, (0, 1, 0, 0))})
+    assert zero.cost_text() == "0"
+
+
+def test_polynomials_at_their_edges():
+    """The empty polynomial prints 0, is O(1) and of degree 0; ``dominant`` keeps a monomial exactly 8 times
+    below the largest and drops one just past that; scaling multiplies the coefficient."""
+    empty = Polynomial.of([], SIZES)
+    assert (str(empty), empty.big_o(), empty.degree("N"), empty.dominant()) == ("0", "O(1)", 0, ())
+    n, one = Monomial(1, (0, 1, 0, 0)), Monomial(1, (0, 0, 0, 0))
+    assert Polynomial.of([n, one], PlanSizes(N=8)).dominant() == (n, one)
+    assert Polynomial.of([n, one], PlanSizes(N=9)).dominant() == (n,)
+    assert Polynomial.of([n, one], PlanSizes(N=9)).big_o() == "O(N)"
+    assert Polynomial.of([n.scaled(3), n], SIZES).degree("C") == 0
+    assert Monomial(3, (1, 0, 2, 0)).scaled(2) == Monomial(6, (1, 0, 2, 0))
+    assert str(Monomial(2, (0, 0, 0, 0))) == "2" and Monomial(1, (2, 1, 0, 3)).symbols(" ") == "H² N C_A³"
