@@ -554,11 +554,6 @@ class PlanBuilder:
         self.users[key].add(self.branch)
         return node, True
 
-    def letter_sizes(self, *ops: _Op) -> dict[str, int]:
-        value = {"batch": 1, "head": self.sizes.H, "token": self.sizes.N, "feature": self.sizes.C,
-                 "rank": self.sizes.C_A, "rank2": 2 * self.sizes.C_A, "one": 1}
-        return {c: value[k] for op in ops for c, k in op.kinds().items()}
-
     def leaf(self, var: str, idx: str, kinds: Mapping[str, str]) -> _Op:
         if var not in self.leaves:
             self.leaves.append(var)
