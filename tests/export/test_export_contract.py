@@ -611,3 +611,46 @@ def test_export_leaves_the_global_random_state_alone(results, tmp_path):
     export_trial("causal", 0, tmp_path / "w.py", tmp_path / "w.pt", results_dir=results)
     export_source("complex", 0, results_dir=results)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+# a tampered exported file: build_model() wrapped so that the check against archsearch's model must fail
+TAMPERED = {
+    "initial parameters": "    next(iter(model.parameters())).data.add_(1.0)\n    return model\n",
+    "outputs": ("    forward = model.forward\n    model.forward = lambda inputs: forward(inputs) + 0.5\n"
+                "    return model\n"),
+    "output shape": ("    forward = model.forward\n    model.forward = lambda inputs: forward(inputs)[..., :-1]\n"
+                     "    return model\n"),
+}
+
+
+@pytest.mark.parametrize("fault", list(TAMPERED))
+@pytest.mark.parametrize("with_weights", [True, False], ids=["weights", "fresh"])
+def test_the_numerical_check_refuses_a_source_that_does_not_reproduce(results, fault, with_weights):
+    """The self-check of an exported file (exec it, load the weights strictly, compare outputs with archsearch's
+    model) refuses a build_model() whose fresh parameters differ (checked without weights only), whose
+    outputs differ (by 0.5: the message says so) or whose output shape differs."""
+    from archsearch.export import _verify
+    from archsearch.train import compile_blocks
+
+    source, state = export_source("multi", 4, results_dir=results, check=False)
+    tampered = source + ("\n\n_build_model = build_model\n\n\ndef build_model():\n    model = _build_model()\n"
+                         + TAMPERED[fault])
+    stored = _journal_config(_trial(results, "multi", 4))
+    task = make_task(stored["task"]["name"], **stored["task"]["options"])
+    cfg = ModelConfig.from_dict(stored["model"])
+    reference = build_model(cfg, task, compile_blocks(cfg, task))
+    _verify(source, build_model(cfg, task, compile_blocks(cfg, task)), state if with_weights else None, task, 4)
+    if fault == "initial parameters" and with_weights:  # the trial's weights replace the fresh ones: it passes
+        _verify(tampered, reference, state, task, 4)
+        return
+    with pytest.raises(ExportError) as err:
+        _verify(tampered, reference, state if with_weights else None, task, 4)
+    message = str(err.value)
+    if fault == "initial parameters":
+        assert message == "trial 4: the exported build_model() does not reproduce archsearch's initial parameters"
+    elif fault == "outputs":
+        prefix = "trial 4: the exported model does not reproduce archsearch's outputs (max |difference| "
+        assert message.startswith(prefix) and message.endswith(")")
+        assert float(message[len(prefix):-1]) == pytest.approx(0.5, abs=1e-6)
+    else:
+        assert message == "trial 4: the exported model does not reproduce archsearch's outputs (max |difference| shape)"
