@@ -45,7 +45,8 @@ TESTS: dict[str, list[str]] = {
     "archsearch/search/storage.py": ["tests/search"],
     # the numerical block tests (test_blocks.py) also execute every plan helper but take minutes a mutant
     "archsearch/compiler/plan.py": ["tests/compiler/test_plan.py", "tests/compiler/test_plan_helpers.py",
-                                    "tests/compiler/test_plan_contract.py", "tests/compiler/test_codegen.py"],
+                                    "tests/compiler/test_plan_contract.py", "tests/compiler/test_codegen.py",
+                                    "tests/compiler/test_generated_sources.py"],
     "archsearch/calculus/evaluate.py": ["tests/calculus"],
     "archsearch/export/__init__.py": ["tests/export"],
     "archsearch/export/source.py": ["tests/export"],

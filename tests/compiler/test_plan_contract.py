@@ -69,7 +69,9 @@ def _check_steps(steps, leaves: dict[str, torch.Tensor], n_branches: int) -> dic
         assert value.shape == want.shape and torch.allclose(value, want), s
         summed = "".join(dict.fromkeys(c for c in ins if c not in out and c not in "+,"))
         assert s.math.startswith(f"{s.output}[{out}] = "), s
-        if s.kind != "add":
+        if s.kind == "add":
+            assert s.math == f"{s.output}[{out}] = {s.expr}", s
+        else:
             assert (f"Σ_{summed} " in s.math) if summed else ("Σ" not in s.math), s
         assert 1 <= s.shared <= n_branches, s
         scope[s.output] = value
@@ -88,6 +90,8 @@ def test_field_plans_compute_the_sum_of_their_branch_einsums(lowrank, naive):
         made = {s.output for s in fp.steps}
         read = {v for s in fp.steps for v in s.inputs if v not in made} | set(_read(fp.result, leaves))
         assert set(fp.leaves) == read, (f.term.key, fp.leaves)
+        weights = [v for v in fp.leaves if v not in ("x", "xc", "ones")]
+        assert weights and all(v.endswith(("_q", "_k")) == lowrank for v in weights), (f.term.key, fp.leaves)
         scope = _check_steps(fp.steps, leaves, len(f.branches))
         want = sum(torch.einsum(p.subscripts, *[leaves[n] for n in p.operands]) for p in fp.branches)
         got = eval(fp.result, {"torch": torch, **scope})  # noqa: S307
@@ -182,3 +186,43 @@ def test_field_cost_reaches_is_a_certain_lower_bound(lowrank):
     pooled = derive(Diagram.from_key("0-2.1-2"), "real", False)
     cost = plan_field(pooled, PlanSizes(), lowrank=lowrank).cost()
     assert field_cost_reaches(pooled, PlanSizes(), cost / 4, lowrank) is True
+
+
+def _letter_sizes(letters: str, sizes: PlanSizes) -> dict[str, int]:
+    """Planning sizes of a plan's letters: batch 1, heads H, ranks C_A, tokens N, features C."""
+    return {c: 1 if c == BATCH else sizes.H if c == HEAD else sizes.C_A if c in RANK_LETTERS
+            else sizes.N if c in TOKEN_LETTERS else sizes.C for c in letters}
+
+
+@pytest.mark.parametrize("sizes", [PlanSizes(N=1, C=1, C_A=2, H=2), SIZES, PlanSizes()], ids=["tiny", "small", "large"])
+def test_branch_plan_contractions_are_lowered_at_its_sizes(sizes):
+    """Each contraction of a branch plan is written as ``_lower`` writes it at the plan's own sizes, the
+    operands in the order the step lists them."""
+    from archsearch.compiler.plan import _lower
+
+    for f in FIELDS:
+        for b in f.branches:
+            for s in plan_branch(b, sizes, lowrank=True).steps:
+                if s.kind == "contract":
+                    ins, out = s.subscripts.split("->")
+                    a, c = ins.split(",")
+                    lowered, expr, _ = _lower(a, c, frozenset(out), _letter_sizes(a + c, sizes))
+                    assert (lowered, expr.format(*s.inputs)) == (out, s.expr), (f.term.key, s)
+
+
+def test_defaults_of_the_plan_functions():
+    """plan_branch and field_cost_reaches plan low-rank weights unless told otherwise (for untied linear
+    attention at the default sizes, 1.5 times the low-rank plan's cost is not certain, but is for full
+    weights); Polynomial.value evaluates at other sizes when given them."""
+    from archsearch.compiler.plan import field_cost_reaches
+
+    b = derive(LA, "real", False).branches[0]
+    assert plan_branch(b).lowrank is True and plan_branch(b) == plan_branch(b, lowrank=True)
+    assert plan_branch(b).naive is False and plan_branch(b).sizes == PlanSizes()
+    f = derive(LA, "real", False)
+    bound = 1.5 * plan_field(f, PlanSizes()).cost()
+    assert plan_field(f, PlanSizes(), lowrank=False).cost() > bound
+    assert field_cost_reaches(f, PlanSizes(), bound) is False
+    assert field_cost_reaches(f, PlanSizes(), bound, lowrank=False) is True
+    n = Monomial(2, (0, 1, 0, 0))
+    assert Polynomial.of([n], SIZES).value() == 6 and Polynomial.of([n], SIZES).value(PlanSizes(N=10)) == 20
