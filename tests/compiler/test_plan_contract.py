@@ -226,3 +226,17 @@ def test_defaults_of_the_plan_functions():
     assert field_cost_reaches(f, PlanSizes(), bound, lowrank=False) is True
     n = Monomial(2, (0, 1, 0, 0))
     assert Polynomial.of([n], SIZES).value() == 6 and Polynomial.of([n], SIZES).value(PlanSizes(N=10)) == 20
+
+
+@pytest.mark.parametrize("lowrank, naive_cost, cost", [
+    (False, "2·N·C² + H·C² + 5·N·C", "2·C² + H·C² + 2·N·C + C"),
+    (True, "4·H·N·C·C_A + 5·N·C", "4·H·C·C_A + 2·N·C + C"),
+])
+def test_a_naive_plan_keeps_each_edges_tokens_until_its_product(lowrank, naive_cost, cost):
+    """The naive plan (the baseline the optimised one is compared with) multiplies each X into its edge's
+    weight before any token is summed; for the mean-pooling mixer 0-1 that costs N·C² (N·C·C_A) per X,
+    where the optimised plan sums the tokens first."""
+    f = derive(Diagram.from_key("0-1"), "real", True)
+    small = PlanSizes(N=11, C=32, C_A=16, H=2)
+    assert plan_field(f, small, lowrank=lowrank, naive=True).cost_polynomial() == naive_cost
+    assert plan_field(f, small, lowrank=lowrank).cost_polynomial() == cost
