@@ -240,3 +240,30 @@ def test_a_naive_plan_keeps_each_edges_tokens_until_its_product(lowrank, naive_c
     small = PlanSizes(N=11, C=32, C_A=16, H=2)
     assert plan_field(f, small, lowrank=lowrank, naive=True).cost_polynomial() == naive_cost
     assert plan_field(f, small, lowrank=lowrank).cost_polynomial() == cost
+
+
+@pytest.mark.parametrize("key, field, sizes, lowrank, polynomial, variant", [
+    ("0~1.0~1", "complex", PlanSizes(N=11, C=32, C_A=16, H=2), False, "2·H·N·C² + 4·H·N²·C + N·C", "declared"),
+    ("0-2.1-2.1-2", "real", PlanSizes(N=64, C=64, C_A=4, H=2), False,
+     "4·H·C³ + 3·H·N·C² + 2·N·C² + 7·H·N·C + 5·N·C + 2·H·C² + C²", "64·N"),
+    ("0-0.1-1.2-2", "real", PlanSizes(), True, "2·N·C² + 3·H·C²·C_A + 6·H·C² + 5·C² + 3·H", "rank 4·C"),
+])
+def test_each_planning_variant_is_kept_where_it_is_cheapest(key, field, sizes, lowrank, polynomial, variant):
+    """plan_field plans a field at the declared sizes, in opt_einsum's combo order, at 64·N (orders that stay
+    linear in N) and, for low-rank weights, at a rank of 4·C, and keeps the cheapest at the declared sizes.
+    Each tied field here gets its plan from one variant only: planned any other way it costs at least 15 %
+    more (the combo variant has its own test in test_plan.py)."""
+    from archsearch.compiler.plan import _einsums, _plan_field
+
+    f = derive(Diagram.from_key(key), field, True)
+    plan = plan_field(f, sizes, lowrank=lowrank)
+    assert plan.cost_polynomial() == polynomial
+    einsums = _einsums(f, lowrank)
+    ways = {"declared": (sizes, False), "combo": (sizes, True),
+            "64·N": (PlanSizes(sizes.N * 64, sizes.C, sizes.C_A, sizes.H), False)}
+    if lowrank:
+        ways["rank 4·C"] = (PlanSizes(sizes.N, sizes.C, sizes.C * 4, sizes.H), False)
+    costs = {name: _plan_field(f, einsums, sizes, at, lowrank, False, combo).cost()
+             for name, (at, combo) in ways.items()}
+    assert costs[variant] == plan.cost()
+    assert all(cost >= 1.15 * plan.cost() for name, cost in costs.items() if name != variant), costs
