@@ -111,7 +111,13 @@ def test_a_field_plan_prints_word_for_word():
     assert lines[0] == ("FieldPlan 0-1.0-1 real tied: 4 branches, full weights, optimised, "
                         "sizes PlanSizes(N=8192, C=64, C_A=16, H=1)")
     assert lines[1:-3] == [f"  {s}" for s in plan.steps]
+    assert [line.split("cost ")[-1] for line in lines[1:-3]] == [  # each step's cost and sharing (reviewed)
+        "N·C²  [shared by 4 branches]", "H·C³  [shared by 2 branches]", "H·C³  [shared by 2 branches]",
+        "H·C³  [shared by 2 branches]", "H·C³  [shared by 2 branches]", "3·C²  [shared by 4 branches]",
+        "N·C²  [shared by 4 branches]"]
     assert lines[1] == ("  t0[zad] = Σ_i x[zia] x[zid]                      zia,zid->zad             cost N·C²  "
+                        "[shared by 4 branches]")
+    assert lines[6] == ("  t5[zcb] = t2 + t4.mT + t4 + t2.mT                zcb+zbc+zcb+zbc->zcb     cost 3·C²  "
                         "[shared by 4 branches]")
     assert lines[-3:] == ["  result = t6", "  cost 2·N·C² + 4·H·C³ + 3·C²  ~ O(N C²)",
                           "  (branches separately: 8·N·C² + 8·H·C³)"]
