@@ -177,6 +177,9 @@ def test_block_source_errors_name_the_trial(results, monkeypatch):
     with pytest.raises(ResultsError) as err:
         block.block_source(ref, "best", step=5)
     assert str(err.value) == f"trial {number} has 2 Euler step(s) (0..1); --step 5 is out of range"
+    for bad in (True, 1.0, -1):  # a bool or a float is not a step number, even where it equals one
+        with pytest.raises(ResultsError, match=rf"--step {bad} is out of range"):
+            block.block_source(ref, "best", step=bad)
     stored = trial_config(ref, best_trial(ref))
     monkeypatch.setattr(block, "trial_config", lambda *_: {**stored, "model": {**stored["model"], "width": "wide"}})
     with pytest.raises(ResultsError) as err:
