@@ -188,7 +188,10 @@ def block_source(study: Any, trial: Any = "best", *, step: int = 0, weights_name
         check_sections([("the file header", HEADER_IMPORTS), *((f"block {n}", s) for n, s in blocks)])
         check_standalone(source, "exported block")
         reference = build_model(model_cfg, task, [by_key[k] for k in model_cfg.terms]).steps[step]
-        _verify(source, reference, state, cfg, task.sequence_length(), chosen.number)
+        import torch
+
+        with torch.random.fork_rng(devices=[]):  # the check builds a block: the caller's random state stays
+            _verify(source, reference, state, cfg, task.sequence_length(), chosen.number)
     return source, cfg, state
 
 

@@ -270,3 +270,26 @@ def test_docstring_reads_back_quotes_and_backslashes(results, monkeypatch):
     lines = ast.get_docstring(ast.parse(source), clean=False).splitlines()
     assert "        F(X) = x '''y''' at C:\\new\\table" in lines
     assert any(line.startswith("    0-0: no established name  (block ") for line in lines)
+
+
+def test_the_step_check_tolerates_differences_below_its_tolerance_and_leaves_the_random_state(results):
+    """Outputs off by 5e-6 (below the check's 1e-5, absolute and relative) pass, batched and unbatched; exporting
+    (the check builds a block and draws sample inputs) leaves torch's global random state as it was."""
+    import torch
+
+    from archsearch.export.block import _verify, block_source
+    from archsearch.train import build_model
+
+    ref = open_study("layers", results_dir=results)
+    source, cfg, state = block_source(ref, "best", step=1, check=False)
+    _, stored, m = _trial_config(results, "layers")
+    task = make_task(stored["task"]["name"], **stored["task"]["options"])
+    reference = build_model(m, task).steps[1]
+    tampered = source + ("\n\nforward = ArchsearchBlock.forward\n\n\ndef _forward(self, x):\n"
+                         "        return forward(self, x) + 5e-6\n\n\nArchsearchBlock.forward = _forward\n")
+    _verify(tampered, reference, state, cfg, task.sequence_length(), cfg["trial"])
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    block_source(ref, "best", step=1)
+    block_source(open_study("complex", results_dir=results), "best", step=0)
+    assert torch.equal(torch.random.get_rng_state(), before)

@@ -654,3 +654,18 @@ def test_the_numerical_check_refuses_a_source_that_does_not_reproduce(results, f
         assert float(message[len(prefix):-1]) == pytest.approx(0.5, abs=1e-6)
     else:
         assert message == "trial 4: the exported model does not reproduce archsearch's outputs (max |difference| shape)"
+
+
+def test_the_numerical_check_tolerates_differences_below_its_tolerance(results):
+    """Outputs off by 5e-6 (below the check's 1e-5, absolute and relative) pass the exported model's check."""
+    from archsearch.export import _verify
+    from archsearch.train import compile_blocks
+
+    source, state = export_source("multi", 4, results_dir=results, check=False)
+    tampered = source + ("\n\n_build_model = build_model\n\n\ndef build_model():\n    model = _build_model()\n"
+                         "    forward = model.forward\n    model.forward = lambda inputs: forward(inputs) + 5e-6\n"
+                         "    return model\n")
+    stored = _journal_config(_trial(results, "multi", 4))
+    task = make_task(stored["task"]["name"], **stored["task"]["options"])
+    cfg = ModelConfig.from_dict(stored["model"])
+    _verify(tampered, build_model(cfg, task, compile_blocks(cfg, task)), state, task, 4)
