@@ -293,3 +293,22 @@ def test_the_step_check_tolerates_differences_below_its_tolerance_and_leaves_the
     block_source(ref, "best", step=1)
     block_source(open_study("complex", results_dir=results), "best", step=0)
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("study, field", [("complex", "complex"), ("layers", "real")])
+def test_docstring_describes_each_term_in_the_studys_field(results, monkeypatch, study, field):
+    """Each term is described in the field the study searched (not the term's own default field), tied or
+    untied as trained."""
+    import archsearch.describe as describe
+    from archsearch.export.block import block_source
+
+    calls = []
+    real = describe.describe_term
+
+    def spy(term, **kw):
+        calls.append(kw)
+        return real(term, **kw)
+
+    monkeypatch.setattr(describe, "describe_term", spy)
+    _, cfg, _ = block_source(open_study(study, results_dir=results), "best", step=0, check=False)
+    assert calls and all(kw["field"] == field and kw["untied"] is (not cfg["tied"]) for kw in calls)
