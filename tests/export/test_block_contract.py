@@ -312,3 +312,25 @@ def test_docstring_describes_each_term_in_the_studys_field(results, monkeypatch,
     monkeypatch.setattr(describe, "describe_term", spy)
     _, cfg, _ = block_source(open_study(study, results_dir=results), "best", step=0, check=False)
     assert calls and all(kw["field"] == field and kw["untied"] is (not cfg["tied"]) for kw in calls)
+
+
+def test_config_read_from_the_trial_files_when_the_journal_has_none(results):
+    """A trial whose journal entry lacks the config attribute: block_source reads trials/<n>/config.json and
+    exports the same step."""
+    import optuna
+    from optuna.trial import create_trial
+
+    from archsearch.export.block import block_source
+    from archsearch.report.studies import StudyRef
+
+    src = open_study("layers", results_dir=results)
+    copy = optuna.create_study(study_name="layers", directions=src.study.directions)
+    for key, value in src.study.user_attrs.items():
+        copy.set_user_attr(key, value)
+    for t in src.study.trials:
+        copy.add_trial(create_trial(state=t.state, values=t.values, params=t.params, distributions=t.distributions,
+                                    user_attrs={k: v for k, v in t.user_attrs.items() if k != "config"}))
+    ref = StudyRef(copy, src.study_dir)
+    best = best_trial(ref)
+    assert "config" not in best.user_attrs
+    assert block_source(ref, best, step=1)[:2] == block_source(src, best_trial(src), step=1)[:2]
