@@ -6,11 +6,11 @@ from __future__ import annotations
 import ast
 import json
 import re
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from results_helpers import wrapped_header
 
 import archsearch
 from archsearch.export import export_block
@@ -62,14 +62,6 @@ def test_config_json_is_the_documented_config(results, tmp_path, study, step):
     assert config == expected
 
 
-def _wrapped(lines: list[str]) -> list[str]:
-    out = []
-    for line in lines:
-        indent = " " * (len(line) - len(line.lstrip()))
-        out += textwrap.wrap(line, 110, subsequent_indent=indent + "    ") if len(line) > 110 else [line]
-    return out
-
-
 @pytest.mark.parametrize("study, step, with_weights", [("complex", 1, True), ("causal", 0, False)])
 def test_docstring_of_an_exported_step_in_full(results, tmp_path, study, step, with_weights):
     """The file's docstring, line by line: which step of which trial, the shapes and dtype, the update rule
@@ -88,7 +80,7 @@ def test_docstring_of_an_exported_step_in_full(results, tmp_path, study, step, w
             desc = describe_term(cb.term, field=m.field, untied=not m.tied, cost=False)
             terms += [f"    {cb.term.key}: {desc['name'] or 'no established name'}  (block {cb.class_name}, "
                       f"cost {cb.cost})", f"        F(X) = {desc['field']}"]
-    expected = _wrapped([
+    expected = wrapped_header([
         f"One Euler step (step {step} of {m.depth}) of trial {trial.number} of the archsearch study {study!r}, as a "
         "drop-in torch.nn.Module.",
         "",

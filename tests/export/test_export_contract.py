@@ -8,13 +8,13 @@ import json
 import math
 import os
 import struct
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from results_helpers import copy_study
+from results_helpers import wrapped_header as _wrapped
 
 import archsearch
 from archsearch.export import ExportError, export_source, export_trial, model_config
@@ -117,15 +117,6 @@ def _study_copy(results: Path, study: str, *, drop_config: bool = False, edit=No
         copy.add_trial(create_trial(state=t.state, values=t.values, params=t.params, distributions=t.distributions,
                                     user_attrs=user_attrs))
     return StudyRef(copy, src.study_dir)
-
-
-def _wrapped(lines: list[str]) -> list[str]:
-    """The header's layout: a line over 110 characters wrapped at 110, continued 4 spaces deeper than it starts."""
-    out = []
-    for line in lines:
-        indent = " " * (len(line) - len(line.lstrip()))
-        out += textwrap.wrap(line, 110, subsequent_indent=indent + "    ") if len(line) > 110 else [line]
-    return out
 
 
 def _header(source: str) -> list[str]:

@@ -115,3 +115,15 @@ def synthetic_study(results: Path, name: str, n_complete: int = 10, failed_only:
                                  intermediate_values={0: 3.0, 1: 2.5}, user_attrs={"term_ids": ["lse"]}))
     study.add_trial(create_trial(state=TrialState.FAIL, params={"terms": "0-0", "width": 8}, distributions=dists))
     return results
+
+
+def wrapped_header(lines: list[str]) -> list[str]:
+    """The exported files' docstring layout: a line over 110 characters wrapped at 110, continued 4 spaces deeper
+    than it starts."""
+    import textwrap
+
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()))
+        out += textwrap.wrap(line, 110, subsequent_indent=indent + "    ") if len(line) > 110 else [line]
+    return out
