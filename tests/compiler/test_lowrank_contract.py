@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from compiler_helpers import perm_diagrams
+from compiler_helpers import letter_sizes, perm_diagrams
 
 from archsearch.calculus import derive
 from archsearch.compiler.block import diagram_plan
@@ -225,20 +225,12 @@ def test_core_steps_are_lowered_at_the_plans_sizes(causal, batch, sizes):
     for s in contractions:
         operands, out = s.subscripts.split("->")
         a, b = operands.split(",")
-        lowered_out, expr, _ = _lower(a, b, frozenset(out), _letter_sizes(a + b, sizes))
+        lowered_out, expr, _ = _lower(a, b, frozenset(out), letter_sizes(a + b, sizes))
         assert lowered_out == out, s
         assert expr.format(*s.inputs) == s.expr, s
-        differs += _lower(a, b, frozenset(out), _letter_sizes(a + b, LARGE))[1] != expr
+        differs += _lower(a, b, frozenset(out), letter_sizes(a + b, LARGE))[1] != expr
     if causal and sizes == TINY:  # the witness that the sizes matter: at the defaults, einsums
         assert differs == (2 if batch else 4), differs
-
-
-def _letter_sizes(letters: str, sizes: PlanSizes) -> dict[str, int]:
-    """Planning sizes of a core step's letters: batch 1, heads H, ranks C_A, every other letter a token."""
-    from archsearch.compiler.plan import RANK_LETTERS
-
-    return {c: 1 if c == "z" else sizes.H if c == "y" else sizes.C_A if c in RANK_LETTERS else sizes.N
-            for c in letters}
 
 
 def _reads(plan, var: str) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from compiler_helpers import plan_test_fields, random_leaves
 
 from archsearch.calculus import derive
 from archsearch.compiler import FieldPlan, Plan, PlanSizes, plan_branch, plan_field
@@ -161,27 +162,6 @@ def test_the_combo_variant_is_kept_where_it_is_cheapest(key, field):
         assert plan_field(f, sizes, lowrank=False).cost() * 30 < flops_only
 
 
-SYMMETRIC_KEYS = ("A0-1.A0-1", "A0-0.A0-1", "A0-1.B1-2", "A0-1.A1-1")
-
-
-def _branch_fields():
-    """Fields whose branches are planned one by one: every diagram to order 4 (real and complex), tied and
-    untied, and diagrams with symmetric weights."""
-    from compiler_helpers import perm_diagrams
-
-    terms = [(d, field) for field in ("real", "complex") for d in perm_diagrams(field, 4)]
-    terms += [(Diagram.from_key(k), "real") for k in SYMMETRIC_KEYS]
-    return [derive(d, field, tied) for d, field in terms for tied in (True, False)]
-
-
-def _leaf(name: str, subscripts: str, gen) -> torch.Tensor:
-    from archsearch.calculus.evaluate import TOKEN_LETTERS
-    from archsearch.compiler.plan import BATCH, HEAD, RANK_LETTERS
-
-    size = {BATCH: 2, HEAD: 2, **{c: 3 for c in TOKEN_LETTERS}, **{c: 5 for c in RANK_LETTERS}}
-    return torch.randn(*(size.get(c, 4) for c in subscripts), generator=gen, dtype=torch.float64)
-
-
 @pytest.mark.parametrize("naive", [False, True], ids=["optimised", "naive"])
 @pytest.mark.parametrize("lowrank", [False, True], ids=["full", "lowrank"])
 def test_a_branch_plan_computes_its_einsum(lowrank, naive):
@@ -189,12 +169,10 @@ def test_a_branch_plan_computes_its_einsum(lowrank, naive):
     branch's einsum over its operands, on random leaves (x, conj(x) as an independent leaf, ones, weights)."""
     gen = torch.Generator().manual_seed(0)
     checked = 0
-    for f in _branch_fields():
+    for f in plan_test_fields():
         for b in f.branches:
             plan = plan_branch(b, PlanSizes(N=3, C=4, C_A=5, H=2), lowrank=lowrank, naive=naive)
-            leaves: dict[str, torch.Tensor] = {}
-            for name, subscripts in zip(plan.operands, plan.subscripts.split("->")[0].split(","), strict=True):
-                leaves.setdefault(name, _leaf(name, subscripts, gen))
+            leaves = random_leaves([plan], gen)
             want = torch.einsum(plan.subscripts, *[leaves[n] for n in plan.operands])
             scope = {"torch": torch, **leaves}
             for s in plan.steps:
@@ -209,7 +187,7 @@ def test_a_branch_plan_computes_its_einsum(lowrank, naive):
 def test_an_untied_branch_plans_like_its_tied_copy(lowrank):
     """An untied branch differs from the tied one only in its weights' names (``W1_b3`` for ``W1``): the same
     steps at the same costs — symmetric weights included (their rank letters sized 2·C_A either way)."""
-    for f in _branch_fields():
+    for f in plan_test_fields():
         if not f.tied:
             continue
         untied = derive(f.term, f.field, False)

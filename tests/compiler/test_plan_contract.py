@@ -8,40 +8,20 @@ import re
 
 import pytest
 import torch
-from compiler_helpers import perm_diagrams
+from compiler_helpers import letter_sizes, plan_test_fields, random_leaves
 
 from archsearch.calculus import derive
-from archsearch.calculus.evaluate import TOKEN_LETTERS
 from archsearch.compiler import PlanSizes, plan_branch, plan_field
-from archsearch.compiler.plan import BATCH, HEAD, RANK_LETTERS, Monomial, Polynomial, Step
+from archsearch.compiler.plan import Monomial, Polynomial, Step
 from archsearch.terms import Diagram
 
 SIZES = PlanSizes(N=3, C=4, C_A=5, H=2)
 BIG_N = PlanSizes(N=8192, C=64, C_A=16, H=1)
 LA = Diagram.from_key("0-1.0-1")
-SYMMETRIC_KEYS = ("A0-1.A0-1", "A0-0.A0-1", "A0-1.B1-2", "A0-1.A1-1")
 KINDS = ("contract", "reduce", "add")
 
 
-def _fields():
-    """Every diagram to order 4 (real and complex) and diagrams with symmetric weights, tied and untied."""
-    terms = [(d, field) for field in ("real", "complex") for d in perm_diagrams(field, 4)]
-    terms += [(Diagram.from_key(k), "real") for k in SYMMETRIC_KEYS]
-    return [derive(d, field, tied) for d, field in terms for tied in (True, False)]
-
-
-FIELDS = _fields()
-
-
-def _random_leaves(branch_plans, gen) -> dict[str, torch.Tensor]:
-    """One random tensor per leaf name (x and conj(x) independent), shaped by the letters that read it."""
-    size = {BATCH: 2, HEAD: 2, **{c: 3 for c in TOKEN_LETTERS}, **{c: 5 for c in RANK_LETTERS}}
-    leaves: dict[str, torch.Tensor] = {}
-    for p in branch_plans:
-        for name, letters in zip(p.operands, p.subscripts.split("->")[0].split(","), strict=True):
-            if name not in leaves:
-                leaves[name] = torch.randn(*(size.get(c, 4) for c in letters), generator=gen, dtype=torch.float64)
-    return leaves
+FIELDS = plan_test_fields()
 
 
 def _read(expr: str, known) -> list[str]:
@@ -86,7 +66,7 @@ def test_field_plans_compute_the_sum_of_their_branch_einsums(lowrank, naive):
     gen = torch.Generator().manual_seed(1)
     for f in FIELDS:
         fp = plan_field(f, SIZES, lowrank=lowrank, naive=naive)
-        leaves = _random_leaves(fp.branches, gen)
+        leaves = random_leaves(fp.branches, gen)
         made = {s.output for s in fp.steps}
         read = {v for s in fp.steps for v in s.inputs if v not in made} | set(_read(fp.result, leaves))
         assert set(fp.leaves) == read, (f.term.key, fp.leaves)
@@ -194,12 +174,6 @@ def test_field_cost_reaches_is_a_certain_lower_bound(lowrank):
     assert field_cost_reaches(pooled, PlanSizes(), cost / 4, lowrank) is True
 
 
-def _letter_sizes(letters: str, sizes: PlanSizes) -> dict[str, int]:
-    """Planning sizes of a plan's letters: batch 1, heads H, ranks C_A, tokens N, features C."""
-    return {c: 1 if c == BATCH else sizes.H if c == HEAD else sizes.C_A if c in RANK_LETTERS
-            else sizes.N if c in TOKEN_LETTERS else sizes.C for c in letters}
-
-
 @pytest.mark.parametrize("sizes", [PlanSizes(N=1, C=1, C_A=2, H=2), SIZES, PlanSizes()], ids=["tiny", "small", "large"])
 def test_branch_plan_contractions_are_lowered_at_its_sizes(sizes):
     """Each contraction of a branch plan is written as ``_lower`` writes it at the plan's own sizes, the
@@ -212,7 +186,7 @@ def test_branch_plan_contractions_are_lowered_at_its_sizes(sizes):
                 if s.kind == "contract":
                     ins, out = s.subscripts.split("->")
                     a, c = ins.split(",")
-                    lowered, expr, _ = _lower(a, c, frozenset(out), _letter_sizes(a + c, sizes))
+                    lowered, expr, _ = _lower(a, c, frozenset(out), letter_sizes(a + c, sizes))
                     assert (lowered, expr.format(*s.inputs)) == (out, s.expr), (f.term.key, s)
 
 
