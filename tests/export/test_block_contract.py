@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from results_helpers import wrapped_header
+from results_helpers import in_memory_copy, wrapped_header
 
 import archsearch
 from archsearch.export import export_block
@@ -190,25 +190,32 @@ TAMPERED_STEP = {  # ArchsearchBlock.forward wrapped: every output, or only unba
 }
 
 
+def _check_step(results: Path, returns: str | None = None) -> int:
+    """Run the self-check of the best "layers" trial's step 1 on its exported file, with
+    ArchsearchBlock.forward's return line replaced by ``returns`` (None: the file as generated); the trial."""
+    from archsearch.export.block import _verify, block_source
+    from archsearch.train import build_model
+
+    source, cfg, state = block_source(open_study("layers", results_dir=results), "best", step=1, check=False)
+    if returns is not None:
+        source += ("\n\nforward = ArchsearchBlock.forward\n\n\ndef _forward(self, x):\n" + returns
+                   + "\n\nArchsearchBlock.forward = _forward\n")
+    _, stored, m = _trial_config(results, "layers")
+    task = make_task(stored["task"]["name"], **stored["task"]["options"])
+    _verify(source, build_model(m, task).steps[1], state, cfg, task.sequence_length(), cfg["trial"])
+    return cfg["trial"]
+
+
 @pytest.mark.parametrize("fault", list(TAMPERED_STEP))
 def test_the_numerical_check_refuses_a_step_that_does_not_reproduce(results, fault):
     """The exported step's self-check (exec, strict weights, batched and unbatched outputs against archsearch's
     step) passes the generated file and refuses one whose outputs, output shape or unbatched outputs differ."""
-    from archsearch.export.block import _verify, block_source
     from archsearch.export.source import ExportError
-    from archsearch.train import build_model
 
-    ref = open_study("layers", results_dir=results)
-    source, cfg, state = block_source(ref, "best", step=1, check=False)
-    _, stored, m = _trial_config(results, "layers")
-    task = make_task(stored["task"]["name"], **stored["task"]["options"])
-    reference = build_model(m, task).steps[1]
-    _verify(source, reference, state, cfg, task.sequence_length(), cfg["trial"])
-    tampered = source + ("\n\nforward = ArchsearchBlock.forward\n\n\ndef _forward(self, x):\n"
-                         + TAMPERED_STEP[fault] + "\n\nArchsearchBlock.forward = _forward\n")
+    number = _check_step(results)
     with pytest.raises(ExportError) as err:
-        _verify(tampered, reference, state, cfg, task.sequence_length(), cfg["trial"])
-    assert str(err.value) == f"trial {cfg['trial']}: the exported block does not reproduce archsearch's Euler step"
+        _check_step(results, TAMPERED_STEP[fault])
+    assert str(err.value) == f"trial {number}: the exported block does not reproduce archsearch's Euler step"
 
 
 def test_export_block_defaults_and_choices(results, tmp_path, monkeypatch):
@@ -269,20 +276,12 @@ def test_the_step_check_tolerates_differences_below_its_tolerance_and_leaves_the
     (the check builds a block and draws sample inputs) leaves torch's global random state as it was."""
     import torch
 
-    from archsearch.export.block import _verify, block_source
-    from archsearch.train import build_model
+    from archsearch.export.block import block_source
 
-    ref = open_study("layers", results_dir=results)
-    source, cfg, state = block_source(ref, "best", step=1, check=False)
-    _, stored, m = _trial_config(results, "layers")
-    task = make_task(stored["task"]["name"], **stored["task"]["options"])
-    reference = build_model(m, task).steps[1]
-    tampered = source + ("\n\nforward = ArchsearchBlock.forward\n\n\ndef _forward(self, x):\n"
-                         "        return forward(self, x) + 5e-6\n\n\nArchsearchBlock.forward = _forward\n")
-    _verify(tampered, reference, state, cfg, task.sequence_length(), cfg["trial"])
+    _check_step(results, "        return forward(self, x) + 5e-6\n")
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
-    block_source(ref, "best", step=1)
+    block_source(open_study("layers", results_dir=results), "best", step=1)
     block_source(open_study("complex", results_dir=results), "best", step=0)
     assert torch.equal(torch.random.get_rng_state(), before)
 
@@ -309,20 +308,10 @@ def test_docstring_describes_each_term_in_the_studys_field(results, monkeypatch,
 def test_config_read_from_the_trial_files_when_the_journal_has_none(results):
     """A trial whose journal entry lacks the config attribute: block_source reads trials/<n>/config.json and
     exports the same step."""
-    import optuna
-    from optuna.trial import create_trial
-
     from archsearch.export.block import block_source
-    from archsearch.report.studies import StudyRef
 
     src = open_study("layers", results_dir=results)
-    copy = optuna.create_study(study_name="layers", directions=src.study.directions)
-    for key, value in src.study.user_attrs.items():
-        copy.set_user_attr(key, value)
-    for t in src.study.trials:
-        copy.add_trial(create_trial(state=t.state, values=t.values, params=t.params, distributions=t.distributions,
-                                    user_attrs={k: v for k, v in t.user_attrs.items() if k != "config"}))
-    ref = StudyRef(copy, src.study_dir)
+    ref = in_memory_copy(results, "layers", drop_config=True)
     best = best_trial(ref)
     assert "config" not in best.user_attrs
     assert block_source(ref, best, step=1)[:2] == block_source(src, best_trial(src), step=1)[:2]

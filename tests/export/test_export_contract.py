@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 import torch
-from results_helpers import copy_study
+from results_helpers import copy_study, in_memory_copy, journal_config
 from results_helpers import wrapped_header as _wrapped
 
 import archsearch
 from archsearch.export import ExportError, export_source, export_trial, model_config
 from archsearch.report import ResultsError, open_study
-from archsearch.report.studies import StudyRef
 from archsearch.tasks import make_task
 from archsearch.train import ModelConfig, build_model
 
@@ -35,16 +34,10 @@ def _trial(results: Path, study: str, number: int) -> Any:
     return [t for t in open_study(study, results_dir=results).study.trials if t.number == number][0]
 
 
-def _journal_config(trial: Any) -> dict[str, Any]:
-    """The trial's config as the search stored it (its ``config`` user attribute)."""
-    raw = trial.user_attrs["config"]
-    return json.loads(raw) if isinstance(raw, str) else raw
-
-
 def _expected_config(results: Path, study: str, number: int) -> dict[str, Any]:
     """The documented config of an exported trial, built from the journal without archsearch.export."""
     trial = _trial(results, study, number)
-    stored, attrs = _journal_config(trial), trial.user_attrs
+    stored, attrs = journal_config(trial), trial.user_attrs
     return {
         "format": "archsearch-model",
         "archsearch_version": archsearch.__version__,
@@ -85,38 +78,12 @@ def _library_model(results: Path, study: str, number: int):
     """archsearch's own model of a trial with its saved weights (strict), and sample inputs of its task."""
     from safetensors.torch import load_file
 
-    stored = _journal_config(_trial(results, study, number))
+    stored = journal_config(_trial(results, study, number))
     task = make_task(stored["task"]["name"], **stored["task"]["options"])
     model = build_model(ModelConfig.from_dict(stored["model"]), task)
     weights = results / study / "trials" / str(number) / "model.safetensors"
     model.load_state_dict(load_file(str(weights)), strict=True)
     return model.eval(), task.generate(3, torch.Generator().manual_seed(7))["inputs"]
-
-
-def _study_copy(results: Path, study: str, *, drop_config: bool = False, edit=None, attrs=None,
-                objectives: list[str] | None = None) -> StudyRef:
-    """An in-memory copy of ``study`` (same trials, values, attributes, settings and trial files), its trials
-    without the journal's ``config`` attribute (``drop_config``: read from ``trials/<n>/config.json``) or with
-    ``edit(config)`` as that attribute; ``attrs(user_attrs)`` replaces the other attributes; ``objectives``
-    the stored objective names."""
-    import optuna
-    from optuna.trial import create_trial
-
-    src = open_study(study, results_dir=results)
-    copy = optuna.create_study(study_name=study, directions=src.study.directions)
-    for key, value in src.study.user_attrs.items():
-        if key == "archsearch" and objectives is not None:
-            value = {**value, "objectives": objectives}
-        copy.set_user_attr(key, value)
-    for t in src.study.trials:
-        user_attrs = {k: v for k, v in t.user_attrs.items() if k != "config"}
-        if attrs is not None:
-            user_attrs = attrs(user_attrs)
-        if not drop_config:
-            user_attrs["config"] = (edit or (lambda c: c))(_journal_config(t))
-        copy.add_trial(create_trial(state=t.state, values=t.values, params=t.params, distributions=t.distributions,
-                                    user_attrs=user_attrs))
-    return StudyRef(copy, src.study_dir)
 
 
 def _header(source: str) -> list[str]:
@@ -130,7 +97,7 @@ def _term_lines(results: Path, study: str, number: int, edit=None) -> list[str]:
     from archsearch.describe import describe_term
     from archsearch.train import compile_blocks
 
-    stored = (edit or (lambda c: c))(_journal_config(_trial(results, study, number)))
+    stored = (edit or (lambda c: c))(journal_config(_trial(results, study, number)))
     model_cfg = ModelConfig.from_dict(stored["model"])
     task = make_task(stored["task"]["name"], **stored["task"]["options"])
     lines = []
@@ -189,7 +156,7 @@ def test_exporting_twice_gives_identical_files(results, tmp_path):
 def test_config_from_the_trial_files_when_the_journal_has_none(results, tmp_path):
     """A trial without the journal's config attribute exports from its trials/<n>/config.json: the same config
     (config.json equal as JSON; the safetensors metadata string, its keys sorted, and the tensors identical)."""
-    ref = _study_copy(results, "multi", drop_config=True)
+    ref = in_memory_copy(results, "multi", drop_config=True)
     assert "config" not in ref.study.trials[4].user_attrs
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -229,7 +196,7 @@ def test_exported_constants_are_the_trial_config(results, tmp_path):
     """The exported file's constants repeat the trial's configuration (study, trial, task, model settings)."""
     out = export_trial("complex", 0, tmp_path / "c.py", tmp_path / "c.safetensors", results_dir=results)
     namespace = _load_exported(out)
-    stored = _journal_config(_trial(results, "complex", 0))
+    stored = journal_config(_trial(results, "complex", 0))
     model = stored["model"]
     assert namespace["STUDY"] == "complex" and namespace["TRIAL"] == 0 and namespace["WEIGHTS"] == "c.safetensors"
     assert namespace["TASK"] == {"name": stored["task"]["name"], "options": stored["task"]["options"]}
@@ -367,7 +334,7 @@ def _error(call) -> str:
 def test_unusable_trial_configs_are_refused(results, tmp_path, edit, why):
     """A trial config that names no task, an unknown task or bad options, or an invalid model: a one-line
     ResultsError naming the trial (the task's own message, unquoted); nothing is written."""
-    ref = _study_copy(results, "multi", edit=edit)
+    ref = in_memory_copy(results, "multi", edit=edit)
     with pytest.raises(ResultsError) as err:
         export_trial(ref, 4, tmp_path / "w.py", tmp_path / "w.safetensors")
     assert str(err.value) == f"trial 4: {why}"
@@ -394,7 +361,7 @@ def test_header_of_a_causal_trial_in_full(results, tmp_path):
 
     number = best_trial(open_study("causal", results_dir=results)).number
     trial = _trial(results, "causal", number)
-    attrs, model = trial.user_attrs, _journal_config(trial)["model"]
+    attrs, model = trial.user_attrs, journal_config(trial)["model"]
     task = make_task("mqar", vocab=16, seq_len=8, num_kv=2, eval_size=16)
     task_doc = "    " + type(task).__doc__.strip().splitlines()[0]
     assert len(task_doc) <= 100
@@ -495,7 +462,7 @@ def test_header_of_edited_configs(results):
     def bare(attrs):
         return {k: v for k, v in attrs.items() if k not in ("test_metric", "wall_time", "device")}
 
-    ref = _study_copy(results, "multi", edit=tied, attrs=bare, objectives=["metric", "params"])
+    ref = in_memory_copy(results, "multi", edit=tied, attrs=bare, objectives=["metric", "params"])
     trial = ref.study.trials[4]
     doc = _header(export_source(ref, trial, check=False)[0])
     assert _contains(doc, _wrapped([
@@ -512,14 +479,14 @@ def test_header_of_edited_configs(results):
     def wall_only(attrs):
         return {"wall_time": 2, "duplicate_of": None}
 
-    ref = _study_copy(results, "causal", attrs=wall_only)
+    ref = in_memory_copy(results, "causal", attrs=wall_only)
     doc = _header(export_source(ref, ref.study.trials[3], check=False)[0])
     assert _contains(doc, ["Trial 3, selected by number. Objectives: val accuracy (maximize).",
                            f"    val accuracy = {ref.study.trials[3].values[0]}", "    trained in 2 s on ?", ""])
     def unnamed(config):
         return {**config, "model": {**config["model"], "terms": ["0-0.1-1"], "layers": None}}
 
-    ref = _study_copy(results, "multi", edit=unnamed)
+    ref = in_memory_copy(results, "multi", edit=unnamed)
     doc = _header(export_source(ref, ref.study.trials[4], check=False)[0])
     lines = _term_lines(results, "multi", 4, unnamed)
     assert lines[0].startswith("    0-0.1-1: no established name  (block ")
@@ -529,7 +496,7 @@ def test_header_of_edited_configs(results):
     def real_terms_no_norm(config):
         return {**config, "model": {**config["model"], "terms": ["0-0"], "norm": "none"}}
 
-    ref = _study_copy(results, "complex", edit=real_terms_no_norm)
+    ref = in_memory_copy(results, "complex", edit=real_terms_no_norm)
     doc = _header(export_source(ref, ref.study.trials[0], check=False)[0])
     lines = _term_lines(results, "complex", 0, real_terms_no_norm)
     assert _contains(doc, _wrapped(["Terms (complex field, untied (one parameter set per branch); every Euler step "
@@ -537,7 +504,7 @@ def test_header_of_edited_configs(results):
     assert _contains(doc, _wrapped(["    2 Euler step(s), each with its own parameters: for each term i in turn: "
                                     "X <- X - i h F_i(X), h = 0.5 (split scheme, none norm)"]))
 
-    ref = _study_copy(results, "multi", attrs=lambda attrs: {})
+    ref = in_memory_copy(results, "multi", attrs=lambda attrs: {})
     values = ref.study.trials[4].values
     doc = _header(export_source(ref, ref.study.trials[4], check=False)[0])
     assert _contains(doc, ["Trial 4, selected by number. Objectives: val mse (minimize), forward FLOPs per example "
@@ -580,7 +547,7 @@ def test_header_reads_back_text_with_quotes_and_backslashes(results):
     """Text from the study that holds triple quotes or backslashes (here the device name) reads back from the
     header as written (triple double quotes shown as triple single quotes), and the file still parses."""
     device = 'gpu """0""" at C:\\new\\table'
-    ref = _study_copy(results, "causal", attrs=lambda attrs: {"wall_time": 2, "device": device})
+    ref = in_memory_copy(results, "causal", attrs=lambda attrs: {"wall_time": 2, "device": device})
     source = export_source(ref, ref.study.trials[3], check=False)[0]
     assert "    trained in 2 s on gpu '''0''' at C:\\new\\table" in _header(source)
 
@@ -590,7 +557,7 @@ def test_header_wraps_lines_over_110_characters(results):
     for device, lines in [("gpu " * 22 + "g", ["    trained in 2 s on" + " gpu" * 22, "        g"]),
                           ("gpu " * 21 + "gpu1", ["    trained in 2 s on" + " gpu" * 21 + " gpu1"])]:
         assert len(lines[0]) <= 110
-        ref = _study_copy(results, "causal", attrs=lambda attrs, device=device: {"wall_time": 2, "device": device})
+        ref = in_memory_copy(results, "causal", attrs=lambda attrs, device=device: {"wall_time": 2, "device": device})
         doc = _header(export_source(ref, ref.study.trials[3], check=False)[0])
         assert _contains(doc, [f"    val accuracy = {ref.study.trials[3].values[0]}", *lines, ""]), device
 
@@ -614,28 +581,33 @@ TAMPERED = {
 }
 
 
+def _check_model(results: Path, body: str | None = None, with_weights: bool = True) -> None:
+    """Run the self-check of trial 4 of "multi" on its exported file, build_model() wrapped by ``body`` (the
+    lines after ``model = _build_model()``; None: the file as generated), with the trial's weights or fresh."""
+    from archsearch.export import _verify
+    from archsearch.train import compile_blocks
+
+    source, state = export_source("multi", 4, results_dir=results, check=False)
+    if body is not None:
+        source += "\n\n_build_model = build_model\n\n\ndef build_model():\n    model = _build_model()\n" + body
+    stored = journal_config(_trial(results, "multi", 4))
+    task = make_task(stored["task"]["name"], **stored["task"]["options"])
+    cfg = ModelConfig.from_dict(stored["model"])
+    _verify(source, build_model(cfg, task, compile_blocks(cfg, task)), state if with_weights else None, task, 4)
+
+
 @pytest.mark.parametrize("fault", list(TAMPERED))
 @pytest.mark.parametrize("with_weights", [True, False], ids=["weights", "fresh"])
 def test_the_numerical_check_refuses_a_source_that_does_not_reproduce(results, fault, with_weights):
     """The self-check of an exported file (exec it, load the weights strictly, compare outputs with archsearch's
     model) refuses a build_model() whose fresh parameters differ (checked without weights only), whose
     outputs differ (by 0.5: the message says so) or whose output shape differs."""
-    from archsearch.export import _verify
-    from archsearch.train import compile_blocks
-
-    source, state = export_source("multi", 4, results_dir=results, check=False)
-    tampered = source + ("\n\n_build_model = build_model\n\n\ndef build_model():\n    model = _build_model()\n"
-                         + TAMPERED[fault])
-    stored = _journal_config(_trial(results, "multi", 4))
-    task = make_task(stored["task"]["name"], **stored["task"]["options"])
-    cfg = ModelConfig.from_dict(stored["model"])
-    reference = build_model(cfg, task, compile_blocks(cfg, task))
-    _verify(source, build_model(cfg, task, compile_blocks(cfg, task)), state if with_weights else None, task, 4)
+    _check_model(results, with_weights=with_weights)
     if fault == "initial parameters" and with_weights:  # the trial's weights replace the fresh ones: it passes
-        _verify(tampered, reference, state, task, 4)
+        _check_model(results, TAMPERED[fault])
         return
     with pytest.raises(ExportError) as err:
-        _verify(tampered, reference, state if with_weights else None, task, 4)
+        _check_model(results, TAMPERED[fault], with_weights)
     message = str(err.value)
     if fault == "initial parameters":
         assert message == "trial 4: the exported build_model() does not reproduce archsearch's initial parameters"
@@ -649,14 +621,5 @@ def test_the_numerical_check_refuses_a_source_that_does_not_reproduce(results, f
 
 def test_the_numerical_check_tolerates_differences_below_its_tolerance(results):
     """Outputs off by 5e-6 (below the check's 1e-5, absolute and relative) pass the exported model's check."""
-    from archsearch.export import _verify
-    from archsearch.train import compile_blocks
-
-    source, state = export_source("multi", 4, results_dir=results, check=False)
-    tampered = source + ("\n\n_build_model = build_model\n\n\ndef build_model():\n    model = _build_model()\n"
-                         "    forward = model.forward\n    model.forward = lambda inputs: forward(inputs) + 5e-6\n"
-                         "    return model\n")
-    stored = _journal_config(_trial(results, "multi", 4))
-    task = make_task(stored["task"]["name"], **stored["task"]["options"])
-    cfg = ModelConfig.from_dict(stored["model"])
-    _verify(tampered, build_model(cfg, task, compile_blocks(cfg, task)), state, task, 4)
+    _check_model(results, "    forward = model.forward\n    model.forward = lambda inputs: forward(inputs) + 5e-6\n"
+                          "    return model\n")

@@ -7,6 +7,7 @@ work on a copy (:func:`copy_study`). Building all of them takes about 10-20 s.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,38 @@ def wrapped_header(lines: list[str]) -> list[str]:
         indent = " " * (len(line) - len(line.lstrip()))
         out += textwrap.wrap(line, 110, subsequent_indent=indent + "    ") if len(line) > 110 else [line]
     return out
+
+
+def journal_config(trial: Any) -> dict[str, Any]:
+    """The trial's config as the search stored it (its ``config`` user attribute)."""
+    raw = trial.user_attrs["config"]
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def in_memory_copy(results: Path, study: str, *, drop_config: bool = False, edit=None, attrs=None,
+                   objectives: list[str] | None = None) -> Any:
+    """An in-memory copy of ``study`` (same trials, values, attributes, settings and trial files), its trials
+    without the journal's ``config`` attribute (``drop_config``: read from ``trials/<n>/config.json``) or with
+    ``edit(config)`` as that attribute; ``attrs(user_attrs)`` replaces the other attributes; ``objectives``
+    the stored objective names."""
+    import optuna
+    from optuna.trial import create_trial
+
+    from archsearch.report import open_study
+    from archsearch.report.studies import StudyRef
+
+    src = open_study(study, results_dir=results)
+    copy = optuna.create_study(study_name=study, directions=src.study.directions)
+    for key, value in src.study.user_attrs.items():
+        if key == "archsearch" and objectives is not None:
+            value = {**value, "objectives": objectives}
+        copy.set_user_attr(key, value)
+    for t in src.study.trials:
+        user_attrs = {k: v for k, v in t.user_attrs.items() if k != "config"}
+        if attrs is not None:
+            user_attrs = attrs(user_attrs)
+        if not drop_config:
+            user_attrs["config"] = (edit or (lambda c: c))(journal_config(t))
+        copy.add_trial(create_trial(state=t.state, values=t.values, params=t.params, distributions=t.distributions,
+                                    user_attrs=user_attrs))
+    return StudyRef(copy, src.study_dir)
