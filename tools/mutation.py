@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # (not tests/test_api.py: its doc examples run in a subprocess, where mutmut's trampolines find no config)
 ENUMERATION_USERS = ["tests/enumeration", "tests/cli/test_enumerate_show.py", "tests/reliability/test_bad_input.py",
                      "tests/families/test_shipped_grammars.py"]
+# the families are read by the grammar, differentiated by the calculus and compiled by the compiler
+FAMILY_USERS = ["tests/families", "tests/calculus", "tests/grammar", "tests/compiler/test_families.py",
+                "tests/compiler/test_mask.py"]
 # The core modules and the tests that check them (a module not listed uses tests/<its subpackage>).
 TESTS: dict[str, list[str]] = {
     "archsearch/families/canonical.py": ["tests/enumeration/test_canonical.py",
@@ -50,6 +53,9 @@ TESTS: dict[str, list[str]] = {
     "archsearch/calculus/evaluate.py": ["tests/calculus"],
     "archsearch/export/__init__.py": ["tests/export"],
     "archsearch/export/source.py": ["tests/export"],
+    **{f"archsearch/families/{name}.py": FAMILY_USERS
+       for name in ("__init__", "activation", "base", "conic", "diagram", "edge", "entrywise", "functions",
+                    "gated", "glu", "registry", "softmax", "token")},
 }
 # mutmut gives a mutant this x (its tests' time + 1 s) of wall time and twice that of CPU time
 TIMEOUT_MULTIPLIER = 5.0
