@@ -739,7 +739,7 @@ def _run(builder: PlanBuilder, ops: list[_Op], output: str, path, stop_before_la
             keep = _keep(ops, {i, j}, output)
             ops[i] = builder.contract(ops[i], ops[j], keep)
             ops.pop(j)
-            pos = [i] + [p - 1 if p > j else p for p in pos[2:]]
+            pos = [i] + [p - 1 for p in pos[2:]]  # (sorted: every later position is past j)
         i, j = pos
         keep = _keep(ops, {i, j}, output)
         last = n == len(path) - 1

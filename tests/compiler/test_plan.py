@@ -96,8 +96,9 @@ def test_sizes_normalisation():
     assert PlanSizes.of({"tokens": 7, "heads": 1}) == PlanSizes(N=7, H=1)
     with pytest.raises(ValueError, match="unknown sizes"):
         PlanSizes.of({"T": 3})
-    with pytest.raises(ValueError, match="positive"):
-        PlanSizes.of({"N": 0})
+    for name in ("N", "C", "C_A", "H"):
+        with pytest.raises(ValueError, match=f"sizes must be positive, got PlanSizes.*{name}=0"):
+            PlanSizes.of({name: 0})
 
 
 def test_lowering_emits_matmul_for_plain_products():
@@ -144,6 +145,13 @@ def test_plan_field_rejects_non_diagrams():
 
     with pytest.raises(TypeError, match="diagram"):
         plan_field(derive(Softmax(), "real"))
+    from archsearch.compiler.plan import MAX_DEGREE, planned_einsum
+
+    with pytest.raises(TypeError, match="^only diagram branches are planned, not softmax branches$"):
+        planned_einsum(derive(Softmax(), "real").branches[0], "real", True, frozenset(), {})
+    big = derive(Diagram.from_key(".".join(["0-1"] * (MAX_DEGREE + 1))), "real")
+    with pytest.raises(ValueError, match=rf"^diagram {big.term.key} has 9 edges; the compiler supports at most 8$"):
+        planned_einsum(big.branches[0], "real", True, frozenset(), big.parameter_sources())
 
 
 @pytest.mark.parametrize("key, field", [("0-2.1-2", "real"), ("0~1.0~2", "complex")])

@@ -247,3 +247,105 @@ def test_each_planning_variant_is_kept_where_it_is_cheapest(key, field, sizes, l
              for name, (at, combo) in ways.items()}
     assert costs[variant] == plan.cost()
     assert all(cost >= 1.15 * plan.cost() for name, cost in costs.items() if name != variant), costs
+
+
+def _pre_merge_cost(f, sizes: PlanSizes, lowrank: bool) -> float:
+    """The cheapest variant's cost before the cross-branch merging: every branch through one builder, its last
+    product left out (what ``field_cost_reaches`` bounds the plan's cost by), at ``sizes``."""
+    from archsearch.compiler.plan import PlanBuilder, _einsums, plan_one
+
+    totals = []
+    ways = [(sizes, False), (sizes, True), (PlanSizes(sizes.N * 64, sizes.C, sizes.C_A, sizes.H), False)]
+    ways += [(PlanSizes(sizes.N, sizes.C, sizes.C * 4, sizes.H), False)] if lowrank else []
+    for at, combo in ways:
+        builder = PlanBuilder(sizes=at)
+        for e in _einsums(f, lowrank):
+            plan_one(builder, e, at, False, True, combo)
+        totals.append(sum(m.value(sizes) for s in builder.steps for m in s.monomials()))
+    return min(totals)
+
+
+@pytest.mark.parametrize("key, lowrank", [("0-1.0-1", True), ("0-1.0-1", False), ("0-0.1-1.2-2", True),
+                                          ("0-0.1-1.2-2.3-3", True)])
+def test_field_cost_reaches_flips_at_the_cheapest_variants_cost_before_merging(key, lowrank):
+    """The bound is certain up to the cheapest variant's cost before merging, and not a half flop above it. For
+    0-0.1-1.2-2 (low rank) only the rank-4·C variant is that cheap; for the order-8 0-0.1-1.2-2.3-3 too, and
+    its branches have more than 12 operands, so the combo variant is skipped but the two after it are not."""
+    from archsearch.compiler.plan import _einsums, field_cost_reaches
+
+    f = derive(Diagram.from_key(key), "real", True)
+    sizes = PlanSizes()
+    threshold = _pre_merge_cost(f, sizes, lowrank)
+    assert field_cost_reaches(f, sizes, threshold, lowrank) is True
+    assert field_cost_reaches(f, sizes, threshold + 0.5, lowrank) is False
+    if key.count(".") == 4:
+        assert min(len(e.inputs) for e in _einsums(f, lowrank)) > 12
+
+
+def test_plan_field_keeps_the_first_of_equally_cheap_variants():
+    """A later variant replaces the plan only when it is cheaper (by more than a part in 10⁹): for untied linear
+    attention with full weights at small sizes two variants cost the same, and the declared one is kept."""
+    from archsearch.compiler.plan import _einsums, _plan_field, _variants
+
+    sizes = PlanSizes(N=11, C=32, C_A=16, H=2)
+    for f in FIELDS + [derive(LA, "real", tied=False)]:
+        for lowrank in (False, True):
+            einsums = _einsums(f, lowrank)
+            plans = [_plan_field(f, einsums, sizes, at, lowrank, False, combo)
+                     for at, combo in _variants(sizes, lowrank, False)]
+            cheapest = min(p.cost() for p in plans)
+            first = next(p for p in plans if p.cost() <= cheapest * (1 + 1e-9))
+            assert plan_field(f, sizes, lowrank=lowrank) == first, f.term.key
+
+
+def test_the_planning_variants_are_the_documented_ones():
+    """As declared; the combo order; 64·N; and for low-rank weights a rank of 4·C — naive plans only as declared."""
+    from archsearch.compiler.plan import _variants
+
+    s = PlanSizes(N=7, C=5, C_A=3, H=2)
+    full = [(s, False), (s, True), (PlanSizes(N=448, C=5, C_A=3, H=2), False)]
+    assert _variants(s, False, False) == full
+    assert _variants(s, True, False) == full + [(PlanSizes(N=7, C=5, C_A=20, H=2), False)]
+    assert _variants(s, True, True) == _variants(s, False, True) == [(s, False)]
+
+
+@pytest.mark.parametrize("lowrank", [False, True], ids=["full", "lowrank"])
+def test_a_naive_field_plan_is_planned_as_declared_branch_by_branch(lowrank):
+    """A naive field plan is the declared sizes' plan (no variants), its branch plans are ``plan_branch``'s naive
+    plans, and its products are lowered at its own sizes (tiny sizes write some as broadcast products)."""
+    from archsearch.compiler.plan import _einsums, _lower, _plan_field
+
+    for sizes in (PlanSizes(N=11, C=32, C_A=16, H=2), PlanSizes(N=1, C=1, C_A=2, H=2)):
+        for f in FIELDS:
+            plan = plan_field(f, sizes, lowrank=lowrank, naive=True)
+            assert plan == _plan_field(f, _einsums(f, lowrank), sizes, sizes, lowrank, True, False), f.term.key
+            assert plan.branches == tuple(plan_branch(b, sizes, lowrank, True, field=f) for b in f.branches)
+            for s in plan.steps:
+                if s.kind == "contract":
+                    ins, out = s.subscripts.split("->")
+                    a, c = ins.split(",")
+                    lowered, expr, _ = _lower(a, c, frozenset(out), letter_sizes(a + c, sizes))
+                    assert (lowered, expr.format(*s.inputs)) == (out, s.expr), (f.term.key, s)
+
+
+@pytest.mark.parametrize("lowrank, polynomial", [
+    (False, "2·H·N·C² + 4·H·N²·C + N·C"),
+    (True, "6·H·N·C·C_A + 2·H·N²·C + 2·H·N²·C_A + N·C"),
+])
+def test_a_complex_naive_plan_materialises_each_edge_with_x_and_its_conjugate(lowrank, polynomial):
+    """In the complex field an edge's operands are x on one end and conj(x) on the other: the naive plan of
+    0~1.0~1 multiplies both into the edge's weight before any token is summed (the N² terms)."""
+    f = derive(Diagram.from_key("0~1.0~1"), "complex", True)
+    plan = plan_field(f, PlanSizes(N=11, C=32, C_A=16, H=2), lowrank=lowrank, naive=True)
+    assert plan.cost_polynomial() == polynomial
+
+
+def test_a_merged_sum_is_laid_out_in_the_outputs_axis_order():
+    """Final products that share their left factor are summed first (L·Σ R_b), the sum's axes in the order the
+    output needs them, so the last product needs no transpose (the two sums of 0-0.0-0, reviewed)."""
+    plan = plan_field(derive(Diagram.from_key("0-0.0-0"), "real", True), PlanSizes(N=11, C=32, C_A=16, H=2),
+                      lowrank=False)
+    adds = [(s.output, s.expr, s.subscripts) for s in plan.steps if s.kind == "add"]
+    assert adds == [("t6", "t0.permute(0, 2, 1, 3) + t4.permute(1, 3, 0, 2)", "zyib+yzbi->ziyb"),
+                    ("t8", "t3.permute(0, 2, 1, 3) + t1.permute(1, 3, 0, 2)", "zyid+yzdi->ziyd"),
+                    ("t10", "t7 + t9", "zjb+zjb->zjb")]

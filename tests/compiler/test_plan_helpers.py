@@ -206,3 +206,80 @@ def test_block_with_sixteen_vertices_is_the_gradient_of_its_closed_form(rank):
     (grad,) = torch.autograd.grad(potential, x)
     with torch.no_grad():
         torch.testing.assert_close(m(x), grad, rtol=1e-10, atol=1e-12)
+
+
+def _execute(builder, leaves: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Run a builder's steps (their torch expressions) on the leaves."""
+    scope = dict(leaves)
+    for s in builder.finished_steps():
+        scope[s.output] = eval(s.expr, {"torch": torch}, scope)  # noqa: S307 - the plan's own expression
+    return scope
+
+
+@pytest.mark.parametrize("inputs, output, path, kinds", [
+    (("zij", "zjk", "zkc"), "zic", ((0, 1, 2),), "contract contract"),  # one three-operand step
+    (("zij", "zjk", "zkc", "zca"), "zia", ((0, 2, 3), (0, 1)), "contract contract contract"),  # positions shift
+    (("zij", "zjk", "zkc", "zca"), "zia", ((0, 1, 2, 3),), "contract contract contract"),
+    (("zijab", "zjk"), "zik", ((0,), (0, 1)), "reduce contract"),  # a one-operand step sums a and b first
+    (("zijab",), "zij", ((0,),), "reduce"),  # and as the only step
+    (("zijab", "zjk"), "zik", ((0, 1), (0,)), "reduce contract"),  # the pair pre-sums a, b; nothing left after
+])
+def test_run_executes_multi_and_single_operand_path_steps(inputs, output, path, kinds):
+    """``_run`` takes any opt_einsum-style path (today's only give pairs): a step over several operands is
+    contracted pairwise left to right, a one-operand step sums the letters nothing later needs (none: no
+    step); the result is the einsum of the operands. With ``stop_before_last`` a path ending in a one-operand
+    step returns that operand and None."""
+    from archsearch.compiler.plan import PlanBuilder
+    from archsearch.compiler.plan import _run as run_path
+
+    torch.manual_seed(len(path))
+    kinds_of = {c: "batch" if c == "z" else "feature" for c in "".join(inputs)}
+    leaves = {f"v{n}": _tensor(s) for n, s in enumerate(inputs)}
+    builder = PlanBuilder(sizes=PlanSizes(N=3, C=4, C_A=5, H=2))
+    ops = [builder.leaf(f"v{n}", s, kinds_of) for n, s in enumerate(inputs)]
+    res = run_path(builder, ops, output, path)
+    assert " ".join(s.kind for s in builder.finished_steps()) == kinds
+    got = _run(permute_expr("t", perm_to(res.idx, output)), _execute(builder, leaves)[res.node.var])
+    assert torch.allclose(got, torch.einsum(",".join(inputs) + "->" + output, *leaves.values()))
+    if len(path[-1]) == 1:
+        again = PlanBuilder()
+        last, none = run_path(again, [again.leaf(f"v{n}", s, kinds_of) for n, s in enumerate(inputs)], output,
+                              path, stop_before_last=True)
+        assert none is None and last.idx == res.idx and len(again.steps) == len(builder.steps)
+
+
+def test_prereduce_sums_every_letter_only_one_operand_carries_in_one_step():
+    """Before a pairwise product, the letters only one operand carries and nothing later needs are summed out of
+    it in one reduce step (two letters: ``.sum((3, 4))``)."""
+    from archsearch.compiler.plan import PlanBuilder
+
+    torch.manual_seed(0)
+    builder = PlanBuilder()
+    kinds = {c: "feature" for c in "zijabk"}
+    a, b = builder.leaf("a", "zijab", kinds), builder.leaf("b", "zjk", kinds)
+    ra, rb = builder.prereduce(a, b, frozenset("zik"))
+    assert (ra.idx, rb.idx) == ("zij", "zjk") and rb is b
+    (step,) = builder.finished_steps()
+    assert (step.kind, step.subscripts, step.expr) == ("reduce", "zijab->zij", "a.sum((3, 4))")
+    t = _tensor("zijab")
+    assert torch.allclose(_execute(builder, {"a": t})[step.output], t.sum((3, 4)))
+
+
+def test_merge_key_groups_final_products_only_where_one_sum_serves_them():
+    """Final products ``L × R_b`` share a key (L·Σ_b R_b) only where L's axes land on the same output axes: the
+    same left with its output axes swapped (a free axis, or one it shares with R) gets another key. Equal keys
+    put the right factors' axes in one canonical order."""
+    from archsearch.compiler.plan import _merge_key, _Node, _Op
+
+    def op(name: str, idx: str) -> _Op:
+        return _Op(_Node(name, name, tuple("feature" for _ in idx)), idx)
+
+    left = op("L", "zijk")  # z shared and kept, i and j free, k summed
+    swapped = [_merge_key(left, op("R", "zk"), out)[0] for out in ("zij", "zji")]
+    assert swapped[0] != swapped[1]
+    both = op("L", "zij")  # every axis shared with R and kept
+    keys = [_merge_key(both, op(name, "zij"), out)[0] for name, out in (("R", "zij"), ("R", "zji"))]
+    assert keys[0] != keys[1]
+    (k1, _, r1, p1), (k2, _, r2, p2) = (_merge_key(both, op(n, idx), "zij") for n, idx in (("R", "zij"), ("S", "zji")))
+    assert k1[1:] == k2[1:]
+    assert "".join(r1.idx[i] for i in p1) == "".join(r2.idx[i] for i in p2) == "zij"
