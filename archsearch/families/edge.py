@@ -83,11 +83,15 @@ class EdgeFamily(Family):
         X, XT = nc("X"), nc("X^T")
         ca = Named("C_A", positive=True)
         s = X * nc(branch.weight(0)) * XT / sp.sqrt(ca)
-        m = sp.Function(self.matrix_sympy_name(), commutative=False)(s)
+        m = sp.Function(self.matrix_sympy_name(), commutative=False)(self.matrix_argument(s))
         if branch.end == "dst":
             m = Tp(m)
         out = nc(branch.output) if branch.output else nc(branch.weight(0) + ("^T" if branch.end == "src" else ""))
         return m * X * out / sp.sqrt(ca)
+
+    def matrix_argument(self, s: Any) -> Any:
+        """What the entrywise function is applied to, given the sympy score S = X W Xᵀ/√C_A (S itself)."""
+        return s
 
     def cost(self, field: str, tied: bool, causal: bool, sizes: Any, lowrank: bool) -> str:
         return "O(N² C)"

@@ -74,6 +74,12 @@ class Softmax(EdgeFamily):
         arg = "(X W Xᵀ)_jk / (τ√C_A)" if tau else "(X W Xᵀ)_jk / √C_A"
         return f"τ Σ_j log Σ_k exp({arg}), τ = {self.temperature!r}" if tau else f"Σ_j log Σ_k exp({arg})"
 
+    def matrix_argument(self, s):
+        """P = row-softmax(S/τ): the score over the temperature (τ = 1: S)."""
+        import sympy as sp
+
+        return s if self.temperature == 1.0 else s / sp.Symbol("tau", positive=True)
+
     def reduce(self, s: np.ndarray) -> float:
         z = s / self.temperature
         m = z.max(axis=1)
