@@ -22,7 +22,7 @@ import pytest
 from archsearch.calculus import derive
 from archsearch.compiler import compile_term, plan_causal
 from archsearch.compiler.families import family_source
-from archsearch.terms import Conic, Diagram, Entrywise, Gated, Softmax
+from archsearch.terms import Activation, Conic, Diagram, Entrywise, Gated, Glu, Softmax
 
 HERE = Path(__file__).parent / "generated"
 UPDATE = os.environ.get("ARCHSEARCH_UPDATE_GENERATED") == "1"
@@ -41,7 +41,7 @@ def _cases() -> dict[str, Callable[[], str]]:
         out[f"lse-paper{'-causal' if causal else ''}"] = partial(family_source, Softmax(), "real", False, causal,
                                                                  "Block", branches="paper")
     per_token = {"conic-relu": Conic("relu"), "conic-soc4": Conic("soc", 4), "conic-colu4": Conic("colu", 4),
-                 "gated3": Gated(3)}
+                 "gated3": Gated(3), "mlp-gelu": Activation("gelu"), "glu-silu": Glu("silu")}
     for (name, term), tied in itertools.product(per_token.items(), [True, False]):
         out[f"{name}-{'tied' if tied else 'untied'}"] = partial(family_source, term, "real", tied, False, "Block")
     out["gated3-untied-causal"] = partial(family_source, Gated(3), "real", False, True, "Block")
