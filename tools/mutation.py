@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 ENUMERATION_USERS = ["tests/enumeration", "tests/cli/test_enumerate_show.py", "tests/reliability/test_bad_input.py",
                      "tests/families/test_shipped_grammars.py"]
 # the families are read by the grammar, differentiated by the calculus and compiled by the compiler
+# (and printed: tests/families/test_display.py, the reviewed block sources, `archsearch show`, bad-input messages)
 FAMILY_USERS = ["tests/families", "tests/calculus", "tests/grammar", "tests/compiler/test_families.py",
-                "tests/compiler/test_mask.py"]
+                "tests/compiler/test_mask.py", "tests/compiler/test_generated_sources.py",
+                "tests/reliability/test_bad_input.py", "tests/cli/test_enumerate_show.py"]
 # The core modules and the tests that check them (a module not listed uses tests/<its subpackage>).
 TESTS: dict[str, list[str]] = {
     "archsearch/families/canonical.py": ["tests/enumeration/test_canonical.py",
