@@ -176,9 +176,7 @@ class LowRankPlan(CostReport):
 
 
 def _letter_sizes(kinds: dict[str, str], sizes: PlanSizes) -> dict[str, float]:
-    value = {"batch": 1, "head": sizes.H, "token": sizes.N, "feature": sizes.C, "rank": sizes.C_A,
-             "rank2": 2 * sizes.C_A, "one": 1}
-    return {c: float(value[k]) for c, k in kinds.items()}
+    return {c: float(sizes.of_kind(k)) for c, k in kinds.items()}
 
 
 def _core_path(inputs: tuple[str, ...], output: str, kinds: dict[str, str], sizes: PlanSizes):

@@ -106,6 +106,12 @@ class PlanSizes:
             raise ValueError(f"sizes must be positive, got {out}")
         return out
 
+    def of_kind(self, kind: str) -> int:
+        """The size of an index of ``kind``: batch 1, head H, token N, feature C, rank C_A, rank2 2·C_A (the
+        rank of a symmetric low-rank weight Q Kᵀ + K Qᵀ)."""
+        return {"batch": 1, "head": self.H, "token": self.N, "feature": self.C, "rank": self.C_A,
+                "rank2": 2 * self.C_A}[kind]
+
     def values(self) -> tuple[int, int, int, int]:
         """Values of SYMBOLS (H, N, C, C_A)."""
         return (self.H, self.N, self.C, self.C_A)
@@ -121,7 +127,6 @@ _KIND_COST: dict[str, tuple[int, Exps]] = {
     "feature": (1, (0, 0, 1, 0)),
     "rank": (1, (0, 0, 0, 1)),
     "rank2": (2, (0, 0, 0, 1)),  # symmetric low-rank weight Q Kᵀ + K Qᵀ: rank 2·C_A
-    "one": (1, (0, 0, 0, 0)),
 }
 
 
@@ -661,9 +666,7 @@ def _lowered(a: str, a_dims: tuple[str, ...], b: str, b_dims: tuple[str, ...], k
     """For both orders (a, b) and (b, a): :func:`_lower`'s output indices and expression, the order's
     rank (not a matrix product, views) and its wiring — what :meth:`PlanBuilder.contract` compares,
     memoised (the branches of a field and the variants of :func:`plan_field` repeat contractions)."""
-    value = {"batch": 1, "head": sizes.H, "token": sizes.N, "feature": sizes.C, "rank": sizes.C_A,
-             "rank2": 2 * sizes.C_A, "one": 1}
-    size = {c: value[k] for idx, dims in ((a, a_dims), (b, b_dims)) for c, k in zip(idx, dims, strict=True)}
+    size = {c: sizes.of_kind(k) for idx, dims in ((a, a_dims), (b, b_dims)) for c, k in zip(idx, dims, strict=True)}
     out = []
     for p, q in ((a, b), (b, a)):
         o, expr, is_mm = _lower(p, q, keep, size)
@@ -712,9 +715,7 @@ def _path(
 
 
 def _size_table(e: PlannedEinsum, sizes: PlanSizes) -> tuple[tuple[str, int], ...]:
-    value = {"batch": 1, "head": sizes.H, "token": sizes.N, "feature": sizes.C, "rank": sizes.C_A,
-             "rank2": 2 * sizes.C_A, "one": 1}
-    return tuple((c, value[k]) for c, k in e.kinds)
+    return tuple((c, sizes.of_kind(k)) for c, k in e.kinds)
 
 
 def _keep(ops: list[_Op], skip: set[int], output: str) -> frozenset[str]:
