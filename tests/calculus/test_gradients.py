@@ -17,6 +17,7 @@ from calculus_helpers import (
     random_x,
     rel_err,
     torch_conjugates_holomorphic_grads,
+    torch_potential,
 )
 
 from archsearch.calculus import derive, field_value, random_weights
@@ -114,3 +115,15 @@ def test_single_branch_diagrams():
     Xr = X.real
     Wr = W.real
     assert np.allclose(field_value(derive(Diagram.from_key("0-0"), "real"), Xr, {"W1": Wr}), Xr @ (Wr + Wr.T))
+
+
+@pytest.mark.parametrize("term", [t for t in NONPOLY if t.has_potential], ids=lambda t: t.key)
+def test_each_familys_potential_is_the_reference_value(term):
+    """A family's own V(X) (numpy, what invariance checks and reports read) equals the torch reference written
+    here from the definitions, at the default scale 1/√C."""
+    rng = np.random.default_rng(5)
+    c = 6 if isinstance(term, Conic) else 4
+    X = random_x(rng, n=5, c=c)
+    W = random_weights(term, c, rng)
+    want = torch_potential(term, torch.tensor(X), W).item()
+    assert abs(term.potential(X, W) - want) <= 1e-12 * max(1.0, abs(want))

@@ -70,7 +70,8 @@ def _jacobian_asymmetry(field, X, W, rng, h=1e-4) -> float:
     return abs(a - b) / max(abs(a), abs(b))
 
 
-@pytest.mark.parametrize("term", [Diagram.from_key("0-1.0-1"), Diagram.from_key("0-1.1-2"), Softmax()], ids=lambda t: t.key)
+@pytest.mark.parametrize("term", [Diagram.from_key("0-1.0-1"), Diagram.from_key("0-1.1-2"), Softmax()],
+                         ids=lambda t: t.key)
 def test_untied_field_is_not_a_gradient(term):
     rng = np.random.default_rng(12)
     X = random_x(rng, n=6, c=3)

@@ -45,6 +45,9 @@ def _cases() -> dict[str, Callable[[], str]]:
     for (name, term), tied in itertools.product(per_token.items(), [True, False]):
         out[f"{name}-{'tied' if tied else 'untied'}"] = partial(family_source, term, "real", tied, False, "Block")
     out["gated3-untied-causal"] = partial(family_source, Gated(3), "real", False, True, "Block")
+    for causal in (False, True):  # a pooled vertex: sums over the tokens (prefix sums when causal)
+        out[f"gated2.1-tied{'-causal' if causal else ''}"] = partial(family_source, Gated((2, 1)), "real", True,
+                                                                     causal, "Block")
     for key, field, tied, causal in [("0-1.0-1", "real", False, False), ("0-1.0-1", "real", True, True),
                                      ("0-2.1-2", "real", False, False), ("0-2.1-2", "real", False, True),
                                      ("0-1.1-2.2-0", "real", True, False), ("0~1.0~1", "complex", False, False),

@@ -1,0 +1,87 @@
+"""The families' own checks and edges: what each refuses and says, the limits it accepts exactly, the
+projections on inputs today's callers do not produce (batched), and the compiled parts of per-token families."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from archsearch.families import ACTIVATIONS, Activation, Conic, Gated, Glu
+from archsearch.families.conic import MAX_CONE_SIZE
+from archsearch.families.gated import MAX_GATED_ORDER
+
+
+def test_conic_refuses_unknown_projections_and_cone_sizes_outside_its_range():
+    with pytest.raises(ValueError, match=r"^unknown conic projection 'lorentz' \(known: relu, soc, colu\)$"):
+        Conic("lorentz")
+    assert Conic("soc", 2).cone_size == 2 and Conic("soc", MAX_CONE_SIZE).cone_size == MAX_CONE_SIZE
+    for size in (1, MAX_CONE_SIZE + 1):
+        with pytest.raises(ValueError, match=rf"^cone size must be between 2 and {MAX_CONE_SIZE}, not {size}$"):
+            Conic("soc", size)
+    # a key's size has at most five digits: a five-digit one reaches the range check, a six-digit one is refused
+    with pytest.raises(ValueError, match=rf"^cone size must be between 2 and {MAX_CONE_SIZE}, not 99999$"):
+        Conic.parse("soc99999")
+    with pytest.raises(ValueError, match=rf"^cone size in 'colu100000' is too large \(at most {MAX_CONE_SIZE}\)$"):
+        Conic.parse("colu100000")
+
+
+@pytest.mark.parametrize("key", ["relu", "soc4", "colu4"])
+def test_a_projection_acts_on_the_last_axis_of_any_batch_shape(key):
+    """π of a (2, 3, C) batch is π of each row (today's callers pass (N, C) matrices)."""
+    term = Conic.parse(key)
+    y = np.random.default_rng(0).standard_normal((2, 3, 8))
+    rows = np.stack([term.project(y[i]) for i in range(2)])
+    assert np.allclose(term.project(y), rows) and term.project(y).shape == y.shape
+
+
+def test_fields_without_a_potential_say_why():
+    X, A = np.ones((3, 4)), np.eye(4)
+    with pytest.raises(ValueError, match=r"^colu4: CoLU is a skew projection and has no potential \(only its field "
+                                         r"is defined\)$"):
+        Conic("colu", 4).potential(X, {"A": A})
+    with pytest.raises(ValueError, match=r"^glu-silu: the activated GLU has no potential \(only its field is "
+                                         r"defined\)$"):
+        Glu("silu").potential(X, {"W1": A, "W2": A})
+
+
+@pytest.mark.parametrize("parts", [(), (0,), (2, 0), (1.5,), (-1, 3)], ids=str)
+def test_gated_refuses_parts_that_are_not_positive_integers(parts):
+    with pytest.raises(ValueError, match=r"^gated parts must be positive integers, not "):
+        Gated(parts)
+
+
+def test_gated_orders_run_from_one_to_the_limit_except_two():
+    assert Gated(1).k == 1 and Gated(MAX_GATED_ORDER).k == MAX_GATED_ORDER
+    with pytest.raises(ValueError, match=rf"^gated products go up to order {MAX_GATED_ORDER}, not 17$"):
+        Gated((16, 1))
+    for parts in ((2,), (1, 1)):
+        with pytest.raises(ValueError, match=r"^order-2 gated products are the diagrams 0-0 \(λ = 2\) and 0-1 "
+                                             r"\(λ = 1\.1\): use those keys$"):
+            Gated(parts)
+
+
+def test_gated_keys_are_glu_and_dotted_part_sizes():
+    assert Gated.parse("glu16") == Gated(16) and Gated.parse("glu2.1") == Gated((2, 1))
+    for other in ("glu", "gluX", "glu1.a", "glu1.²", "abc12", "lse"):  # not gated keys: another family's turn
+        assert Gated.parse(other) is None, other
+    with pytest.raises(ValueError, match=rf"^gated key 'glu123': parts go up to {MAX_GATED_ORDER}$"):
+        Gated.parse("glu123")
+
+
+@pytest.mark.parametrize("term", [Activation("gelu"), Glu("silu"), Conic("soc", 4), Gated(3)], ids=lambda t: t.key)
+def test_per_token_families_compile_to_their_source_and_cost(term):
+    """Per-token families cost O(N C²) whatever the options, and their compiled parts carry that cost."""
+    for causal in (False, True):
+        parts = term.compile("real", True, causal, "Block", None, True, False)
+        assert parts.cost == term.cost("real", True, causal, None, True) == "O(N C²)"
+        assert "class Block(torch.nn.Module)" in parts.source
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_potentials_keep_the_dtype_of_their_input(name):
+    f = ACTIVATIONS[name]
+    for dtype in (torch.float32, torch.float64):
+        y = torch.linspace(-3, 3, 7, dtype=dtype)
+        assert f.potential_torch(y).dtype == dtype
+    assert np.allclose(f.potential([0, 1, 2]), f.potential(np.array([0.0, 1.0, 2.0])))
