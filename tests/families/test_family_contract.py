@@ -85,3 +85,32 @@ def test_activation_potentials_keep_the_dtype_of_their_input(name):
         y = torch.linspace(-3, 3, 7, dtype=dtype)
         assert f.potential_torch(y).dtype == dtype
     assert np.allclose(f.potential([0, 1, 2]), f.potential(np.array([0.0, 1.0, 2.0])))
+
+
+def test_symmetry_violations_name_the_axiom_and_what_to_use_instead():
+    """Token families depend on X W, not only on the edges: under the right centralizer axiom they are refused
+    with the axiom to use instead (and the field they need, under another field)."""
+    from archsearch.enumeration.axioms import Axioms
+
+    assert Gated(3).symmetry.violations(Axioms(right="centralizer")) == [
+        ("right", "does not respect the right centralizer action (V depends on X W, not only on the edges X W X*); "
+                  'use right = "none" (with left = "perm")')]
+    assert Gated(3).symmetry.violations(Axioms(right="none")) == []
+    assert Gated(3).symmetry.violations(Axioms(field="complex")) == [
+        ("field", 'field = "real"'), ("right", Gated(3).symmetry.violations(Axioms())[0][1])]
+
+
+def test_term_ids_are_refused_past_their_length_and_edge_limits_only():
+    from archsearch.families import term_from_key
+    from archsearch.families.registry import MAX_DIAGRAM_EDGES, MAX_KEY_LENGTH
+
+    with pytest.raises(ValueError, match=rf"^term id of {MAX_KEY_LENGTH + 1} characters is too long \(at most "
+                                         rf"{MAX_KEY_LENGTH}\)$"):
+        term_from_key("0" * (MAX_KEY_LENGTH + 1))
+    with pytest.raises(ValueError) as at_limit:  # not a valid key, but not refused for its length
+        term_from_key("0" * MAX_KEY_LENGTH)
+    assert "too long" not in str(at_limit.value)
+    key = ".".join(["0-1"] * (MAX_DIAGRAM_EDGES + 1))
+    with pytest.raises(ValueError, match=rf"^diagram '{key}' has more than {MAX_DIAGRAM_EDGES} edges$"):
+        term_from_key(key)
+    assert term_from_key(".".join(["0-1"] * MAX_DIAGRAM_EDGES)).degree == MAX_DIAGRAM_EDGES
