@@ -239,6 +239,8 @@ def test_run_executes_multi_and_single_operand_path_steps(inputs, output, path, 
     ops = [builder.leaf(f"v{n}", s, kinds_of) for n, s in enumerate(inputs)]
     res = run_path(builder, ops, output, path)
     assert " ".join(s.kind for s in builder.finished_steps()) == kinds
+    if len(path[0]) > 2:  # pairwise from the left: the step's first two operands first
+        assert set(builder.finished_steps()[0].inputs) == {f"v{path[0][0]}", f"v{path[0][1]}"}
     got = _run(permute_expr("t", perm_to(res.idx, output)), _execute(builder, leaves)[res.node.var])
     assert torch.allclose(got, torch.einsum(",".join(inputs) + "->" + output, *leaves.values()))
     if len(path[-1]) == 1:
