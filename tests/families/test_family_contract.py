@@ -114,3 +114,22 @@ def test_term_ids_are_refused_past_their_length_and_edge_limits_only():
     with pytest.raises(ValueError, match=rf"^diagram '{key}' has more than {MAX_DIAGRAM_EDGES} edges$"):
         term_from_key(key)
     assert term_from_key(".".join(["0-1"] * MAX_DIAGRAM_EDGES)).degree == MAX_DIAGRAM_EDGES
+
+
+@pytest.mark.parametrize("key, name", [
+    ("0-0", "linear MLP"), ("0-0.0-0", "per-token polynomial"), ("0-1", "global-pooling (mean) mixer"),
+    ("0-1.0-1", "linear attention"), ("0-1.1-0", "linear attention"), ("0~1.1~0", "linear attention"),
+    ("0~1.0~1", "linear attention (transposed)"), ("0-1.0-1.0-1", "polynomial-kernel attention"),
+    ("0-1.1-2.2-0", "stacked linear attention (trace word)"),
+    ("0-1.1-2.2-3.3-0", "stacked linear attention (trace word)"),
+    ("0-1.1-2", "global-pooling mixer"), ("0-0.0-1", "gated global-pooling mixer"),
+    ("0~0.0~1", "gated global-pooling mixer"),
+    ("0-1.1-2.2-0.0-1", None), ("0-1.0-1.1-2", None), ("0-0.1-1", None), ("0-0.1-1.1-2", None),
+])
+def test_diagrams_are_recognised_by_their_shape(key, name):
+    """One vertex: an MLP; two: pooling or (linear, transposed when the edge is oriented and not a trace,
+    polynomial-kernel) attention; a trace word of three or more edges; a tree of simple edges (pooling, gated with
+    loops); anything else, and disconnected diagrams, unnamed."""
+    from archsearch.terms import Diagram
+
+    assert Diagram.from_key(key).recognise() == name
