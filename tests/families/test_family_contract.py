@@ -133,3 +133,25 @@ def test_diagrams_are_recognised_by_their_shape(key, name):
     from archsearch.terms import Diagram
 
     assert Diagram.from_key(key).recognise() == name
+
+
+@pytest.mark.parametrize("key, message", [
+    ("", "empty diagram key"),
+    ("01", "edge '01' must read [Letter]a~b (oriented) or [Letter]a-b (unoriented)"),
+    ("0-1-2", "edge '0-1-2' must read [Letter]a~b (oriented) or [Letter]a-b (unoriented)"),
+    ("0~1~2", "edge '0~1~2' must read [Letter]a~b (oriented) or [Letter]a-b (unoriented)"),
+    ("-1", "edge '-1': vertices are single characters 0-9a-z"),
+    ("0-12", "edge '0-12': vertices are single characters 0-9a-z"),
+    ("0-#", "edge '0-#': vertices are single characters 0-9a-z"),
+    ("#-0", "edge '#-0': vertices are single characters 0-9a-z"),
+    ("ab0-1", "edge 'ab0-1': letter 'ab' must be an uppercase letter + lowercase letters"),
+    ("AB0-1", "edge 'AB0-1': letter 'AB' must be an uppercase letter + lowercase letters"),
+    ("0-1.A0-1", "a key mixes free edges (no letter) with lettered edges"),
+])
+def test_bad_diagram_keys_say_what_is_wrong(key, message):
+    from archsearch.terms import Diagram
+
+    with pytest.raises(ValueError) as bad:
+        Diagram.from_key(key)
+    assert str(bad.value) == message
+    assert Diagram.from_key("Ab0-z.Ab0-z").key == "Ab0-1.Ab0-1"  # letters and the last vertex character
