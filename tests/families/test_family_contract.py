@@ -155,3 +155,15 @@ def test_bad_diagram_keys_say_what_is_wrong(key, message):
         Diagram.from_key(key)
     assert str(bad.value) == message
     assert Diagram.from_key("Ab0-z.Ab0-z").key == "Ab0-1.Ab0-1"  # letters and the last vertex character
+
+
+def test_function_families_name_the_functions_they_know():
+    from archsearch.families import Entrywise
+
+    for make, name, message in ((Activation, "tanh", "unknown activation 'tanh' (known: relu2, gelu, silu)"),
+                                (Entrywise, "sin", "unknown entrywise function 'sin' (known: exp, cosh, logcosh, "
+                                                   "softplus)"),
+                                (Glu, "x", "unknown GLU activation 'x' (known: relu2, gelu, silu)")):
+        with pytest.raises(ValueError) as bad:
+            make(name)
+        assert str(bad.value) == message
