@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-for _helpers in (str(Path(__file__).parent / "report"), str(Path(__file__).parent / "train")):
+for _helpers in (str(Path(__file__).parent / "report"), str(Path(__file__).parent / "train"),
+                 str(Path(__file__).parent / "helpers")):
     if _helpers not in sys.path:
         sys.path.insert(0, _helpers)
 

@@ -10,14 +10,13 @@ generators goes unseen. After an intended change, rewrite the copies and review 
 
 from __future__ import annotations
 
-import difflib
 import itertools
-import os
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
+from reviewed import check_reviewed
 
 from archsearch.calculus import derive
 from archsearch.compiler import compile_term, plan_causal
@@ -25,7 +24,6 @@ from archsearch.compiler.families import family_source
 from archsearch.terms import Activation, Conic, Diagram, Entrywise, Gated, Glu, Softmax
 
 HERE = Path(__file__).parent / "generated"
-UPDATE = os.environ.get("ARCHSEARCH_UPDATE_GENERATED") == "1"
 
 
 def _cases() -> dict[str, Callable[[], str]]:
@@ -98,18 +96,7 @@ CASES = _cases()
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_generated_source_is_the_reviewed_one(name):
-    path = HERE / f"{name}.py.txt"
-    source = CASES[name]()
-    if UPDATE:
-        HERE.mkdir(exist_ok=True)
-        path.write_text(source)
-    assert path.exists(), f"no reviewed copy {path.name}: run with ARCHSEARCH_UPDATE_GENERATED=1 and review it"
-    reviewed = path.read_text()
-    if source != reviewed:
-        diff = "".join(difflib.unified_diff(reviewed.splitlines(True), source.splitlines(True), "reviewed",
-                                            "generated", n=1))
-        pytest.fail(f"{name}: the generated source changed (ARCHSEARCH_UPDATE_GENERATED=1 rewrites the copies)\n"
-                    + diff[:4000])
+    check_reviewed(HERE / f"{name}.py.txt", CASES[name](), f"{name}: the generated source")
 
 
 def test_no_reviewed_copy_is_left_over():

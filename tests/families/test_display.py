@@ -11,13 +11,12 @@ review its diff:
 
 from __future__ import annotations
 
-import difflib
 import json
-import os
 from functools import partial
 from pathlib import Path
 
 import pytest
+from reviewed import check_reviewed
 
 from archsearch.calculus import derive
 from archsearch.compiler import PlanSizes
@@ -25,7 +24,6 @@ from archsearch.families import ACTIVATIONS, EDGE_KERNELS, term_from_key
 from archsearch.terms import Diagram
 
 HERE = Path(__file__).parent / "reviewed"
-UPDATE = os.environ.get("ARCHSEARCH_UPDATE_GENERATED") == "1"
 STYLES = ("unicode", "text", "latex")
 LINE_STYLES = STYLES[:2]  # a branch prints on one line; LaTeX prints whole fields (field_latex)
 SIZES = PlanSizes(N=11, C=32, C_A=16, H=2)
@@ -92,18 +90,7 @@ def _display(key: str) -> str:
 
 @pytest.mark.parametrize("group, keys", [("diagrams", DIAGRAMS), ("families", OTHERS)])
 def test_every_family_prints_the_reviewed_text(group, keys):
-    text = "\n".join(_display(k) for k in keys)
-    path = HERE / f"{group}.txt"
-    if UPDATE:
-        HERE.mkdir(exist_ok=True)
-        path.write_text(text)
-    assert path.exists(), f"no reviewed copy {path.name}: run with ARCHSEARCH_UPDATE_GENERATED=1 and review it"
-    reviewed = path.read_text()
-    if text != reviewed:
-        diff = "".join(difflib.unified_diff(reviewed.splitlines(True), text.splitlines(True), "reviewed", "printed",
-                                            n=1))
-        pytest.fail(f"{group}: the printed text changed (ARCHSEARCH_UPDATE_GENERATED=1 rewrites the copy)\n"
-                    + diff[:4000])
+    check_reviewed(HERE / f"{group}.txt", "\n".join(_display(k) for k in keys), f"{group}: the printed text")
 
 
 def test_softmax_at_a_temperature_prints_it_in_the_fields_latex():
