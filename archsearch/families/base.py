@@ -32,7 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 #: left groups in increasing size: invariance under a later one implies invariance under the earlier
 GROUPS = ("perm", "orthogonal", "unitary")
 GROUP_NAMES = {"perm": "S_N", "orthogonal": "O(N)", "unitary": "U(N)"}
-STYLES = ("unicode", "text", "latex")
 _SUB = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
@@ -261,8 +260,3 @@ class Family:
     def describe(self) -> dict[str, Any]:
         """Extra fields for ``archsearch show --format json``."""
         return {}
-
-
-def check_style(style: str) -> None:
-    if style not in STYLES:
-        raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")

@@ -167,3 +167,32 @@ def test_function_families_name_the_functions_they_know():
         with pytest.raises(ValueError) as bad:
             make(name)
         assert str(bad.value) == message
+
+
+def test_the_rest_of_the_refusals_word_for_word():
+    from archsearch.families import Softmax
+    from archsearch.families.base import Symmetry
+
+    for bad in ("abc", None):
+        with pytest.raises(ValueError) as e:
+            Softmax(bad)
+        assert str(e.value) == f"softmax temperature must be a number in [0.001, 1000], not {bad!r}"
+    with pytest.raises(ValueError) as e:
+        Symmetry("bad", True, frozenset({"real"}), True)
+    assert str(e.value) == "left group must be one of perm, orthogonal, unitary, not 'bad'"
+
+
+def test_what_a_family_inherits_and_an_untied_glus_output_copies():
+    """A family of one's own is unnamed and has nothing more to describe; a diagram prints as its unicode form;
+    the untied activated GLU's output weight O copies W₂ transposed."""
+    from archsearch.calculus import derive
+    from archsearch.families import Family
+    from archsearch.terms import Diagram
+
+    class Mine(Family):
+        kind = "mine"
+
+    assert Mine().recognise() is None and Mine().describe() == {}
+    assert str(Diagram.from_key("0-1.0-1")) == Diagram.from_key("0-1.0-1").unicode()
+    sources = derive(Glu("silu"), "real", False).branches[0].parameter_sources()
+    assert sources == {"W1_b0": ("W1", False), "W2_b0": ("W2", False), "O_b0": ("W2", True)}
