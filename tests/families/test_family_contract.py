@@ -196,3 +196,28 @@ def test_what_a_family_inherits_and_an_untied_glus_output_copies():
     assert str(Diagram.from_key("0-1.0-1")) == Diagram.from_key("0-1.0-1").unicode()
     sources = derive(Glu("silu"), "real", False).branches[0].parameter_sources()
     assert sources == {"W1_b0": ("W1", False), "W2_b0": ("W2", False), "O_b0": ("W2", True)}
+
+
+def test_softmax_temperatures_are_floats_in_their_closed_range():
+    from archsearch.families import Softmax
+    from archsearch.families.softmax import MAX_TEMPERATURE
+
+    assert Softmax(1 / MAX_TEMPERATURE).temperature == 1 / MAX_TEMPERATURE
+    assert Softmax(MAX_TEMPERATURE).temperature == MAX_TEMPERATURE
+    assert Softmax("0.5").temperature == 0.5 and Softmax(2).key == "lse@2.0"
+    for bad in (0.999 / MAX_TEMPERATURE, MAX_TEMPERATURE * 1.001):
+        with pytest.raises(ValueError, match=r"must be a number in \[0\.001, 1000\]"):
+            Softmax(bad)
+
+
+def test_the_softmax_matrix_is_row_wise_and_does_not_overflow():
+    """P = row-softmax(S/τ) for scores far apart in size (a row of ±1000 next to a row near 0: neither overflows nor
+    underflows to 0/0), and along the last axis of a batch of score matrices."""
+    from archsearch.families import Softmax
+
+    s = np.array([[1000.0, 999.0], [0.0, -1.0]])
+    p = Softmax().matrix(s)
+    row = np.array([1.0, np.exp(-1.0)]) / (1.0 + np.exp(-1.0))
+    assert np.allclose(p, [row, row])
+    batch = np.random.default_rng(1).standard_normal((2, 3, 4))
+    assert np.allclose(Softmax(0.5).matrix(batch), np.stack([Softmax(0.5).matrix(m) for m in batch]))
