@@ -221,3 +221,19 @@ def test_the_softmax_matrix_is_row_wise_and_does_not_overflow():
     assert np.allclose(p, [row, row])
     batch = np.random.default_rng(1).standard_normal((2, 3, 4))
     assert np.allclose(Softmax(0.5).matrix(batch), np.stack([Softmax(0.5).matrix(m) for m in batch]))
+
+
+@pytest.mark.parametrize("key", ["lse", "f-exp"])
+def test_edge_families_compile_the_block_they_are_asked_for(key):
+    """compile passes causal and the weights' rank through to the block source, and reports the O(N² C) cost."""
+    from archsearch.compiler.families import family_source
+    from archsearch.families import term_from_key
+
+    term = term_from_key(key)
+    for causal in (False, True):
+        for lowrank in (False, True):
+            parts = term.compile("real", True, causal, "Block", None, lowrank, False)
+            assert parts.source == family_source(term, "real", True, causal, "Block", lowrank=lowrank)
+            assert parts.cost == "O(N² C)"
+    sources = {term.compile("real", True, c, "Block", None, r, False).source for c in (0, 1) for r in (0, 1)}
+    assert len(sources) == 4
