@@ -345,3 +345,74 @@ def test_bfloat16_inputs_are_scanned_in_float32():
     assert out.dtype == torch.bfloat16
     ref = causal_linear_attention_quadratic(q.double(), k.double(), v.double())
     assert ((out.double() - ref).norm() / ref.norm()).item() < 2**-8
+
+
+def test_the_triton_switch_reads_the_environment(monkeypatch):
+    """ARCHSEARCH_DISABLE_TRITON turns Triton off unless it is unset, empty, 0, false or no (any case)."""
+    monkeypatch.delenv("ARCHSEARCH_DISABLE_TRITON", raising=False)
+    assert kernels.triton_disabled() is False
+    for value, off in (("1", True), ("true", True), ("yes", True), ("YES", True), ("0", False), ("", False),
+                       ("false", False), ("FALSE", False), ("no", False), ("No", False)):
+        monkeypatch.setenv("ARCHSEARCH_DISABLE_TRITON", value)
+        assert kernels.triton_disabled() is off, value
+
+
+def test_triton_is_available_when_its_spec_is_found_and_it_is_not_disabled(monkeypatch):
+    monkeypatch.delenv("ARCHSEARCH_DISABLE_TRITON", raising=False)
+    asked = []
+    monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda name: asked.append(name) or object())
+    assert kernels.triton_available() is True and asked == ["triton"]
+    monkeypatch.setattr(kernels.importlib.util, "find_spec", lambda name: None)
+    assert kernels.triton_available() is False
+
+    def broken(name):
+        raise ValueError("sys.modules['triton'] is None")
+
+    monkeypatch.setattr(kernels.importlib.util, "find_spec", broken)
+    assert kernels.triton_available() is False
+
+
+def test_auto_picks_triton_for_cuda_inputs_of_one_supported_dtype_and_a_power_of_two_chunk(monkeypatch):
+    """The rule (checked on stand-ins: CI has no CUDA): CUDA, one dtype among fp32/fp16/bf16, chunk a power of two
+    ≥ 16, Triton available; then the Triton entry gets the same q, k, v and chunk (64 by default)."""
+    monkeypatch.setattr(kernels, "triton_available", lambda: True)
+
+    def t(dtype=torch.float16, cuda=True):
+        return SimpleNamespace(is_cuda=cuda, dtype=dtype)
+
+    q = t()
+    assert kernels._auto_uses_triton(q, q, q, 64) and kernels._auto_uses_triton(q, q, q, 16)
+    for chunk in (8, 24, 48, 17):
+        assert not kernels._auto_uses_triton(q, q, q, chunk), chunk
+    assert not kernels._auto_uses_triton(q, t(torch.float32), q, 64)
+    assert not kernels._auto_uses_triton(q, q, t(torch.float32), 64)
+    f64 = t(torch.float64)
+    assert not kernels._auto_uses_triton(f64, f64, f64, 64)
+    cpu = t(cuda=False)
+    assert not kernels._auto_uses_triton(cpu, cpu, cpu, 64)
+    monkeypatch.setattr(kernels, "triton_available", lambda: False)
+    assert not kernels._auto_uses_triton(q, q, q, 64)
+
+    seen = {}
+    monkeypatch.setattr(kernels, "_auto_uses_triton", lambda *args: seen.setdefault("auto", args) is not None)
+    monkeypatch.setitem(kernels.KERNELS["causal_linear_attention"], "triton",
+                        lambda *args: seen.setdefault("triton", args) and "triton ran")
+    a, b, c = torch.zeros(1), torch.ones(1), torch.full((1,), 2.0)
+    assert kernels.causal_linear_attention(a, b, c) == "triton ran"
+    assert all(x is y for x, y in zip(seen["auto"][:3], (a, b, c), strict=True)) and seen["auto"][3] == 64
+    assert all(x is y for x, y in zip(seen["triton"][:3], (a, b, c), strict=True)) and seen["triton"][3] == 64
+
+
+def test_the_chunk_reaches_the_backend(gen, tc):
+    """A chunk the backend refuses is refused through the registry and its Triton entry (which passes its
+    keyword arguments on); without one, both scan in chunks of 64."""
+    x = torch.zeros(1, 1, 8, 16, device=tc.device)
+    with pytest.raises(ValueError, match="chunk must be positive, got 0"):
+        kernels.causal_linear_attention(x.cpu(), x.cpu(), x.cpu(), chunk=0, backend="torch")
+    entry = kernels.KERNELS["causal_linear_attention"]["triton"]
+    with pytest.raises(ValueError, match="chunk must be a power of two"):
+        entry(x, x, x, 17)
+    with pytest.raises(ValueError, match="block_k=32"):
+        entry(x, x, x, block_k=32)
+    q, k, v = _inputs(gen, 1, 1, 70, 16, 16, device=tc.device)
+    _assert_rel(entry(q, k, v), causal_linear_attention_quadratic(q, k, v), 1e-4, "default chunk")
