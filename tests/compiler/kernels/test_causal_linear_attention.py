@@ -416,3 +416,62 @@ def test_the_chunk_reaches_the_backend(gen, tc):
         entry(x, x, x, block_k=32)
     q, k, v = _inputs(gen, 1, 1, 70, 16, 16, device=tc.device)
     _assert_rel(entry(q, k, v), causal_linear_attention_quadratic(q, k, v), 1e-4, "default chunk")
+
+
+def test_shape_refusals_name_every_shape():
+    x4, x3 = torch.zeros(1, 2, 5, 4), torch.zeros(2, 5, 4)
+    cases = [((x4, x4, x3), "expected 4-d (B, H, T, D) tensors, got (1, 2, 5, 4), (1, 2, 5, 4), (2, 5, 4)"),
+             ((x4, x3, x4), "expected 4-d (B, H, T, D) tensors, got (1, 2, 5, 4), (2, 5, 4), (1, 2, 5, 4)"),
+             ((x4, torch.zeros(1, 2, 5, 3), x4), "q and k must have the same shape, got (1, 2, 5, 4) and (1, 2, 5, 3)"),
+             ((x4, x4, torch.zeros(1, 2, 6, 4)),
+              "v must be (B, H, T, Dv) with q's (B, H, T) = (1, 2, 5), got (1, 2, 6, 4)")]
+    for args, message in cases:
+        with pytest.raises(ValueError) as bad:
+            causal_linear_attention_quadratic(*args)
+        assert str(bad.value) == message
+    with pytest.raises(ValueError) as bad:
+        causal_linear_attention_chunked(x4, x4, x4, chunk=0)
+    assert str(bad.value) == "chunk must be positive, got 0"
+
+
+def test_the_quadratic_reference_stays_on_its_inputs_device():
+    q = torch.empty(1, 2, 5, 4, device="meta")
+    assert causal_linear_attention_quadratic(q, q, q).device.type == "meta"
+
+
+def test_an_empty_sequence_keeps_or_makes_the_state(gen):
+    q, v = torch.zeros(2, 3, 0, 4), torch.zeros(2, 3, 0, 5)
+    out, state = scan_segment(q, q, v)
+    assert out.shape == (2, 3, 0, 5) and state.shape == (2, 3, 4, 5) and not state.any()
+    given = torch.randn(2, 3, 4, 5, generator=gen)
+    assert scan_segment(q, q, v, given)[1] is given
+
+
+def test_chunks_and_segments_reach_the_scan(monkeypatch):
+    """The scan runs in chunks of min(chunk, T) tokens and segments of whole chunks (at least one) — the sizes
+    change only the order of the additions, so they are checked where they are passed."""
+    from archsearch.compiler.kernels import reference
+
+    seen = []
+    real = reference._CausalScan.apply
+    monkeypatch.setattr(reference._CausalScan, "apply", lambda *a: seen.append(a[4:]) or real(*a))
+    x = torch.zeros(1, 1, 700, 4)
+    for call, want in ((lambda: causal_linear_attention_chunked(x, x, x), (64, 512)),
+                       (lambda: causal_linear_attention_chunked(x, x, x, chunk=16, segment=40), (16, 32)),
+                       (lambda: causal_linear_attention_chunked(x, x, x, chunk=16, segment=8), (16, 16)),
+                       (lambda: causal_linear_attention_chunked(x[:, :, :10], x[:, :, :10], x[:, :, :10]), (10, 510)),
+                       (lambda: scan_segment(x, x, x), (64, 512)),
+                       (lambda: reference.chunked_scan(x, x, x, 32, 100), (32, 96))):
+        seen.clear()
+        call()
+        assert seen == [want]
+
+
+def test_under_torch_export_the_scan_is_the_masked_quadratic_product(gen, monkeypatch):
+    """While exporting, chunked_scan is tril(q kᵀ) v (no chunk counts for the tracer to guard on)."""
+    from archsearch.compiler.kernels import reference
+
+    q, k, v = _inputs(gen, 2, 2, 9, 4, 3)
+    monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
+    monkeypatch.setattr(reference, "scan_segment", lambda *a: pytest.fail("the chunked scan ran while exporting"))
+    _assert_rel(reference.chunked_scan(q, k, v), causal_linear_attention_quadratic(q, k, v), 1e-12, "export")
