@@ -461,6 +461,7 @@ def test_chunks_and_segments_reach_the_scan(monkeypatch):
                        (lambda: causal_linear_attention_chunked(x, x, x, chunk=16, segment=8), (16, 16)),
                        (lambda: causal_linear_attention_chunked(x[:, :, :10], x[:, :, :10], x[:, :, :10]), (10, 510)),
                        (lambda: scan_segment(x, x, x), (64, 512)),
+                       (lambda: reference.chunked_scan(x, x, x), (64, 512)),
                        (lambda: reference.chunked_scan(x, x, x, 32, 100), (32, 96))):
         seen.clear()
         call()
