@@ -1,8 +1,9 @@
-"""Hand-planted bugs in the kernel code mutmut does not mutate (it skips decorated functions: the ``@triton.jit``
-kernels, run on CPU under TRITON_INTERPRET=1, and the ``@staticmethod`` forward/backward of the autograd
-Functions around them and around the torch scan): ``python tools/plant.py tools/planted_kernels.py``.
-Each is one realistic slip — a mask off by one, a dropped accumulator, a wrong offset or stride, a reversed
-walk, a lost cast or state — checked by the kernel tests against the quadratic reference."""
+"""Hand-planted bugs in the kernel code: ``python tools/plant.py tools/planted_kernels.py``. Mostly the
+``@triton.jit`` kernels (run on CPU under TRITON_INTERPRET=1), which mutmut does not mutate (it skips functions
+under a decorator other than ``@staticmethod``), and the torch scan's backward (under
+``once_differentiable``); a few lines of the autograd Functions' forward/backward are planted too (mutmut mutates
+those as well). Each is one realistic slip — a mask off by one, a dropped accumulator, a wrong offset or stride, a
+reversed walk, a lost cast or state — checked by the kernel tests against the quadratic reference."""
 
 TRITON = "archsearch/compiler/kernels/triton_causal.py"
 REFERENCE = "archsearch/compiler/kernels/reference.py"
