@@ -30,7 +30,8 @@ SIZES = PlanSizes(N=11, C=32, C_A=16, H=2)
 
 DIAGRAMS = ("0-0", "0-1", "0~1", "0-1.0-1", "0~1.0~1", "0-1.1-0", "0-0.1-1", "0-2.1-2", "0-1.1-2.2-0", "0~0.0~0",
             "0-1.2-3", "A0-1.A0-1", "A0-0.A0-1", "A0-1.B1-2",
-            "0~1.2~1", "0~1.0~2", "A0~1.A2~1")  # the last three walk an oriented edge backwards: X̄ Wᵀ Xᵀ
+            "0~1.2~1", "0~1.0~2", "A0~1.A2~1",  # these three walk an oriented edge backwards: X̄ Wᵀ Xᵀ
+            "0-1.0~1", "0-1.2-3.2~3", "0~1.0-2", "0-0.1~2.1-3")  # oriented and unoriented edges in one word
 OTHERS = ("lse", "lse@0.5", *(f"f-{name}" for name in EDGE_KERNELS), *(f"mlp-{name}" for name in ACTIVATIONS),
           *(f"glu-{name}" for name in ACTIVATIONS), "relu", "soc4", "colu4",
           "glu3", "glu2.1", "glu4", "glu1", "glu1.1.1", "glu3.1", "glu2.2")

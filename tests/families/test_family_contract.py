@@ -237,3 +237,15 @@ def test_edge_families_compile_the_block_they_are_asked_for(key):
             assert parts.cost == "O(N² C)"
     sources = {term.compile("real", True, c, "Block", None, r, False).source for c in (0, 1) for r in (0, 1)}
     assert len(sources) == 4
+
+
+def test_a_diagram_compiles_the_plan_asked_for_and_reports_its_cost():
+    from archsearch.compiler import PlanSizes
+    from archsearch.terms import Diagram
+
+    d = Diagram.from_key("0-1.0-1")
+    for lowrank in (False, True):
+        for naive in (False, True):
+            parts = d.compile("real", True, False, "Block", PlanSizes(N=64, C=16, C_A=4, H=1), lowrank, naive)
+            assert (parts.plan.lowrank, parts.plan.naive) == (lowrank, naive)
+            assert parts.cost == parts.plan.big_o() and parts.plans[int(lowrank)] is parts.plan
