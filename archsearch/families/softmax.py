@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -74,7 +74,7 @@ class Softmax(EdgeFamily):
         arg = "(X W Xᵀ)_jk / (τ√C_A)" if tau else "(X W Xᵀ)_jk / √C_A"
         return f"τ Σ_j log Σ_k exp({arg}), τ = {self.temperature!r}" if tau else f"Σ_j log Σ_k exp({arg})"
 
-    def matrix_argument(self, s):
+    def matrix_argument(self, s: Any) -> Any:
         """P = row-softmax(S/τ): the score over the temperature (τ = 1: S)."""
         import sympy as sp
 
