@@ -476,3 +476,41 @@ def test_under_torch_export_the_scan_is_the_masked_quadratic_product(gen, monkey
     monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
     monkeypatch.setattr(reference, "scan_segment", lambda *a: pytest.fail("the chunked scan ran while exporting"))
     _assert_rel(reference.chunked_scan(q, k, v), causal_linear_attention_quadratic(q, k, v), 1e-12, "export")
+
+
+def test_triton_input_refusals_word_for_word(tc, monkeypatch):
+    """Each of q, k, v checked on its own, with what was given; dtypes; a kernel needs CUDA or the interpreter."""
+    from archsearch.compiler.kernels import triton_causal
+
+    x, x3 = torch.zeros(1, 1, 8, 16), torch.zeros(1, 8, 16)
+    shapes = "expected q, k (B, H, T, D) and v (B, H, T, Dv); got "
+    for args in ((x3, x3, x), (x, torch.zeros(1, 1, 8, 32), x), (x, x, x3), (x, x, torch.zeros(1, 1, 9, 16))):
+        with pytest.raises(ValueError) as bad:
+            tc.causal_linear_attention(*args)
+        assert str(bad.value) == shapes + ", ".join(str(a.shape) for a in args)
+    with pytest.raises(TypeError) as bad:
+        tc.causal_linear_attention(x, x.half(), x)
+    assert str(bad.value) == "q, k, v must share a dtype, got torch.float32, torch.float16, torch.float32"
+    with pytest.raises(TypeError) as bad:
+        tc.causal_linear_attention(x.double(), x.double(), x.double())
+    assert str(bad.value) == f"Triton causal linear attention supports {triton_causal._SUPPORTED}, got torch.float64"
+    for block, name in ((8, "block_k"), (24, "block_k")):
+        with pytest.raises(ValueError) as bad:
+            tc.causal_linear_attention(x, x, x, block_k=block)
+        assert str(bad.value) == f"{name}={block} must be a power of two ≥ 16 dividing 16"
+    with pytest.raises(ValueError) as bad:
+        tc.causal_linear_attention(x, x, torch.zeros(1, 1, 8, 32), block_v=24)
+    assert str(bad.value) == "block_v=24 must be a power of two ≥ 16 dividing 32"
+    monkeypatch.setattr(triton_causal, "INTERPRET", False)
+    if tc.device == "cpu":
+        with pytest.raises(RuntimeError) as bad:
+            tc.causal_linear_attention(x, x, x)
+        assert str(bad.value) == "Triton kernels need a CUDA tensor, or TRITON_INTERPRET=1 set before import"
+
+
+@pytest.mark.parametrize("h, t, d", [(16, 8, 10), (1, 16, 10), (1, 8, 128)], ids=["H=16", "T=16", "D=128"])
+def test_triton_pads_the_feature_axis_and_tiles_wide_states(tc, gen, h, t, d):
+    """D and Dv are padded along the last axis (not H or T, even when those equal the padded size); a feature
+    size above 64 is tiled in blocks of 64 by default."""
+    q, k, v = _inputs(gen, 1, h, t, d, d, device=tc.device)
+    _assert_rel(tc.causal_linear_attention(q, k, v, 16), causal_linear_attention_quadratic(q, k, v), 1e-4, "pad")
