@@ -514,3 +514,12 @@ def test_triton_pads_the_feature_axis_and_tiles_wide_states(tc, gen, h, t, d):
     size above 64 is tiled in blocks of 64 by default."""
     q, k, v = _inputs(gen, 1, h, t, d, d, device=tc.device)
     _assert_rel(tc.causal_linear_attention(q, k, v, 16), causal_linear_attention_quadratic(q, k, v), 1e-4, "pad")
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-4), (torch.float16, 1e-2)], ids=["fp32", "fp16"])
+def test_triton_without_poisoned_buffers(tc, gen, monkeypatch, dtype, tol):
+    """The buffers as production allocates them (uninitialised, not NaN-filled): same results and dtypes."""
+    from archsearch.compiler.kernels import triton_causal
+
+    monkeypatch.setattr(triton_causal, "_POISON", False)
+    _fwd_bwd_check(tc, gen, (1, 2, 40, 16, 32, 16, None, None), dtype, tol)
