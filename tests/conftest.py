@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-for _helpers in (str(Path(__file__).parent / "report"), str(Path(__file__).parent / "train"),
-                 str(Path(__file__).parent / "helpers")):
+for _helpers in (str(Path(__file__).parent / name) for name in ("report", "train", "helpers")):
     if _helpers not in sys.path:
         sys.path.insert(0, _helpers)
 

@@ -59,7 +59,8 @@ TESTS: dict[str, list[str]] = {
     "archsearch/export/__init__.py": ["tests/export"],
     "archsearch/export/source.py": ["tests/export"],
     # the Triton kernels run under TRITON_INTERPRET=1 (tests/compiler/kernels/conftest.py); mutmut leaves the
-    # @triton.jit kernels alone (it skips decorated functions): their launchers and the torch references are mutated
+    # @triton.jit kernels alone (it skips functions under decorators other than @staticmethod; they are planted by
+    # hand, tools/planted_kernels.py): their launchers and the torch references are mutated
     **{f"archsearch/compiler/kernels/{name}.py": ["tests/compiler/kernels"]
        for name in ("__init__", "reference", "triton_causal")},
     **{f"archsearch/families/{name}.py": FAMILY_USERS

@@ -252,12 +252,10 @@ def test_each_planning_variant_is_kept_where_it_is_cheapest(key, field, sizes, l
 def _pre_merge_cost(f, sizes: PlanSizes, lowrank: bool) -> float:
     """The cheapest variant's cost before the cross-branch merging: every branch through one builder, its last
     product left out (what ``field_cost_reaches`` bounds the plan's cost by), at ``sizes``."""
-    from archsearch.compiler.plan import PlanBuilder, _einsums, plan_one
+    from archsearch.compiler.plan import PlanBuilder, _einsums, _variants, plan_one
 
     totals = []
-    ways = [(sizes, False), (sizes, True), (PlanSizes(sizes.N * 64, sizes.C, sizes.C_A, sizes.H), False)]
-    ways += [(PlanSizes(sizes.N, sizes.C, sizes.C * 4, sizes.H), False)] if lowrank else []
-    for at, combo in ways:
+    for at, combo in _variants(sizes, lowrank, False):  # the documented variants (pinned by a test below)
         builder = PlanBuilder(sizes=at)
         for e in _einsums(f, lowrank):
             plan_one(builder, e, at, False, True, combo)

@@ -18,13 +18,20 @@ from archsearch.compiler.plan import (
     HEAD,
     MAX_DEGREE,
     RANK_LETTERS,
+    PlanBuilder,
     PlanSizes,
     _align,
     _lower,
     _lowered,
+    _merge_key,
+    _Node,
+    _Op,
     _wiring,
     perm_to,
     permute_expr,
+)
+from archsearch.compiler.plan import (
+    _run as run_path,
 )
 from archsearch.terms import Diagram
 
@@ -229,9 +236,6 @@ def test_run_executes_multi_and_single_operand_path_steps(inputs, output, path, 
     contracted pairwise left to right, a one-operand step sums the letters nothing later needs (none: no
     step); the result is the einsum of the operands. With ``stop_before_last`` a path ending in a one-operand
     step returns that operand and None."""
-    from archsearch.compiler.plan import PlanBuilder
-    from archsearch.compiler.plan import _run as run_path
-
     torch.manual_seed(len(path))
     kinds_of = {c: "batch" if c == "z" else "feature" for c in "".join(inputs)}
     leaves = {f"v{n}": _tensor(s) for n, s in enumerate(inputs)}
@@ -253,8 +257,6 @@ def test_run_executes_multi_and_single_operand_path_steps(inputs, output, path, 
 def test_prereduce_sums_every_letter_only_one_operand_carries_in_one_step():
     """Before a pairwise product, the letters only one operand carries and nothing later needs are summed out of
     it in one reduce step (two letters: ``.sum((3, 4))``)."""
-    from archsearch.compiler.plan import PlanBuilder
-
     torch.manual_seed(0)
     builder = PlanBuilder()
     kinds = {c: "feature" for c in "zijabk"}
@@ -271,8 +273,6 @@ def test_merge_key_groups_final_products_only_where_one_sum_serves_them():
     """Final products ``L × R_b`` share a key (L·Σ_b R_b) only where L's axes land on the same output axes: the
     same left with its output axes swapped (a free axis, or one it shares with R) gets another key. Equal keys
     put the right factors' axes in one canonical order."""
-    from archsearch.compiler.plan import _merge_key, _Node, _Op
-
     def op(name: str, idx: str) -> _Op:
         return _Op(_Node(name, name, tuple("feature" for _ in idx)), idx)
 

@@ -7,9 +7,27 @@ import numpy as np
 import pytest
 import torch
 
-from archsearch.families import ACTIVATIONS, Activation, Conic, Gated, Glu
+from archsearch.calculus import derive
+from archsearch.compiler import PlanSizes
+from archsearch.compiler.families import family_source
+from archsearch.enumeration.axioms import Axioms
+from archsearch.families import (
+    ACTIVATIONS,
+    Activation,
+    Conic,
+    Entrywise,
+    Family,
+    Gated,
+    Glu,
+    Softmax,
+    term_from_key,
+)
+from archsearch.families.base import Symmetry
 from archsearch.families.conic import MAX_CONE_SIZE
 from archsearch.families.gated import MAX_GATED_ORDER
+from archsearch.families.registry import MAX_DIAGRAM_EDGES, MAX_KEY_LENGTH
+from archsearch.families.softmax import MAX_TEMPERATURE
+from archsearch.terms import Diagram
 
 
 def test_conic_refuses_unknown_projections_and_cone_sizes_outside_its_range():
@@ -90,8 +108,6 @@ def test_activation_potentials_keep_the_dtype_of_their_input(name):
 def test_symmetry_violations_name_the_axiom_and_what_to_use_instead():
     """Token families depend on X W, not only on the edges: under the right centralizer axiom they are refused
     with the axiom to use instead (and the field they need, under another field)."""
-    from archsearch.enumeration.axioms import Axioms
-
     assert Gated(3).symmetry.violations(Axioms(right="centralizer")) == [
         ("right", "does not respect the right centralizer action (V depends on X W, not only on the edges X W X*); "
                   'use right = "none" (with left = "perm")')]
@@ -101,9 +117,6 @@ def test_symmetry_violations_name_the_axiom_and_what_to_use_instead():
 
 
 def test_term_ids_are_refused_past_their_length_and_edge_limits_only():
-    from archsearch.families import term_from_key
-    from archsearch.families.registry import MAX_DIAGRAM_EDGES, MAX_KEY_LENGTH
-
     with pytest.raises(ValueError, match=rf"^term id of {MAX_KEY_LENGTH + 1} characters is too long \(at most "
                                          rf"{MAX_KEY_LENGTH}\)$"):
         term_from_key("0" * (MAX_KEY_LENGTH + 1))
@@ -130,8 +143,6 @@ def test_diagrams_are_recognised_by_their_shape(key, name):
     """One vertex: an MLP; two: pooling or (linear, transposed when the edge is oriented and not a trace,
     polynomial-kernel) attention; a trace word of three or more edges; a tree of simple edges (pooling, gated with
     loops); anything else, and disconnected diagrams, unnamed."""
-    from archsearch.terms import Diagram
-
     assert Diagram.from_key(key).recognise() == name
 
 
@@ -149,8 +160,6 @@ def test_diagrams_are_recognised_by_their_shape(key, name):
     ("0-1.A0-1", "a key mixes free edges (no letter) with lettered edges"),
 ])
 def test_bad_diagram_keys_say_what_is_wrong(key, message):
-    from archsearch.terms import Diagram
-
     with pytest.raises(ValueError) as bad:
         Diagram.from_key(key)
     assert str(bad.value) == message
@@ -158,8 +167,6 @@ def test_bad_diagram_keys_say_what_is_wrong(key, message):
 
 
 def test_function_families_name_the_functions_they_know():
-    from archsearch.families import Entrywise
-
     for make, name, message in ((Activation, "tanh", "unknown activation 'tanh' (known: relu2, gelu, silu)"),
                                 (Entrywise, "sin", "unknown entrywise function 'sin' (known: exp, cosh, logcosh, "
                                                    "softplus)"),
@@ -170,9 +177,6 @@ def test_function_families_name_the_functions_they_know():
 
 
 def test_the_rest_of_the_refusals_word_for_word():
-    from archsearch.families import Softmax
-    from archsearch.families.base import Symmetry
-
     for bad in ("abc", None):
         with pytest.raises(ValueError) as e:
             Softmax(bad)
@@ -185,10 +189,6 @@ def test_the_rest_of_the_refusals_word_for_word():
 def test_what_a_family_inherits_and_an_untied_glus_output_copies():
     """A family of one's own is unnamed and has nothing more to describe; a diagram prints as its unicode form;
     the untied activated GLU's output weight O copies W₂ transposed."""
-    from archsearch.calculus import derive
-    from archsearch.families import Family
-    from archsearch.terms import Diagram
-
     class Mine(Family):
         kind = "mine"
 
@@ -199,9 +199,6 @@ def test_what_a_family_inherits_and_an_untied_glus_output_copies():
 
 
 def test_softmax_temperatures_are_floats_in_their_closed_range():
-    from archsearch.families import Softmax
-    from archsearch.families.softmax import MAX_TEMPERATURE
-
     assert Softmax(1 / MAX_TEMPERATURE).temperature == 1 / MAX_TEMPERATURE
     assert Softmax(MAX_TEMPERATURE).temperature == MAX_TEMPERATURE
     assert Softmax("0.5").temperature == 0.5 and Softmax(2).key == "lse@2.0"
@@ -213,8 +210,6 @@ def test_softmax_temperatures_are_floats_in_their_closed_range():
 def test_the_softmax_matrix_is_row_wise_and_does_not_overflow():
     """P = row-softmax(S/τ) for scores far apart in size (a row of ±1000 next to a row near 0: neither overflows nor
     underflows to 0/0), and along the last axis of a batch of score matrices."""
-    from archsearch.families import Softmax
-
     s = np.array([[1000.0, 999.0], [0.0, -1.0]])
     p = Softmax().matrix(s)
     row = np.array([1.0, np.exp(-1.0)]) / (1.0 + np.exp(-1.0))
@@ -226,9 +221,6 @@ def test_the_softmax_matrix_is_row_wise_and_does_not_overflow():
 @pytest.mark.parametrize("key", ["lse", "f-exp"])
 def test_edge_families_compile_the_block_they_are_asked_for(key):
     """compile passes causal and the weights' rank through to the block source, and reports the O(N² C) cost."""
-    from archsearch.compiler.families import family_source
-    from archsearch.families import term_from_key
-
     term = term_from_key(key)
     for causal in (False, True):
         for lowrank in (False, True):
@@ -240,9 +232,6 @@ def test_edge_families_compile_the_block_they_are_asked_for(key):
 
 
 def test_a_diagram_compiles_the_plan_asked_for_and_reports_its_cost():
-    from archsearch.compiler import PlanSizes
-    from archsearch.terms import Diagram
-
     d = Diagram.from_key("0-1.0-1")
     for lowrank in (False, True):
         for naive in (False, True):

@@ -21,6 +21,7 @@ from archsearch.compiler.kernels import (  # noqa: E402
     causal_linear_attention_chunked,
     causal_linear_attention_quadratic,
     linear_attention,
+    reference,
 )
 from archsearch.compiler.kernels.reference import scan_segment  # noqa: E402
 
@@ -337,11 +338,9 @@ def test_bfloat16_inputs_are_scanned_in_float32():
     """The torch scan's prefix sums of chunk states run in float32 for bf16 inputs: over 4096 tokens the output
     is the exact causal attention of the (bf16) inputs rounded once to bf16 (relative error below 2⁻⁸; scanned
     in bf16 itself it is about 5·10⁻³)."""
-    from archsearch.compiler.kernels.reference import causal_linear_attention_quadratic, chunked_scan
-
     gen = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(1, 2, 4096, 16, generator=gen, dtype=torch.float64).to(torch.bfloat16) for _ in range(3))
-    out = chunked_scan(q, k, v, chunk=64)
+    out = reference.chunked_scan(q, k, v, chunk=64)
     assert out.dtype == torch.bfloat16
     ref = causal_linear_attention_quadratic(q.double(), k.double(), v.double())
     assert ((out.double() - ref).norm() / ref.norm()).item() < 2**-8
@@ -450,8 +449,6 @@ def test_an_empty_sequence_keeps_or_makes_the_state(gen):
 def test_chunks_and_segments_reach_the_scan(monkeypatch):
     """The scan runs in chunks of min(chunk, T) tokens and segments of whole chunks (at least one) — the sizes
     change only the order of the additions, so they are checked where they are passed."""
-    from archsearch.compiler.kernels import reference
-
     seen = []
     real = reference._CausalScan.apply
     monkeypatch.setattr(reference._CausalScan, "apply", lambda *a: seen.append(a[4:]) or real(*a))
@@ -470,8 +467,6 @@ def test_chunks_and_segments_reach_the_scan(monkeypatch):
 
 def test_under_torch_export_the_scan_is_the_masked_quadratic_product(gen, monkeypatch):
     """While exporting, chunked_scan is tril(q kᵀ) v (no chunk counts for the tracer to guard on)."""
-    from archsearch.compiler.kernels import reference
-
     q, k, v = _inputs(gen, 2, 2, 9, 4, 3)
     monkeypatch.setattr(torch.compiler, "is_exporting", lambda: True)
     monkeypatch.setattr(reference, "scan_segment", lambda *a: pytest.fail("the chunked scan ran while exporting"))
