@@ -239,7 +239,7 @@ class CausalLinearAttention(torch.autograd.Function):
     """autograd.Function around the Triton chunked scan; see the module docstring."""
 
     @staticmethod
-    def forward(ctx, q, k, v, chunk=64, block_k=None, block_v=None, allow_tf32=False):
+    def forward(ctx, q, k, v, chunk, block_k, block_v, allow_tf32):  # every argument from causal_linear_attention
         _check_inputs(q, k, v, chunk)
         d, dv = q.shape[-1], v.shape[-1]
         dp, dvp = _pow2_at_least_16(d), _pow2_at_least_16(dv)
@@ -247,13 +247,13 @@ class CausalLinearAttention(torch.autograd.Function):
         o = _scan_fwd(qp, kp, vp, chunk, block_k, block_v, allow_tf32)
         ctx.save_for_backward(qp, kp, vp)
         ctx.cfg = (d, dv, chunk, block_k, block_v, allow_tf32)
-        return o[..., :dv] if dvp != dv else o
+        return o[..., :dv]  # Dv padded to dvp; a view of o either way
 
     @staticmethod
     def backward(ctx, do):
         qp, kp, vp = ctx.saved_tensors
         d, dv, chunk, block_k, block_v, allow_tf32 = ctx.cfg
-        dop = _pad_last(do.to(qp.dtype), vp.shape[-1])
+        dop = _pad_last(do, vp.shape[-1])  # autograd hands do over in o's dtype (it casts a grad_output of another)
         dq = dk = dvv = None
         if ctx.needs_input_grad[0]:
             # dq_t = Σ_{s ≤ t} (dO_t · v_s) k_s: the same scan with (q, k, v) → (dO, V, K)

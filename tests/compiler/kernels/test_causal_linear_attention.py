@@ -518,3 +518,126 @@ def test_triton_without_poisoned_buffers(tc, gen, monkeypatch, dtype, tol):
 
     monkeypatch.setattr(triton_causal, "_POISON", False)
     _fwd_bwd_check(tc, gen, (1, 2, 40, 16, 32, 16, None, None), dtype, tol)
+
+
+def test_launch_options_per_dtype(monkeypatch):
+    """fp32 (and bf16 under the interpreter, which has no bf16 products) is cast to fp32 inside the kernel and
+    multiplied in IEEE fp32 unless tf32 is allowed; fp16 and compiled bf16 feed the tensor cores as they are."""
+    pytest.importorskip("triton", exc_type=ImportError)
+    from archsearch.compiler.kernels import triton_causal
+
+    f32, f16, bf16 = torch.float32, torch.float16, torch.bfloat16
+    for interpret in (False, True):
+        monkeypatch.setattr(triton_causal, "INTERPRET", interpret)
+        assert triton_causal._launch_options(f32, False) == (True, "ieee")
+        assert triton_causal._launch_options(f32, True) == (True, "tf32")
+        assert triton_causal._launch_options(f16, False) == (False, "tf32")
+        assert triton_causal._launch_options(bf16, False) == ((True, "ieee") if interpret else (False, "tf32"))
+        assert triton_causal._launch_options(bf16, True) == (interpret, "tf32")
+
+
+@pytest.mark.parametrize("poison", [False, True])
+def test_buffers_are_allocated_as_asked(poison, monkeypatch):
+    """Shape, dtype and device as given (a meta tensor stays meta), NaN-filled when poisoning."""
+    pytest.importorskip("triton", exc_type=ImportError)
+    from archsearch.compiler.kernels import triton_causal
+
+    monkeypatch.setattr(triton_causal, "_POISON", poison)
+    buf = triton_causal._alloc((2, 3), torch.float16, torch.device("meta"))
+    assert (buf.shape, buf.dtype, buf.device.type) == ((2, 3), torch.float16, "meta")
+    if poison:
+        assert triton_causal._alloc((4,), torch.float32, torch.device("cpu")).isnan().all()
+
+
+def _spy_launches(monkeypatch, triton_causal) -> list[tuple[str, tuple, dict]]:
+    """Every kernel launch as (kernel, grid, keyword arguments); the kernels still run."""
+    launches: list[tuple[str, tuple, dict]] = []
+
+    class Spy:
+        def __init__(self, name, kernel):
+            self.name, self.kernel = name, kernel
+
+        def __getitem__(self, grid):
+            def launch(*args, **kwargs):
+                launches.append((self.name, grid, kwargs))
+                return self.kernel[grid](*args, **kwargs)
+            return launch
+
+    for name in ("_chunk_scan_fwd_kernel", "_chunk_scan_bwd_dkdv_kernel"):
+        monkeypatch.setattr(triton_causal, name, Spy(name, getattr(triton_causal, name)))
+    return launches
+
+
+@pytest.mark.parametrize("allow_tf32", [None, False, True], ids=["default", "ieee", "tf32"])
+def test_blocks_and_precision_reach_every_launch(tc, gen, monkeypatch, allow_tf32):
+    """The state tile asked for and the fp32 product precision reach the forward, dq (the forward kernel with
+    the roles of D and Dv swapped) and dk/dv launches; tf32 only when allowed (the default is IEEE fp32)."""
+    from archsearch.compiler.kernels import triton_causal
+
+    launches = _spy_launches(monkeypatch, triton_causal)
+    q, k, v = (x.requires_grad_() for x in _inputs(gen, 2, 1, 20, 32, 64, device=tc.device))
+    options = {} if allow_tf32 is None else {"allow_tf32": allow_tf32}
+    tc.causal_linear_attention(q, k, v, 16, block_k=16, block_v=32, **options).sum().backward()
+    precision = "tf32" if allow_tf32 else "ieee"
+    seen = [(name, grid, kw["BK"], kw["BV"], kw["PRECISION"], kw["CAST_FP32"]) for name, grid, kw in launches]
+    assert seen == [("_chunk_scan_fwd_kernel", (2, 2, 2), 16, 32, precision, True),
+                    ("_chunk_scan_fwd_kernel", (2, 2, 2), 32, 16, precision, True),
+                    ("_chunk_scan_bwd_dkdv_kernel", (2, 2, 2), 16, 32, precision, True)]
+
+
+@pytest.mark.parametrize("b, t", [(2, 0), (0, 5)], ids=["T=0", "B=0"])
+def test_empty_inputs_launch_nothing(tc, monkeypatch, b, t):
+    """An empty sequence or batch gives empty outputs and gradients without a kernel launch."""
+    from archsearch.compiler.kernels import triton_causal
+
+    launches = _spy_launches(monkeypatch, triton_causal)
+    q, k, v = (torch.zeros(b, 2, t, n, device=tc.device, requires_grad=True) for n in (16, 16, 32))
+    out = tc.causal_linear_attention(q, k, v, 16)
+    out.sum().backward()
+    assert out.shape == (b, 2, t, 32) and q.grad.shape == k.grad.shape == (b, 2, t, 16) and v.grad.shape == v.shape
+    assert launches == []
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32], ids=["fp16", "fp32"])
+def test_partial_sums_are_float32_buffers(tc, gen, monkeypatch, dtype):
+    """One state tile along the summed axis writes the result's dtype directly; several write fp32 partial
+    results (summed, then cast), on the inputs' device."""
+    from archsearch.compiler.kernels import triton_causal
+
+    allocated = []
+    real = triton_causal._alloc
+    monkeypatch.setattr(triton_causal, "_alloc", lambda *a: allocated.append(a) or real(*a))
+    q, k, v = (x.requires_grad_() for x in _inputs(gen, 1, 1, 20, 32, 16, dtype, tc.device))
+    device = q.device
+    for block_k, parts in ((None, 1), (16, 2)):  # D = 32 in one block or two; Dv = 16 in one
+        allocated.clear()
+        tc.causal_linear_attention(q, k, v, 16, block_k=block_k).sum().backward()
+        partial = dtype if parts == 1 else torch.float32
+        assert allocated == [((parts, 1, 1, 20, 16), partial, device),  # o: summed over D-blocks
+                             ((1, 1, 1, 20, 32), dtype, device),  # dq: the forward with Dv as its summed axis
+                             ((1, 1, 1, 20, 32), dtype, device),  # dk: summed over the Dv-blocks
+                             ((parts, 1, 1, 20, 16), partial, device)]  # dv: summed over the D-blocks
+        assert all(isinstance(a[2], torch.device) for a in allocated)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-4), (torch.float16, 1e-2)], ids=["fp32", "fp16"])
+def test_triton_tiles_summed_over_blocks_not_batch(tc, gen, dtype, tol):
+    """B = 2 with 2 × 2 state tiles: the partial results are summed over the tiles (the batch stays apart), and
+    half inputs come back in their dtype."""
+    _fwd_bwd_check(tc, gen, (2, 1, 40, 32, 32, 16, 16, 16), dtype, tol)
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["q", "k", "v"])
+def test_triton_gradient_of_one_input(tc, gen, which):
+    """Only the inputs that need a gradient get one (the others None), and it is the reference's."""
+    q, k, v = _inputs(gen, 1, 2, 24, 16, 32, device=tc.device)
+    leaves = [x.clone().requires_grad_(i == which) for i, x in enumerate((q, k, v))]
+    do = torch.randn(1, 2, 24, 32, generator=gen).to(tc.device)
+    tc.causal_linear_attention(*leaves, 16).backward(do)
+    ref = [x.detach().to("cpu", torch.float64).requires_grad_() for x in (q, k, v)]
+    causal_linear_attention_quadratic(*ref).backward(do.to("cpu", torch.float64))
+    for i, (leaf, r) in enumerate(zip(leaves, ref, strict=True)):
+        if i == which:
+            _assert_rel(leaf.grad, r.grad, 1e-4, "dqkv"[i])
+        else:
+            assert leaf.grad is None
