@@ -607,16 +607,18 @@ def test_partial_sums_are_float32_buffers(tc, gen, monkeypatch, dtype):
     allocated = []
     real = triton_causal._alloc
     monkeypatch.setattr(triton_causal, "_alloc", lambda *a: allocated.append(a) or real(*a))
-    q, k, v = (x.requires_grad_() for x in _inputs(gen, 1, 1, 20, 32, 16, dtype, tc.device))
+    q, k, v = (x.requires_grad_() for x in _inputs(gen, 1, 1, 20, 32, 32, dtype, tc.device))
     device = q.device
-    for block_k, parts in ((None, 1), (16, 2)):  # D = 32 in one block or two; Dv = 16 in one
+    for block_k, block_v in ((None, None), (16, None), (None, 16)):  # D = Dv = 32 in one block or two
+        nk, nv = 32 // (block_k or 32), 32 // (block_v or 32)
         allocated.clear()
-        tc.causal_linear_attention(q, k, v, 16, block_k=block_k).sum().backward()
-        partial = dtype if parts == 1 else torch.float32
-        assert allocated == [((parts, 1, 1, 20, 16), partial, device),  # o: summed over D-blocks
-                             ((1, 1, 1, 20, 32), dtype, device),  # dq: the forward with Dv as its summed axis
-                             ((1, 1, 1, 20, 32), dtype, device),  # dk: summed over the Dv-blocks
-                             ((parts, 1, 1, 20, 16), partial, device)]  # dv: summed over the D-blocks
+        tc.causal_linear_attention(q, k, v, 16, block_k=block_k, block_v=block_v).sum().backward()
+        shape = (1, 1, 20, 32)
+        assert allocated == [((nk, *shape), dtype if nk == 1 else torch.float32, device),  # o: over the D-blocks
+                             # dq: the forward with Dv as its summed axis
+                             ((nv, *shape), dtype if nv == 1 else torch.float32, device),
+                             ((nv, *shape), dtype if nv == 1 else torch.float32, device),  # dk: over the Dv-blocks
+                             ((nk, *shape), dtype if nk == 1 else torch.float32, device)]  # dv: over the D-blocks
         assert all(isinstance(a[2], torch.device) for a in allocated)
 
 
