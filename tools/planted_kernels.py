@@ -42,9 +42,8 @@ MUTANTS = [
     # the autograd Function around the kernels
     (TRITON, "            dq = _scan_fwd(dop, vp, kp, chunk, block_v, block_k, allow_tf32)[..., :d]",
      "            dq = _scan_fwd(dop, kp, vp, chunk, block_k, block_v, allow_tf32)[..., :d]", KERNEL_TESTS),
-    (TRITON, "        return o[..., :dv] if dvp != dv else o", "        return o", KERNEL_TESTS),
-    (TRITON, "        dop = _pad_last(do.to(qp.dtype), vp.shape[-1])",
-     "        dop = _pad_last(do.to(qp.dtype), qp.shape[-1])", KERNEL_TESTS),
+    (TRITON, "        return o[..., :dv]  #", "        return o  #", KERNEL_TESTS),
+    (TRITON, "        dop = _pad_last(do, vp.shape[-1])", "        dop = _pad_last(do, qp.shape[-1])", KERNEL_TESTS),
     # the torch scan's autograd Function
     (REFERENCE, "        bounds = [(s0, min(t, s0 + step)) for s0 in range(0, t, step)]",
      "        bounds = [(s0, s0 + step) for s0 in range(0, t, step)]", SCAN_TESTS),
