@@ -41,13 +41,17 @@ def main() -> int:
                                       "no:xdist", "-m", "not slow", *tests], cwd=copy, env=env, capture_output=True,
                                      text=True, timeout=args.timeout)
                 dead, last = run.returncode != 0, (run.stdout.strip().splitlines() or [run.stderr[-200:]])[-1]
+                failed = [line.split()[1] for line in run.stdout.splitlines()
+                          if line.startswith(("FAILED ", "ERROR ")) and len(line.split()) > 1]
+                if failed:  # the test that caught it (``-x``: the first failure)
+                    last = f"{failed[0]} ({last})"
             except subprocess.TimeoutExpired:
                 dead, last = True, f"timeout ({args.timeout:g} s)"
             finally:
                 (copy / module).write_text(text)
             killed += dead
             print(f"{k:3d} {'KILLED' if dead else 'alive '} {module}: {old.strip()[:50]!r} -> {new.strip()[:50]!r} "
-                  f"| {last[:80]}", flush=True)
+                  f"| {last[:160]}", flush=True)
     print(f"{killed} of {len(mutants)} killed")
     return 0
 
