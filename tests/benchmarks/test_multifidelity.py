@@ -55,3 +55,25 @@ def test_quick_run_writes_the_table(mf, tmp_path, pruner):
     assert "Goal on the mean over the seeds:" in text
     assert f"--pruner {pruner}" in text
     assert (tmp_path / "multifidelity_cpu.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_report_only_reads_the_same_curves_back(mf, tmp_path):
+    """--report-only rebuilds the report from the studies' journals: the same finals and fractions, no training."""
+    studies = str(tmp_path / "studies")
+    mf.main(["--quick", "--out", str(tmp_path / "trained"), "--studies", studies])
+    mf.main(["--quick", "--out", str(tmp_path / "read"), "--studies", studies, "--report-only"])
+
+    def claims(folder: str) -> list[str]:
+        lines = (tmp_path / folder / "multifidelity_cpu.md").read_text().splitlines()
+        rows = [line.split("|")[1:4] for line in lines if line.startswith(("| multi-fidelity", "| random"))]
+        verdicts = [line for line in lines if line.startswith(("Random search's final", "On the mean", "Goal"))]
+        return [str(rows), *verdicts]
+
+    assert claims("read") == claims("trained") and len(claims("read")) == 4
+
+
+def test_report_only_needs_the_studies(mf, capsys):
+    with pytest.raises(SystemExit) as stop:
+        mf.main(["--report-only"])
+    assert stop.value.code == 2 and "--studies" in capsys.readouterr().err
