@@ -38,6 +38,8 @@ def test_summary_takes_random_search_s_mean_final_best_as_the_target(mf):
     # the mean of the best so far starts at step 40 (both seeds have a trial): 1.8, then 1.5 at 50, 1.45 at 90
     assert mf.mean_curve(runs["multi-fidelity"]) == [(40, 1.8), (50, 1.5), (90, 1.45)]
     assert s["mean_fraction"] == 50 / 200
+    # paired by seed: seed 0 never reaches its random final 1.0, seed 1 reaches 2.0 at its first trial
+    assert s["paired"] == [None, 40 / 200]
 
 
 def test_best_at_a_step_count(mf):
@@ -67,10 +69,11 @@ def test_report_only_reads_the_same_curves_back(mf, tmp_path):
     def claims(folder: str) -> list[str]:
         lines = (tmp_path / folder / "multifidelity_cpu.md").read_text().splitlines()
         rows = [line.split("|")[1:4] for line in lines if line.startswith(("| multi-fidelity", "| random"))]
-        verdicts = [line for line in lines if line.startswith(("Random search's final", "On the mean", "Goal"))]
+        starts = ("Random search's final", "On the mean", "Paired", "Goal")
+        verdicts = [line for line in lines if line.startswith(starts)]
         return [str(rows), *verdicts]
 
-    assert claims("read") == claims("trained") and len(claims("read")) == 4
+    assert claims("read") == claims("trained") and len(claims("read")) == 5
 
 
 def test_report_only_needs_the_studies(mf, capsys):
