@@ -27,7 +27,9 @@ def make_sampler(settings: StudySettings, worker_index: int = 0) -> Any:
 
 
 #: successive halving keeps the best 1/SHA_REDUCTION of a rung (rungs at eval_every·SHA_REDUCTION^k); 2 (keep
-#: half) was no better on benchmarks/multifidelity.py over 8 seeds (better on 3, worse on 3)
+#: half) was no better on benchmarks/multifidelity.py over 8 seeds (better on 3, worse on 3). Over its 10 seeds
+#: (2026-12-01) the first rung at 2·eval_every reached random search's mean final at 0.34 of the budget, random
+#: proposals with the same pruner at 0.48, against 0.25 for TPE with rungs from eval_every
 SHA_REDUCTION = 3
 HYPERBAND_REDUCTION = 3
 
