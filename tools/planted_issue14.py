@@ -13,10 +13,10 @@ WORKER_TESTS = ["tests/search/test_workers.py", "tests/search/test_study.py"]
 
 MUTANTS = [
     # the canonical form without individualisation: the equitable partition's colours taken as the labelling
-    # (right to order 12, a count changes at order 14)
     (CANONICAL, "        if not multi:\n", "        if True:\n",
      ["tests/enumeration/test_burnside.py", "tests/enumeration/test_canonical.py"]),
-    # ... or individualising only the first vertex of the target cell (no search over the cell's members)
+    # ... or individualising only the first vertex of the target cell (no search over the cell's members): like
+    # the bug, every count right to order 12 (d = 6 edges), one wrong at order 14
     (CANONICAL, INDIVIDUALISE, INDIVIDUALISE + "                break\n",
      ["tests/enumeration/test_burnside.py", "tests/enumeration/test_canonical.py"]),
     # the Euler step: h dropped in the split scheme, the complex step's sign flipped, h dropped in the parallel one
