@@ -37,6 +37,7 @@ from bench_common import device_name  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "benchmarks"
 PRUNER_NAMES = {"sha": "successive halving", "hyperband": "Hyperband"}
+METHODS = ("multi-fidelity", "random")  # the two arms; a study is named "<method>-<seed>"
 SPACE = {"width": (8, 16), "depth": (1, 2), "heads": (1, 2), "rank_frac": (0.5, 1.0), "step": (0.5, 1.0),
          "lr": (1e-3, 3e-3, 1e-2), "max_terms": 3}
 
@@ -98,8 +99,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(1)
     studies = Path(args.studies or tempfile.mkdtemp(prefix="archsearch-mf-"))
     methods = {"multi-fidelity": {"sampler": "tpe", "pruner": args.pruner},
-               "random": {"sampler": "random", "pruner": "none"}}
-    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+               "random": {"sampler": "random", "pruner": "none"}}  # METHODS, each with its sampler and pruner
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
     for seed in range(args.seeds):
         for method, choice in methods.items():
             start = time.perf_counter()
@@ -123,9 +124,9 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     from archsearch.search.storage import open_storage
 
     studies = Path(args.studies)
-    runs: dict[str, list[dict[str, Any]]] = {"multi-fidelity": [], "random": []}
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in METHODS}
     for seed in range(args.seeds):
-        for method in runs:
+        for method in METHODS:
             name = f"{method}-{seed}"
             study = load_study(name, open_storage(None, studies / name, create=False), where=str(studies / name))
             points = curve(study)
@@ -141,19 +142,27 @@ def summarise(data: dict[str, Any], budget: int) -> dict[str, Any]:
     direction = runs["random"][0]["direction"]
     finals = {m: [r["points"][-1][1] for r in rs] for m, rs in runs.items()}
     target = statistics.fmean(finals["random"])
-    fractions = []
-    for r in runs["multi-fidelity"]:
-        steps = steps_to_reach(r["points"], target, direction)
-        fractions.append(None if steps is None else steps / budget)
-    on_mean = steps_to_reach(mean_curve(runs["multi-fidelity"]), target, direction)
+
+    def fraction(points: list[tuple[int, float]], goal: float) -> float | None:
+        """The share of the budget spent when ``points`` first reached ``goal`` (None: never)."""
+        steps = steps_to_reach(points, goal, direction)
+        return None if steps is None else steps / budget
+
     # paired by seed: the study's seed also draws every trial's data and initialisation, so seed s of one method
     # meets seed s of the other on the same draws
-    paired = []
-    for mf, rnd in zip(runs["multi-fidelity"], runs["random"], strict=True):
-        steps = steps_to_reach(mf["points"], rnd["points"][-1][1], direction)
-        paired.append(None if steps is None else steps / budget)
-    return {"target": target, "finals": finals, "fractions": fractions, "direction": direction,
-            "mean_fraction": None if on_mean is None else on_mean / budget, "paired": paired}
+    return {"target": target, "finals": finals, "direction": direction,
+            "fractions": [fraction(r["points"], target) for r in runs["multi-fidelity"]],
+            "mean_fraction": fraction(mean_curve(runs["multi-fidelity"]), target),
+            "paired": [fraction(mf["points"], final)
+                       for mf, final in zip(runs["multi-fidelity"], finals["random"], strict=True)]}
+
+
+def _listed(fractions: list[float | None]) -> str:
+    return ", ".join("not reached" if f is None else f"{f:.2f}" for f in fractions)
+
+
+def _within_a_third(fractions: list[float | None]) -> int:
+    return sum(f is not None and f <= 1 / 3 for f in fractions)
 
 
 def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespace, out: Path) -> None:
@@ -214,25 +223,24 @@ def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespac
                      f"{statistics.fmean(r['seconds'] for r in rs):.0f} |")
     n_seeds = len(summary["fractions"])
     median = statistics.median([1.0 if f is None else f for f in summary["fractions"]])
+    verdicts = len(lines)  # from here on, also printed
     lines += ["", f"Random search's final best (mean): {summary['target']:.4g}. Budget multi-fidelity needed to reach "
-              "it, per seed: " + ", ".join("not reached" if f is None else f"{f:.2f}" for f in summary["fractions"])
-              + f" of its budget (goal ≤ 0.33; reached in {len(reached)} of {n_seeds}; within a third on "
-              f"{sum(f <= 1 / 3 for f in reached)} of {n_seeds} seeds, median {median:.2f}, a seed that never "
-              "reached it counted as 1)."]
+              f"it, per seed: {_listed(summary['fractions'])} of its budget (goal ≤ 0.33; reached in {len(reached)} "
+              f"of {n_seeds}; within a third on {_within_a_third(summary['fractions'])} of {n_seeds} seeds, median "
+              f"{median:.2f}, a seed that never reached it counted as 1)."]
     verdict = "met" if reached and len(reached) == len(summary["fractions"]) and max(reached) <= 1 / 3 else "not met"
     on_mean = summary["mean_fraction"]
     paired = summary["paired"]
     lines += ["", "On the mean over the seeds of the best so far (the target is the mean of random search's finals): "
               + ("not reached." if on_mean is None else f"reached at {on_mean:.2f} of the budget."),
               "", "Paired by seed (a study's seed also draws its trials' data and initialisation): the budget "
-              "multi-fidelity needed to reach random search's final best of the same seed: "
-              + ", ".join("not reached" if f is None else f"{f:.2f}" for f in paired)
-              + f" (within a third on {sum(f is not None and f <= 1 / 3 for f in paired)} of {len(paired)}).",
+              f"multi-fidelity needed to reach random search's final best of the same seed: {_listed(paired)} "
+              f"(within a third on {_within_a_third(paired)} of {len(paired)}).",
               "", f"Goal (≤ 0.33 on every seed): {verdict}. Goal on the mean over the seeds: "
               f"{'met' if on_mean is not None and on_mean <= 1 / 3 else 'not met'}.", "",
               "![best so far against steps](multifidelity_cpu.png)", ""]
     (out / "multifidelity_cpu.md").write_text("\n".join(lines))
-    print("\n".join(lines[-9:]))
+    print("\n".join(lines[verdicts:]))
 
 
 def device_name_cpu() -> str:
