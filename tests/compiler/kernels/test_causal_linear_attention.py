@@ -275,10 +275,16 @@ TRITON_SHAPES = [
 
 
 @pytest.fixture
-def tc(monkeypatch):
+def triton_causal():
+    """The Triton kernel module, imported only by the tests that use it (Triton may be absent: they skip)."""
     pytest.importorskip("triton", exc_type=ImportError)
-    from archsearch.compiler.kernels import triton_causal
+    from archsearch.compiler.kernels import triton_causal as module
 
+    return module
+
+
+@pytest.fixture
+def tc(monkeypatch, triton_causal):
     if triton_causal.INTERPRET:
         device = "cpu"
     elif torch.cuda.is_available():
@@ -473,10 +479,8 @@ def test_under_torch_export_the_scan_is_the_masked_quadratic_product(gen, monkey
     _assert_rel(reference.chunked_scan(q, k, v), causal_linear_attention_quadratic(q, k, v), 1e-12, "export")
 
 
-def test_triton_input_refusals_word_for_word(tc, monkeypatch):
+def test_triton_input_refusals_word_for_word(tc, triton_causal, monkeypatch):
     """Each of q, k, v checked on its own, with what was given; dtypes; a kernel needs CUDA or the interpreter."""
-    from archsearch.compiler.kernels import triton_causal
-
     x, x3 = torch.zeros(1, 1, 8, 16), torch.zeros(1, 8, 16)
     shapes = "expected q, k (B, H, T, D) and v (B, H, T, Dv); got "
     for args in ((x3, x3, x), (x, torch.zeros(1, 1, 8, 32), x), (x, x, x3), (x, x, torch.zeros(1, 1, 9, 16))):
@@ -512,20 +516,15 @@ def test_triton_pads_the_feature_axis_and_tiles_wide_states(tc, gen, h, t, d):
 
 
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-4), (torch.float16, 1e-2)], ids=["fp32", "fp16"])
-def test_triton_without_poisoned_buffers(tc, gen, monkeypatch, dtype, tol):
+def test_triton_without_poisoned_buffers(tc, triton_causal, gen, monkeypatch, dtype, tol):
     """The buffers as production allocates them (uninitialised, not NaN-filled): same results and dtypes."""
-    from archsearch.compiler.kernels import triton_causal
-
     monkeypatch.setattr(triton_causal, "_POISON", False)
     _fwd_bwd_check(tc, gen, (1, 2, 40, 16, 32, 16, None, None), dtype, tol)
 
 
-def test_launch_options_per_dtype(monkeypatch):
+def test_launch_options_per_dtype(triton_causal, monkeypatch):
     """fp32 (and bf16 under the interpreter, which has no bf16 products) is cast to fp32 inside the kernel and
     multiplied in IEEE fp32 unless tf32 is allowed; fp16 and compiled bf16 feed the tensor cores as they are."""
-    pytest.importorskip("triton", exc_type=ImportError)
-    from archsearch.compiler.kernels import triton_causal
-
     f32, f16, bf16 = torch.float32, torch.float16, torch.bfloat16
     for interpret in (False, True):
         monkeypatch.setattr(triton_causal, "INTERPRET", interpret)
@@ -537,11 +536,8 @@ def test_launch_options_per_dtype(monkeypatch):
 
 
 @pytest.mark.parametrize("poison", [False, True])
-def test_buffers_are_allocated_as_asked(poison, monkeypatch):
+def test_buffers_are_allocated_as_asked(triton_causal, poison, monkeypatch):
     """Shape, dtype and device as given (a meta tensor stays meta), NaN-filled when poisoning."""
-    pytest.importorskip("triton", exc_type=ImportError)
-    from archsearch.compiler.kernels import triton_causal
-
     monkeypatch.setattr(triton_causal, "_POISON", poison)
     buf = triton_causal._alloc((2, 3), torch.float16, torch.device("meta"))
     assert (buf.shape, buf.dtype, buf.device.type) == ((2, 3), torch.float16, "meta")
@@ -569,11 +565,9 @@ def _spy_launches(monkeypatch, triton_causal) -> list[tuple[str, tuple, dict]]:
 
 
 @pytest.mark.parametrize("allow_tf32", [None, False, True], ids=["default", "ieee", "tf32"])
-def test_blocks_and_precision_reach_every_launch(tc, gen, monkeypatch, allow_tf32):
+def test_blocks_and_precision_reach_every_launch(tc, triton_causal, gen, monkeypatch, allow_tf32):
     """The state tile asked for and the fp32 product precision reach the forward, dq (the forward kernel with
     the roles of D and Dv swapped) and dk/dv launches; tf32 only when allowed (the default is IEEE fp32)."""
-    from archsearch.compiler.kernels import triton_causal
-
     launches = _spy_launches(monkeypatch, triton_causal)
     q, k, v = (x.requires_grad_() for x in _inputs(gen, 2, 1, 20, 32, 64, device=tc.device))
     options = {} if allow_tf32 is None else {"allow_tf32": allow_tf32}
@@ -586,10 +580,8 @@ def test_blocks_and_precision_reach_every_launch(tc, gen, monkeypatch, allow_tf3
 
 
 @pytest.mark.parametrize("b, t", [(2, 0), (0, 5)], ids=["T=0", "B=0"])
-def test_empty_inputs_launch_nothing(tc, monkeypatch, b, t):
+def test_empty_inputs_launch_nothing(tc, triton_causal, monkeypatch, b, t):
     """An empty sequence or batch gives empty outputs and gradients without a kernel launch."""
-    from archsearch.compiler.kernels import triton_causal
-
     launches = _spy_launches(monkeypatch, triton_causal)
     q, k, v = (torch.zeros(b, 2, t, n, device=tc.device, requires_grad=True) for n in (16, 16, 32))
     out = tc.causal_linear_attention(q, k, v, 16)
@@ -599,11 +591,9 @@ def test_empty_inputs_launch_nothing(tc, monkeypatch, b, t):
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.float32], ids=["fp16", "fp32"])
-def test_partial_sums_are_float32_buffers(tc, gen, monkeypatch, dtype):
+def test_partial_sums_are_float32_buffers(tc, triton_causal, gen, monkeypatch, dtype):
     """One state tile along the summed axis writes the result's dtype directly; several write fp32 partial
     results (summed, then cast), on the inputs' device."""
-    from archsearch.compiler.kernels import triton_causal
-
     allocated = []
     real = triton_causal._alloc
     monkeypatch.setattr(triton_causal, "_alloc", lambda *a: allocated.append(a) or real(*a))
@@ -614,11 +604,10 @@ def test_partial_sums_are_float32_buffers(tc, gen, monkeypatch, dtype):
         allocated.clear()
         tc.causal_linear_attention(q, k, v, 16, block_k=block_k, block_v=block_v).sum().backward()
         shape = (1, 1, 20, 32)
-        assert allocated == [((nk, *shape), dtype if nk == 1 else torch.float32, device),  # o: over the D-blocks
-                             # dq: the forward with Dv as its summed axis
-                             ((nv, *shape), dtype if nv == 1 else torch.float32, device),
-                             ((nv, *shape), dtype if nv == 1 else torch.float32, device),  # dk: over the Dv-blocks
-                             ((nk, *shape), dtype if nk == 1 else torch.float32, device)]  # dv: over the D-blocks
+        d_blocks = ((nk, *shape), dtype if nk == 1 else torch.float32, device)  # partials over the D-blocks
+        dv_blocks = ((nv, *shape), dtype if nv == 1 else torch.float32, device)  # partials over the Dv-blocks
+        # o; dq (the forward with Dv as its summed axis); dk; dv
+        assert allocated == [d_blocks, dv_blocks, dv_blocks, d_blocks]
         assert all(isinstance(a[2], torch.device) for a in allocated)
 
 
