@@ -214,8 +214,12 @@ def write(data: dict[str, Any], summary: dict[str, Any], args: argparse.Namespac
     for method, rs in data["runs"].items():
         for i, r in enumerate(rs):
             xs, ys = zip(*r["points"], strict=True)
-            ax.step(xs, ys, where="post", color=colours[method], alpha=0.8, lw=1.2,
-                    label=method if i == 0 else None)
+            ax.step(xs, ys, where="post", color=colours[method], alpha=0.35, lw=0.8,
+                    label=f"{method}, each seed" if i == 0 else None)
+        mean = mean_curve(rs)
+        if mean:
+            xs, ys = zip(*mean, strict=True)
+            ax.step(xs, ys, where="post", color=colours[method], lw=2.4, label=f"{method}, mean over the seeds")
     ax.axhline(summary["target"], color="grey", ls="--", lw=1, label="random search's final best (mean)")
     ax.axvline(args.budget / 3, color="grey", ls=":", lw=1, label="a third of the budget")
     ax.set_xlabel("training steps spent (all trials, pruned ones included)")
