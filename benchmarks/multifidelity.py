@@ -157,9 +157,9 @@ def summarise(data: dict[str, Any], budget: int) -> dict[str, Any]:
         return None if steps is None else steps / budget
 
     # paired by seed: the study's seed also draws every trial's data and initialisation, so seed s of one method
-    # meets seed s of the other on the same draws
-    # the goal's own comparison, seed by seed: multi-fidelity's best once a third of the budget is spent against
-    # random search's best at the end; gain > 0: multi-fidelity is better (lower when minimising)
+    # meets seed s of the other on the same draws. The goal's own comparison, seed by seed: multi-fidelity's best
+    # once a third of the budget is spent against random search's best at the end; gain > 0: multi-fidelity is
+    # better (lower when minimising)
     at_third = [best_at(r["points"], budget / 3) for r in runs["multi-fidelity"]]
     sign = 1.0 if direction == "minimize" else -1.0
     gains = [sign * (final - early) for early, final in zip(at_third, finals["random"], strict=True)]
