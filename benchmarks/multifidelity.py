@@ -117,12 +117,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                train_options={"eval_every": eval_every(args.steps)}, space=SPACE,
                                budget=f"{args.budget}steps", baseline=False, seed=seed, results_dir=studies,
                                progress=False, threads=1, workers=args.workers, mode="few", **choice)
-            points = curve(study)
-            runs[method].append({"seed": seed, "points": points, "seconds": time.perf_counter() - start,
-                                 "trials": len(points), "direction": study.directions[0].name.lower()})
+            record = search_record(seed, study, time.perf_counter() - start)
+            runs[method].append(record)
+            points = record["points"]
             print(f"{method} seed {seed}: best {points[-1][1]:.4g} after {points[-1][0]} steps, "
-                  f"{len(points)} trials, {time.perf_counter() - start:.0f} s", flush=True)
+                  f"{len(points)} trials, {record['seconds']:.0f} s", flush=True)
     return {"runs": runs, "studies": str(studies)}
+
+
+def search_record(seed: int, study: Any, seconds: float) -> dict[str, Any]:
+    """What the report reads of one finished search: its seed, best-so-far curve, wall time and direction."""
+    points = curve(study)
+    return {"seed": seed, "points": points, "seconds": seconds, "trials": len(points),
+            "direction": study.directions[0].name.lower()}
 
 
 def load(args: argparse.Namespace) -> dict[str, Any]:
@@ -137,11 +144,9 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         for method in METHODS:
             name = f"{method}-{seed}"
             study = load_study(name, open_storage(None, studies / name, create=False), where=str(studies / name))
-            points = curve(study)
             trials = [t for t in study.get_trials(deepcopy=False) if t.datetime_complete is not None]
             seconds = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
-            runs[method].append({"seed": seed, "points": points, "seconds": seconds, "trials": len(points),
-                                 "direction": study.directions[0].name.lower()})
+            runs[method].append(search_record(seed, study, seconds))
     return {"runs": runs, "studies": str(studies)}
 
 
